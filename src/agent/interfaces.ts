@@ -1,0 +1,21 @@
+// Injected edges of the node agent, so tests and the embedded cluster control them.
+
+/** Restarts the kubelet. Production: `nsenter -t 1 -m -- systemctl restart kubelet`. */
+export interface KubeletRestarter {
+  restart(): Promise<void>;
+}
+
+/** Asks whether the kubelet is healthy now. Production: GET http://127.0.0.1:10248/healthz. */
+export interface KubeletHealthProbe {
+  healthy(): Promise<boolean>;
+}
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
