@@ -1,0 +1,218 @@
+// The one schema of NodeTracingPolicy. The CRD (crds/, via `kto crd` / hack/gen-crd.ts) and the
+// runtime ajv validator (src/validate/policy.ts) are both produced from this object, so the
+// cluster and the CLI can never disagree on what a valid policy is.
+// It is a structural OpenAPI v3 schema (every node typed, no $ref), which keeps it usable as
+// both a CRD openAPIV3Schema and a JSON Schema for ajv.
+
+export type JsonSchema = { [key: string]: unknown };
+
+const MAX_UNAVAILABLE_PATTERN = '^([1-9][0-9]?|100)%$';
+export const PERCENT_PATTERN = MAX_UNAVAILABLE_PATTERN;
+export const ENDPOINT_MAX_LENGTH = 512;
+export const RATE_MAX = 1_000_000;
+
+const labelSelector: JsonSchema = {
+  type: 'object',
+  description:
+    'Selects the nodes this policy configures (a metav1.LabelSelector). An empty selector {} selects every node.',
+  additionalProperties: false,
+  properties: {
+    matchLabels: {
+      type: 'object',
+      description: 'Label key/value pairs a node must all carry.',
+      additionalProperties: { type: 'string', maxLength: 63 },
+    },
+    matchExpressions: {
+      type: 'array',
+      maxItems: 32,
+      description: 'Label requirements a node must all satisfy.',
+      'x-kubernetes-validations': [
+        {
+          rule: "self.all(r, r.operator in ['In', 'NotIn'] ? has(r.values) && size(r.values) > 0 : !has(r.values) || size(r.values) == 0)",
+          message: 'In and NotIn need values; Exists and DoesNotExist take none',
+        },
+      ],
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['key', 'operator'],
+        properties: {
+          key: { type: 'string', minLength: 1, maxLength: 317, description: 'The label key.' },
+          operator: {
+            type: 'string',
+            enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'],
+            description: 'In and NotIn need values; Exists and DoesNotExist take none.',
+          },
+          values: {
+            type: 'array',
+            maxItems: 256,
+            items: { type: 'string', maxLength: 63 },
+            description: 'The values for In and NotIn.',
+          },
+        },
+      },
+    },
+  },
+};
+
+const tracing: JsonSchema = {
+  type: 'object',
+  description:
+    'The KubeletConfiguration tracing stanza (KEP-2831) rendered onto every selected node. May be {} for the kubelet defaults.',
+  additionalProperties: false,
+  properties: {
+    endpoint: {
+      type: 'string',
+      minLength: 1,
+      maxLength: ENDPOINT_MAX_LENGTH,
+      description:
+        'OTLP gRPC collector endpoint, e.g. otel-collector.observability.svc:4317 (read as dns://...), dns://host:port, unix:///path. http:// and https:// are rejected by the kubelet. Unset: the kubelet default localhost:4317.',
+    },
+    samplingRatePerMillion: {
+      type: 'integer',
+      minimum: 0,
+      maximum: RATE_MAX,
+      description:
+        'Spans sampled per million. 0 (the default) records only spans whose parent was sampled.',
+    },
+  },
+};
+
+const rollout: JsonSchema = {
+  type: 'object',
+  description: 'How the kubelet restarts are rolled across the selected nodes.',
+  additionalProperties: false,
+  properties: {
+    maxUnavailable: {
+      'x-kubernetes-int-or-string': true,
+      anyOf: [{ type: 'integer' }, { type: 'string' }],
+      // JSON Schema applies minimum to numbers only and pattern to strings only.
+      minimum: 1,
+      pattern: MAX_UNAVAILABLE_PATTERN,
+      default: 1,
+      description:
+        'Most nodes restarting, soaking, failed or not Ready at once: an integer >= 1 or a percentage "1%".."100%" of the target nodes (rounded down, at least 1).',
+    },
+    paused: { type: 'boolean', default: false, description: 'Stop releasing new nodes; nodes in progress finish.' },
+    minReadySeconds: {
+      type: 'integer',
+      minimum: 0,
+      default: 30,
+      description: 'Soak time after a node is verified before it frees its slot.',
+    },
+    nodeTimeoutSeconds: {
+      type: 'integer',
+      minimum: 1,
+      default: 300,
+      description: 'A node not verified within this time of being released counts as failed.',
+    },
+    maxFailures: {
+      type: 'integer',
+      minimum: 0,
+      default: 0,
+      description: 'Failed nodes tolerated before the rollout halts (Degraded).',
+    },
+    verify: {
+      type: 'string',
+      enum: ['AgentReport', 'Configz'],
+      default: 'AgentReport',
+      description:
+        'AgentReport trusts the node agent and node Ready; Configz also reads the kubelet /configz through the API server (needs get on nodes/proxy).',
+    },
+  },
+};
+
+const spec: JsonSchema = {
+  type: 'object',
+  description: 'What tracing configuration the selected nodes get, and how it is rolled out.',
+  additionalProperties: false,
+  required: ['tracing'],
+  properties: {
+    nodeSelector: labelSelector,
+    tracing,
+    featureGate: {
+      type: 'string',
+      enum: ['Auto', 'Always', 'Never'],
+      default: 'Auto',
+      description:
+        'KubeletTracing feature gate: Auto writes it only where the kubelet needs it (1.25-1.26); Always writes it where it is accepted (1.25-1.36); Never never writes it (1.25-1.26 nodes are then Unsupported).',
+    },
+    priority: {
+      type: 'integer',
+      default: 0,
+      description: 'When policies overlap on a node, the highest priority wins, then the first name; losers report Conflict.',
+    },
+    rollout,
+  },
+};
+
+const condition: JsonSchema = {
+  type: 'object',
+  required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'],
+  properties: {
+    type: { type: 'string', maxLength: 316 },
+    status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
+    observedGeneration: { type: 'integer', minimum: 0 },
+    lastTransitionTime: { type: 'string', format: 'date-time' },
+    reason: { type: 'string', maxLength: 1024 },
+    message: { type: 'string', maxLength: 32768 },
+  },
+};
+
+const count = (d: string): JsonSchema => ({ type: 'integer', minimum: 0, description: d });
+
+const status: JsonSchema = {
+  type: 'object',
+  description: 'Observed state, written by the controller only (kstatus-compatible).',
+  properties: {
+    observedGeneration: { type: 'integer', minimum: 0, description: 'The generation this status describes.' },
+    configHash: { type: 'string', description: 'Hash of the rendered intent.' },
+    targetNodes: count('Nodes this policy owns (selected, not lost to a higher-priority policy).'),
+    updatedNodes: count('Target nodes verified with the current configuration.'),
+    failedNodes: count('Target nodes whose apply failed or timed out (rolled back).'),
+    unsupportedNodes: count('Target nodes whose kubelet cannot take this configuration.'),
+    conditions: {
+      type: 'array',
+      description: 'Ready, Reconciling, Stalled, Degraded, Conflict (metav1.Condition).',
+      items: condition,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['type'],
+    },
+  },
+};
+
+/** openAPIV3Schema of the CRD; metadata is the API server's business there. */
+export const crdSchema: JsonSchema = {
+  type: 'object',
+  description:
+    'NodeTracingPolicy turns on kubelet tracing (KEP-2831) on the nodes it selects and rolls the kubelet restarts across them safely.',
+  required: ['spec'],
+  properties: {
+    apiVersion: { type: 'string', description: 'nodetracing.dev/v1alpha1' },
+    kind: { type: 'string', description: 'NodeTracingPolicy' },
+    metadata: { type: 'object' },
+    spec,
+    status,
+  },
+};
+
+/** The same schema for documents read from files, where metadata and kind are ours to check. */
+export const documentSchema: JsonSchema = {
+  ...crdSchema,
+  additionalProperties: false,
+  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  properties: {
+    ...(crdSchema.properties as JsonSchema),
+    apiVersion: { type: 'string', const: 'nodetracing.dev/v1alpha1' },
+    kind: { type: 'string', const: 'NodeTracingPolicy' },
+    metadata: {
+      type: 'object',
+      required: ['name'],
+      properties: {
+        name: { type: 'string', minLength: 1, maxLength: 253 },
+        labels: { type: 'object', additionalProperties: { type: 'string' } },
+        annotations: { type: 'object', additionalProperties: { type: 'string' } },
+      },
+    },
+  },
+};

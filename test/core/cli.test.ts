@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { parse } from 'yaml';
+import { CRD_FILE } from '../../src/api/crd.js';
+import { runKto } from '../helpers/cli.js';
+
+let dir = '';
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kto-cli-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function file(name: string, text: string): Promise<string> {
+  const p = join(dir, name);
+  await writeFile(p, text);
+  return p;
+}
+
+test('kto validate: the shipped examples are valid (exit 0)', async () => {
+  const r = await runKto(['validate', 'examples/basic.yaml', 'examples/workers-canary.yaml', 'examples/local-agent.yaml']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /3 valid, 0 invalid/);
+});
+
+test('kto validate: multi-document file, every error as FILE: name: path: message, exit 1', async () => {
+  const p = await file('multi.yaml', `apiVersion: nodetracing.dev/v1alpha1
+kind: NodeTracingPolicy
+metadata: {name: good}
+spec: {tracing: {}}
+---
+apiVersion: nodetracing.dev/v1alpha1
+kind: NodeTracingPolicy
+metadata: {name: bad}
+spec:
+  tracing: {endpoint: "http://otel:4317", samplingRatePerMillion: 2000000}
+---
+`);
+  const r = await runKto(['validate', p]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`^${p}: bad: spec.tracing.endpoint: scheme "http" is not accepted by the kubelet`, 'm'));
+  assert.match(r.stderr, new RegExp(`^${p}: bad: spec.tracing.samplingRatePerMillion: must be <= 1000000`, 'm'));
+  assert.doesNotMatch(r.stderr, /: good:/);
+  assert.match(r.stdout, /1 valid, 1 invalid/);
+});
+
+test('kto validate: unparseable YAML is an error (exit 1), not a crash', async () => {
+  const p = await file('broken.yaml', 'apiVersion: [unclosed\nkind: : :\n');
+  const r = await runKto(['validate', p]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`${p}: document 1: \\(yaml\\): `));
+  assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/); // no stack trace
+});
+
+test('kto validate: a missing file is reported, exit 1', async () => {
+  const r = await runKto(['validate', join(dir, 'nope.yaml')]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /nope\.yaml: -: \(file\): no such file/);
+});
+
+test('kto validate: usage errors exit 2', async () => {
+  assert.equal((await runKto(['validate'])).code, 2);
+  assert.equal((await runKto(['no-such-command'])).code, 2);
+  assert.equal((await runKto(['validate', '--bogus-flag', 'x'])).code, 2);
+});
+
+test('kto render: prints the drop-in for the version', async () => {
+  const r = await runKto(['render', 'examples/basic.yaml', '--kubelet-version', 'v1.26.3']);
+  assert.equal(r.code, 0, r.stderr);
+  const cfg = parse(r.stdout) as Record<string, unknown>;
+  assert.deepEqual(cfg, {
+    apiVersion: 'kubelet.config.k8s.io/v1beta1',
+    kind: 'KubeletConfiguration',
+    featureGates: { KubeletTracing: true },
+    tracing: { endpoint: 'otel-collector.observability.svc:4317', samplingRatePerMillion: 10000 },
+  });
+});
+
+test('kto render: unsupported version exits 1 with the reason', async () => {
+  const r = await runKto(['render', 'examples/basic.yaml', '--kubelet-version', 'v1.24.9']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /unsupported node: kubelet v1\.24 has no tracing \(needs >= v1\.25\)/);
+  assert.equal(r.stdout, '');
+});
+
+test('kto render: invalid policy exits 1 naming the field; --name picks a document', async () => {
+  const p = await file('two.yaml', `apiVersion: nodetracing.dev/v1alpha1
+kind: NodeTracingPolicy
+metadata: {name: a}
+spec: {tracing: {samplingRatePerMillion: 5}}
+---
+apiVersion: nodetracing.dev/v1alpha1
+kind: NodeTracingPolicy
+metadata: {name: b}
+spec: {tracing: {endpoint: "https://x"}}
+`);
+  const ambiguous = await runKto(['render', p, '--kubelet-version', 'v1.30.0']);
+  assert.equal(ambiguous.code, 1);
+  assert.match(ambiguous.stderr, /choose one with --name \(a, b\)/);
+  const bad = await runKto(['render', p, '--kubelet-version', 'v1.30.0', '--name', 'b']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /b: spec\.tracing\.endpoint: scheme "https"/);
+  const good = await runKto(['render', p, '--kubelet-version', 'v1.30.0', '--name', 'a']);
+  assert.equal(good.code, 0);
+  assert.deepEqual((parse(good.stdout) as { tracing: unknown }).tracing, { samplingRatePerMillion: 5 });
+});
+
+test('kto crd prints the committed CRD', async () => {
+  const r = await runKto(['crd']);
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout, await readFile(CRD_FILE, 'utf8'));
+});
