@@ -1,0 +1,175 @@
+// The rollout planner: pure. It reads the nodes' hand-off annotations (already parsed) and the
+// resolved rollout settings, and says which nodes to release next. A separate executor writes.
+//
+// Rules, for a node whose target hash is T (a render hash, or REMOVED_HASH for removal):
+//  1. Failed     stateHash == T and state is Failed or RolledBack (the agent gave up on T).
+//  2. Updated    appliedHash == T, the agent's state is Applied for T (or absent: nothing to
+//                report, "config already matches"), the node is Ready, and the soak is over
+//                (no stateTime, or now >= stateTime + minReadySeconds). No release needed.
+//  3. Soaking    as Updated but inside the soak window. It still holds a slot: a kubelet that
+//                restarted a moment ago has not yet proven itself.
+//  4. InProgress desiredHash == T and none of the above: released, the agent is working or has not
+//                started, or it applied T but the node is not Ready. Holds a slot.
+//     ... and Failed (timed out) when now >= desiredTime + nodeTimeoutSeconds; such nodes are
+//                also listed in `timedOut`.
+//  5. Pending    otherwise: not released for T.
+//  unavailable = InProgress + Soaking + Failed + not-Ready Pending/Updated nodes. A node that is
+//                down for reasons of its own still counts against the budget, as in a
+//                DaemonSet rolling update.
+//  maxUnavailable: an int as is; "N%" of the nodes in the input, rounded down, at least 1.
+//  slots = maxUnavailable - unavailable.
+//  halted = failed > maxFailures. Paused or halted: release nothing.
+//  Otherwise release up to `slots` Ready Pending nodes, by nodeOrderKey(uid, T) ascending (then
+//  name): a stable order that does not follow node names, as system-upgrade-controller does.
+//  requeueAfterMs = the earliest soak end or InProgress timeout, from now (>= 0), if any.
+// Deadlines are inclusive (at the deadline the phase has changed), so a requeue at exactly
+// `requeueAfterMs` always observes the change.
+import { createHash } from 'node:crypto';
+import type { AgentState } from '../api/annotations.js';
+import type { ResolvedRollout } from '../api/types.js';
+
+export interface PlanNode {
+  name: string;
+  uid: string;
+  ready: boolean;
+  /** nodetracing.dev/desired-hash: what the controller released. */
+  desiredHash?: string;
+  /** nodetracing.dev/desired-time, parsed. */
+  desiredTimeMs?: number;
+  /** nodetracing.dev/state */
+  state?: AgentState;
+  /** nodetracing.dev/state-hash: the desired hash the state refers to. */
+  stateHash?: string;
+  /** nodetracing.dev/state-time, parsed. */
+  stateTimeMs?: number;
+  /** nodetracing.dev/applied-hash */
+  appliedHash?: string;
+  /** The hash this node should end up with (a render hash, or REMOVED_HASH for removal). */
+  targetHash: string;
+}
+
+export interface PlanInput {
+  nodes: PlanNode[];
+  rollout: ResolvedRollout;
+  now: number;
+}
+
+export type NodePhase = 'Updated' | 'Soaking' | 'InProgress' | 'Failed' | 'Pending';
+
+export interface Plan {
+  /** Node names to hand the desired config to now, in order. */
+  release: string[];
+  /** Every node's phase. */
+  phases: Record<string, NodePhase>;
+  /** InProgress nodes past nodeTimeoutSeconds: counted as Failed. */
+  timedOut: string[];
+  updated: number;
+  failed: number;
+  inProgress: number;
+  soaking: number;
+  pending: number;
+  /** Slots in use. */
+  unavailable: number;
+  /** Resolved integer. */
+  maxUnavailable: number;
+  /** failed > maxFailures: no more releases. */
+  halted: boolean;
+  paused: boolean;
+  /** Every node Updated. */
+  complete: boolean;
+  /** Earliest moment something changes by time alone (soak end, node timeout). */
+  requeueAfterMs?: number;
+}
+
+/** An int as is; "N%" -> floor(total * N / 100), at least 1. */
+export function resolveMaxUnavailable(v: number | string, total: number): number {
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v)) throw new Error(`spec.rollout.maxUnavailable: ${v} is not an integer`);
+    return v;
+  }
+  const m = /^(\d+)%$/.exec(v.trim());
+  if (m?.[1] !== undefined) return Math.max(1, Math.floor((total * Number(m[1])) / 100));
+  if (/^\d+$/.test(v.trim())) return Number(v.trim());
+  throw new Error(`spec.rollout.maxUnavailable: "${v}" is neither an integer nor "N%"`);
+}
+
+/** sha256(uid + ':' + hash), hex: the release order, stable per config and unrelated to names. */
+export function nodeOrderKey(uid: string, hash: string): string {
+  return createHash('sha256').update(`${uid}:${hash}`).digest('hex');
+}
+
+interface Classified {
+  phase: NodePhase;
+  timedOut: boolean;
+  /** Absolute time at which this node's phase changes by time alone. */
+  deadline?: number;
+}
+
+function classify(n: PlanNode, r: ResolvedRollout, now: number): Classified {
+  const T = n.targetHash;
+  if (n.stateHash === T && (n.state === 'Failed' || n.state === 'RolledBack')) {
+    return { phase: 'Failed', timedOut: false };
+  }
+  const reportsApplied = n.state === undefined || (n.state === 'Applied' && n.stateHash === T);
+  if (n.appliedHash === T && reportsApplied && n.ready) {
+    const soakEnd = n.stateTimeMs === undefined ? undefined : n.stateTimeMs + r.minReadySeconds * 1000;
+    if (soakEnd !== undefined && now < soakEnd) return { phase: 'Soaking', timedOut: false, deadline: soakEnd };
+    return { phase: 'Updated', timedOut: false };
+  }
+  if (n.desiredHash === T) {
+    if (n.desiredTimeMs === undefined) return { phase: 'InProgress', timedOut: false };
+    const timeout = n.desiredTimeMs + r.nodeTimeoutSeconds * 1000;
+    if (now >= timeout) return { phase: 'Failed', timedOut: true };
+    return { phase: 'InProgress', timedOut: false, deadline: timeout };
+  }
+  return { phase: 'Pending', timedOut: false };
+}
+
+export function planRollout(input: PlanInput): Plan {
+  const { nodes, rollout, now } = input;
+  const phases: Record<string, NodePhase> = {};
+  const timedOut: string[] = [];
+  const counts: Record<NodePhase, number> = { Updated: 0, Soaking: 0, InProgress: 0, Failed: 0, Pending: 0 };
+  let unavailable = 0;
+  let earliest: number | undefined;
+  const candidates: { name: string; key: string }[] = [];
+
+  for (const n of nodes) {
+    const c = classify(n, rollout, now);
+    phases[n.name] = c.phase;
+    counts[c.phase]++;
+    if (c.timedOut) timedOut.push(n.name);
+    if (c.deadline !== undefined && (earliest === undefined || c.deadline < earliest)) earliest = c.deadline;
+    const holdsSlot = c.phase === 'InProgress' || c.phase === 'Soaking' || c.phase === 'Failed';
+    if (holdsSlot || !n.ready) unavailable++;
+    if (c.phase === 'Pending' && n.ready) candidates.push({ name: n.name, key: nodeOrderKey(n.uid, n.targetHash) });
+  }
+
+  const maxUnavailable = resolveMaxUnavailable(rollout.maxUnavailable, nodes.length);
+  const halted = counts.Failed > rollout.maxFailures;
+  const paused = rollout.paused;
+  let release: string[] = [];
+  const slots = maxUnavailable - unavailable;
+  if (!paused && !halted && slots > 0) {
+    candidates.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    release = candidates.slice(0, slots).map((c) => c.name);
+  }
+
+  const plan: Plan = {
+    release,
+    phases,
+    timedOut,
+    updated: counts.Updated,
+    failed: counts.Failed,
+    inProgress: counts.InProgress,
+    soaking: counts.Soaking,
+    pending: counts.Pending,
+    unavailable,
+    maxUnavailable,
+    halted,
+    paused,
+    complete: counts.Updated === nodes.length,
+  };
+  if (earliest !== undefined) plan.requeueAfterMs = Math.max(0, earliest - now);
+  return plan;
+}

@@ -1,0 +1,213 @@
+// A keyed, de-duplicating, rate-limited work queue in the shape of client-go's workqueue as
+// controller-runtime uses it. The queue holds keys, never events: a worker re-reads state.
+//  - A key is queued at most once; adding a queued key is a no-op.
+//  - A key never runs twice at once: an add during its run marks it dirty, and it runs again
+//    after the current run ends.
+//  - A thrown error requeues the key after base * 2^failures (capped); success resets the count.
+//  - A TerminalError is not retried (the caller turns it into a condition).
+//  - `requeueAfterMs` schedules a delayed add; per key, the earliest pending delayed add wins.
+// The worker starts on a microtask, not inside add(), so a burst of synchronous adds collapses
+// into one run, and a worker that adds keys never re-enters the queue.
+
+/** Timers the queue uses; injected so tests control time. */
+export interface TimerClock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realTimerClock: TimerClock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+/** A worker error that retrying cannot fix (an invalid spec): the key is not requeued. */
+export class TerminalError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TerminalError';
+  }
+}
+
+export type WorkerResult = { requeueAfterMs?: number } | void;
+
+export interface WorkQueueOptions {
+  worker: (key: string) => Promise<WorkerResult>;
+  /** Keys processed at the same time (different keys only). Default 4. */
+  concurrency?: number;
+  /** First retry delay after a failure. Default 5 ms (client-go's default). */
+  baseDelayMs?: number;
+  /** Retry delay cap. Default 30 s. */
+  maxDelayMs?: number;
+  clock?: TimerClock;
+  /** Told about every failed run, with the retry delay (undefined when terminal). */
+  onError?: (key: string, err: unknown, retryInMs: number | undefined) => void;
+}
+
+interface Delayed {
+  due: number;
+  handle: unknown;
+}
+
+export class WorkQueue {
+  private readonly worker: (key: string) => Promise<WorkerResult>;
+  private readonly concurrency: number;
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly clock: TimerClock;
+  private readonly onError: WorkQueueOptions['onError'];
+
+  /** FIFO of keys waiting; `queued` mirrors it for O(1) de-duplication. */
+  private readonly order: string[] = [];
+  private readonly queued = new Set<string>();
+  private readonly processing = new Set<string>();
+  /** Keys added while processing: they go back to the queue when their run ends. */
+  private readonly dirty = new Set<string>();
+  private readonly failures = new Map<string, number>();
+  private readonly delayed = new Map<string, Delayed>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private idleWaiters: (() => void)[] = [];
+  private pumpScheduled = false;
+  private shuttingDown = false;
+
+  constructor(opts: WorkQueueOptions) {
+    this.worker = opts.worker;
+    this.concurrency = Math.max(1, opts.concurrency ?? 4);
+    this.baseDelayMs = opts.baseDelayMs ?? 5;
+    this.maxDelayMs = opts.maxDelayMs ?? 30_000;
+    this.clock = opts.clock ?? realTimerClock;
+    this.onError = opts.onError;
+  }
+
+  add(key: string): void {
+    if (this.shuttingDown) return;
+    if (this.processing.has(key)) {
+      this.dirty.add(key);
+      return;
+    }
+    if (this.queued.has(key)) return;
+    this.queued.add(key);
+    this.order.push(key);
+    this.schedulePump();
+  }
+
+  /** Adds `key` after `ms`. If an earlier delayed add is already pending for it, that one stays. */
+  addAfter(key: string, ms: number): void {
+    if (this.shuttingDown) return;
+    if (ms <= 0) {
+      this.add(key);
+      return;
+    }
+    const due = this.clock.now() + ms;
+    const existing = this.delayed.get(key);
+    if (existing !== undefined) {
+      if (existing.due <= due) return;
+      this.clock.clearTimeout(existing.handle);
+    }
+    const handle = this.clock.setTimeout(() => {
+      const cur = this.delayed.get(key);
+      if (cur?.handle === handle) this.delayed.delete(key);
+      this.add(key);
+    }, ms);
+    this.delayed.set(key, { due, handle });
+  }
+
+  /** Keys waiting to run (not running, not delayed): the depth metric. */
+  len(): number {
+    return this.order.length;
+  }
+
+  /** Keys with a delayed add pending (back-off or requeueAfter). */
+  delayedLen(): number {
+    return this.delayed.size;
+  }
+
+  /** Consecutive failures of `key` (0 after a success). */
+  failureCount(key: string): number {
+    return this.failures.get(key) ?? 0;
+  }
+
+  /** Resolves once nothing is queued or running. Delayed adds do not count. */
+  idle(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stops accepting keys, drops queued and delayed ones, and waits for the running ones. */
+  async shutdown(): Promise<void> {
+    this.shuttingDown = true;
+    for (const d of this.delayed.values()) this.clock.clearTimeout(d.handle);
+    this.delayed.clear();
+    this.order.length = 0;
+    this.queued.clear();
+    this.dirty.clear();
+    await Promise.all([...this.inFlight]);
+    this.notifyIdle();
+  }
+
+  private report(key: string, err: unknown, retryInMs: number | undefined): void {
+    try {
+      this.onError?.(key, err, retryInMs);
+    } catch {
+      // A failing logger must not wedge the key in `processing`.
+    }
+  }
+
+  private isIdle(): boolean {
+    return this.order.length === 0 && this.processing.size === 0;
+  }
+
+  private notifyIdle(): void {
+    if (!this.isIdle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (!this.shuttingDown && this.processing.size < this.concurrency && this.order.length > 0) {
+      const key = this.order.shift() as string;
+      this.queued.delete(key);
+      this.processing.add(key);
+      const p = this.run(key);
+      this.inFlight.add(p);
+      void p.finally(() => this.inFlight.delete(p));
+    }
+    this.notifyIdle();
+  }
+
+  private async run(key: string): Promise<void> {
+    try {
+      const result = await this.worker(key);
+      this.failures.delete(key);
+      const after = result ? result.requeueAfterMs : undefined;
+      if (after !== undefined) this.addAfter(key, after);
+    } catch (err) {
+      if (err instanceof TerminalError) {
+        this.failures.delete(key);
+        this.report(key, err, undefined);
+      } else {
+        const n = this.failures.get(key) ?? 0;
+        this.failures.set(key, n + 1);
+        const delay = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** n);
+        this.report(key, err, delay);
+        this.addAfter(key, delay);
+      }
+    } finally {
+      this.processing.delete(key);
+      if (this.dirty.delete(key)) this.add(key);
+      this.schedulePump();
+      this.notifyIdle();
+    }
+  }
+}
