@@ -1,5 +1,7 @@
 // kto: the one binary. controller | agent | validate | render | crd | sim | demo
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { demoCommand } from './cli/demo.js';
+import { agentCommand, controllerCommand, simCommand } from './cli/processes.js';
 import { crdCommand, renderCommand, validateCommand } from './cli/static.js';
 
 const EXIT_USAGE = 2;
@@ -35,7 +37,79 @@ export function buildProgram(): Command {
       process.exitCode = crdCommand();
     });
 
+  program
+    .command('controller')
+    .description('run the controller (in-cluster config, $KUBECONFIG, or --kubeconfig)')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)')
+    .option('--lease-namespace <ns>', 'namespace of the leader-election Lease', 'kube-system')
+    .option('--lease-name <name>', 'name of the leader-election Lease', 'kubelet-tracing-operator')
+    .option('--id <identity>', 'leader-election identity (default: hostname + random suffix)')
+    .option('--no-leader-election', 'act without a Lease (a single replica only)')
+    .option('--log-level <level>', 'info, warn, error, debug', 'info')
+    .action(async (opts) => {
+      process.exitCode = await controllerCommand(opts);
+    });
+
+  program
+    .command('agent')
+    .description("run the node agent (DaemonSet): applies the controller's hand-off to this node's kubelet")
+    .option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster)')
+    .option('--node-name <name>', 'this node (default: $NODE_NAME from the downward API)')
+    .option('--host-root <dir>', "where the host's / is mounted", '/host')
+    .option('--proc-root <dir>', 'process table to find the kubelet in (hostPID)', '/proc')
+    .option('--config-file <path>', 'kubelet config file (host path) when it cannot be detected')
+    .option('--config-dir <path>', 'kubelet --config-dir (host path) when it cannot be detected')
+    .option('--restart-command <cmd>', 'command that restarts the kubelet', 'nsenter -t 1 -m -- systemctl restart kubelet')
+    .option('--health-url <url>', "the kubelet's healthz", 'http://127.0.0.1:10248/healthz')
+    .option('--timeout-seconds <n>', 'time the kubelet gets to become healthy', positiveInt, 120)
+    .option('--log-level <level>', 'info, warn, error, debug', 'info')
+    .action(async (opts) => {
+      process.exitCode = await agentCommand(opts);
+    });
+
+  program
+    .command('sim')
+    .description('run the embedded cluster (API server + simulated nodes with the real agent) until interrupted')
+    .option('--nodes <n>', 'simulated nodes', positiveInt, 10)
+    .option('--versions <list>', 'kubelet versions, cycled over the nodes, e.g. v1.26.3,v1.30.1 (default: a mix from v1.24 to v1.35)')
+    .requiredOption('--kubeconfig <path>', 'where to write the kubeconfig')
+    .option('--port <port>', 'API server port (0: any free port)', nonNegativeInt, 0)
+    .option('--restart-ms <ms>', 'simulated kubelet restart time', nonNegativeInt, 1000)
+    .option('--fail-nodes <names>', 'comma-separated nodes whose kubelet rejects any tracing config (to see rollback)')
+    .option('--no-agents', 'do not run the node agents (tests that run their own)')
+    .option('--keep', 'keep the node host directories on exit', false)
+    .option('--state-dir <dir>', 'persist the API server state here')
+    .addOption(new Option('--not-ready-after-ms <ms>', 'how long a down kubelet takes to turn its node NotReady').argParser(nonNegativeInt).default(40_000))
+    .action(async (opts) => {
+      process.exitCode = await simCommand(opts);
+    });
+
+  program
+    .command('demo')
+    .description('embedded cluster + controller + a policy: watch a whole rollout, then exit (0 when every supported node converged)')
+    .option('--nodes <n>', 'simulated nodes (mixed kubelet versions)', positiveInt, 20)
+    .option('--report <file>', 'write a JSON report here')
+    .option('--restart-ms <ms>', 'simulated kubelet restart time', nonNegativeInt, 500)
+    .option('--max-unavailable <n|pct>', 'maxUnavailable of the demo policy', '25%')
+    .option('--fail-nodes <names>', 'comma-separated nodes whose kubelet rejects the config (rolled back)')
+    .option('--versions <list>', 'kubelet versions, cycled over the nodes')
+    .option('--timeout-seconds <n>', 'give up after this long', positiveInt, 300)
+    .action(async (opts) => {
+      process.exitCode = await demoCommand(opts);
+    });
+
   return program;
+}
+
+function nonNegativeInt(v: string): number {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError('must be a whole number >= 0');
+  return Number(v);
+}
+
+function positiveInt(v: string): number {
+  const n = nonNegativeInt(v);
+  if (n < 1) throw new InvalidArgumentError('must be >= 1');
+  return n;
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -1,0 +1,145 @@
+// kto demo: the embedded cluster (`kto sim`) + the controller (`kto controller`) in one process,
+// one policy applied through the API, live progress, a summary, and an optional JSON report.
+import { writeFile } from 'node:fs/promises';
+import * as k8s from '@kubernetes/client-node';
+import { parse } from 'yaml';
+import { crdYaml } from '../api/crd.js';
+import { GROUP, PLURAL, resolveRollout, VERSION, type NodeTracingPolicy } from '../api/types.js';
+import { Controller } from '../controller/controller.js';
+import { resolveMaxUnavailable } from '../controller/planner.js';
+import type { RolloutSummary } from '../controller/status.js';
+import { render } from '../render/render.js';
+import { SimCluster } from '../sim/cluster.js';
+import { createLogger } from '../telemetry/log.js';
+import { simOptions, untilSignal } from './processes.js';
+
+export interface DemoFlags {
+  nodes: number;
+  report?: string;
+  restartMs: number;
+  maxUnavailable: string;
+  failNodes?: string;
+  versions?: string;
+  timeoutSeconds: number;
+}
+
+export interface DemoReport {
+  nodes: number;
+  converged: number;
+  unsupported: number;
+  failed: number;
+  maxUnavailable: number;
+  maxConcurrentRestarts: number;
+  durationMs: number;
+  idealDurationMs: number;
+}
+
+export function demoPolicy(maxUnavailable: string, maxFailures: number): NodeTracingPolicy {
+  return {
+    apiVersion: 'nodetracing.dev/v1alpha1',
+    kind: 'NodeTracingPolicy',
+    metadata: { name: 'demo' },
+    spec: {
+      nodeSelector: {},
+      tracing: { endpoint: 'otel-collector.observability.svc:4317', samplingRatePerMillion: 10000 },
+      featureGate: 'Auto',
+      rollout: {
+        maxUnavailable: /^\d+$/.test(maxUnavailable) ? Number(maxUnavailable) : maxUnavailable,
+        minReadySeconds: 0,
+        nodeTimeoutSeconds: 60,
+        maxFailures,
+      },
+    },
+  };
+}
+
+const out = (s: string): boolean => process.stdout.write(s);
+
+export async function demoCommand(f: DemoFlags): Promise<number> {
+  const started = Date.now();
+  const failNodes = f.failNodes ? f.failNodes.split(',').map((s) => s.trim()).filter(Boolean) : [];
+  const cluster = await SimCluster.start({
+    ...simOptions({ ...f, port: 0, agents: true, keep: false, notReadyAfterMs: 40_000 }),
+    agentLog: createLogger('agent', 'warn'),
+  });
+  const kc = cluster.kubeConfig();
+  const logger = createLogger('controller', 'warn');
+  let last: RolloutSummary | undefined;
+  let lastLine = '';
+  let finish: (s: RolloutSummary) => void = () => undefined;
+  const finished = new Promise<RolloutSummary>((resolve) => (finish = resolve));
+  const policy = demoPolicy(f.maxUnavailable, failNodes.length);
+  const t0 = { ms: 0 };
+  const controller = new Controller({
+    kubeConfig: kc,
+    leaseNamespace: 'kube-system',
+    log: (msg, fields) => logger.info(fields ?? {}, msg),
+    onPlan: (_name, plan, s) => {
+      last = s;
+      const line = `updated ${s.updated}/${s.target}  in progress ${plan.inProgress + plan.soaking}  failed ${s.failed}  unsupported ${s.unsupported}`;
+      if (line !== lastLine) {
+        lastLine = line;
+        out(`[${((Date.now() - t0.ms) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
+      }
+      if (s.complete || s.halted || (s.updated + s.failed === s.target && plan.inProgress === 0 && plan.soaking === 0)) finish(s);
+    },
+  });
+  try {
+    out(`embedded cluster: ${cluster.url}, ${f.nodes} nodes, kubelet restart ${f.restartMs} ms${failNodes.length ? `, rejecting on ${failNodes.join(', ')}` : ''}\n`);
+    await kc.makeApiClient(k8s.ApiextensionsV1Api).createCustomResourceDefinition({ body: parse(crdYaml()) as k8s.V1CustomResourceDefinition });
+    await controller.start();
+    t0.ms = Date.now();
+    await kc.makeApiClient(k8s.CustomObjectsApi).createClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, body: policy });
+    out(`applied NodeTracingPolicy demo: maxUnavailable ${f.maxUnavailable}, endpoint ${policy.spec.tracing.endpoint}\n`);
+    const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), f.timeoutSeconds * 1000).unref());
+    const outcome = await Promise.race([finished, timeout, untilSignal().then(() => 'interrupted' as const)]);
+    const durationMs = Date.now() - t0.ms;
+    const s = typeof outcome === 'string' ? last : outcome;
+    const report = summarize(cluster, policy, s, durationMs, f.restartMs);
+    printSummary(cluster, policy, report, outcome);
+    if (f.report) await writeFile(f.report, `${JSON.stringify(report, null, 2)}\n`);
+    out(`done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    return typeof outcome !== 'string' && report.converged === report.nodes ? 0 : 1;
+  } finally {
+    await controller.stop();
+    await cluster.stop();
+    logger.flush();
+  }
+}
+
+function summarize(cluster: SimCluster, policy: NodeTracingPolicy, s: RolloutSummary | undefined, durationMs: number, restartMs: number): DemoReport {
+  const rollout = resolveRollout(policy.spec);
+  const supported = [...cluster.kubelets.values()].filter((k) => render(policy.spec, k.version).supported).length;
+  const maxUnavailable = resolveMaxUnavailable(rollout.maxUnavailable, supported);
+  return {
+    nodes: supported,
+    converged: s?.updated ?? 0,
+    unsupported: s?.unsupported ?? 0,
+    failed: s?.failed ?? 0,
+    maxUnavailable,
+    maxConcurrentRestarts: cluster.maxConcurrentRestarts(),
+    durationMs,
+    idealDurationMs: Math.ceil(supported / maxUnavailable) * (restartMs + rollout.minReadySeconds * 1000),
+  };
+}
+
+function printSummary(cluster: SimCluster, policy: NodeTracingPolicy, r: DemoReport, outcome: unknown): void {
+  const byVersion = new Map<string, { nodes: number; gate: boolean; supported: boolean }>();
+  for (const k of cluster.kubelets.values()) {
+    const minor = k.version.replace(/^v?(\d+\.\d+).*/, 'v$1');
+    const rr = render(policy.spec, k.version);
+    const row = byVersion.get(minor) ?? { nodes: 0, gate: rr.supported && rr.gate, supported: rr.supported };
+    row.nodes++;
+    byVersion.set(minor, row);
+  }
+  out('\nkubelet  nodes  rendered\n');
+  for (const [v, row] of [...byVersion].sort()) {
+    out(`${v.padEnd(8)} ${String(row.nodes).padStart(5)}  ${row.supported ? (row.gate ? 'tracing + KubeletTracing gate' : 'tracing') : 'unsupported (reported, not touched)'}\n`);
+  }
+  const verdict = outcome === 'timeout' ? 'TIMED OUT' : outcome === 'interrupted' ? 'INTERRUPTED' : r.converged === r.nodes ? 'CONVERGED' : 'NOT CONVERGED';
+  out(
+    `\n${verdict}: ${r.converged}/${r.nodes} supported nodes updated, ${r.failed} failed (rolled back), ${r.unsupported} unsupported\n` +
+      `  took ${(r.durationMs / 1000).toFixed(2)} s (ideal ${(r.idealDurationMs / 1000).toFixed(2)} s, ${(r.durationMs / Math.max(1, r.idealDurationMs)).toFixed(2)}x); ` +
+      `at most ${r.maxConcurrentRestarts} kubelets restarting at once (maxUnavailable ${r.maxUnavailable})\n`,
+  );
+}

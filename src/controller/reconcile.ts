@@ -1,0 +1,216 @@
+// Reconcile one policy, level-based: re-read the caches, decide, write the few changes, report.
+// watch -> decide (ownership, plan) -> render -> validate -> roll out (annotations) -> verify -> report
+import {
+  A_DESIRED_CONFIG, A_DESIRED_HASH, A_DESIRED_TIME, A_POLICY, A_TRACEPARENT, ANNOTATION_PREFIX, REMOVED_HASH,
+} from '../api/annotations.js';
+import { FINALIZER, resolveRollout, type NodeTracingPolicy } from '../api/types.js';
+import { intentHash, render, type KubeletTracingDropin } from '../render/render.js';
+import { formatFieldError } from '../validate/errors.js';
+import { validatePolicy } from '../validate/policy.js';
+import type { ApiWriter } from '../kube/writer.js';
+import { ownerOf, toPlanNode, type CachedNode } from './nodes.js';
+import { assignOwners } from './ownership.js';
+import { planRollout, type Plan, type PlanNode } from './planner.js';
+import { buildStatus, sameStatus, transitions, type RolloutSummary } from './status.js';
+import { TerminalError } from './queue.js';
+import type { ConfigzVerifier } from './verify.js';
+
+export interface ReconcileDeps {
+  policies: () => NodeTracingPolicy[];
+  policy: (name: string) => NodeTracingPolicy | undefined;
+  nodes: () => CachedNode[];
+  writer: ApiWriter;
+  now: () => number;
+  verifier?: ConfigzVerifier;
+  /** W3C traceparent to hand the agents for this rollout (telemetry), if tracing is on. */
+  traceparent?: (policy: NodeTracingPolicy, hash: string) => string | undefined;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Told about each reconcile's outcome (metrics, demo progress). */
+  onPlan?: (policy: string, plan: Plan, summary: RolloutSummary) => void;
+}
+
+export interface Target {
+  node: CachedNode;
+  hash: string;
+  config: KubeletTracingDropin | null;
+}
+
+/** Releases written but not yet seen in the cache: without them a fast second reconcile would
+ *  see the node as Pending again and could exceed maxUnavailable. */
+class Expectations {
+  private readonly pending = new Map<string, { hash: string; timeMs: number }>();
+  expect(node: string, hash: string, timeMs: number): void {
+    this.pending.set(node, { hash, timeMs });
+  }
+  overlay(n: PlanNode): PlanNode {
+    const e = this.pending.get(n.name);
+    if (!e) return n;
+    if (n.desiredHash === e.hash) {
+      this.pending.delete(n.name);
+      return n;
+    }
+    return { ...n, desiredHash: e.hash, desiredTimeMs: e.timeMs, state: undefined, stateHash: undefined };
+  }
+}
+
+export class Reconciler {
+  private readonly expectations = new Expectations();
+  /** Failed nodes already announced, per policy and hash: one Warning event per failure. */
+  private readonly announced = new Map<string, Set<string>>();
+
+  constructor(private readonly d: ReconcileDeps) {}
+
+  async reconcile(name: string): Promise<{ requeueAfterMs?: number } | void> {
+    const policy = this.d.policy(name);
+    if (!policy) return this.cleanupOrphans(name);
+    const checked = validatePolicy(policy);
+    if (!checked.ok) {
+      const message = checked.errors.map(formatFieldError).join('; ');
+      await this.writeStatus(policy, { ...emptySummary(policy), invalid: message });
+      throw new TerminalError(`policy ${name} is invalid: ${message}`);
+    }
+    const deleting = Boolean(policy.metadata.deletionTimestamp);
+    const finalizers = policy.metadata.finalizers ?? [];
+    if (!deleting && !finalizers.includes(FINALIZER)) {
+      await this.d.writer.setPolicyFinalizers(name, [...finalizers, FINALIZER], policy.metadata.resourceVersion);
+      return; // the update event brings us back with the finalizer in the cache
+    }
+
+    const nodes = this.d.nodes();
+    const { owner, lost } = assignOwners(this.d.policies(), nodes);
+    const targets: Target[] = [];
+    const removals: CachedNode[] = [];
+    let unsupported = 0;
+    for (const node of nodes) {
+      const mine = !deleting && owner.get(node.name) === name;
+      if (mine) {
+        const r = render(policy.spec, node.kubeletVersion);
+        if (r.supported) {
+          targets.push({ node, hash: r.hash, config: r.config });
+          continue;
+        }
+        unsupported++;
+      }
+      // Ours by annotation but no longer ours to configure: take our drop-in off again, unless
+      // another policy now owns the node (its release replaces the file in one restart).
+      const otherOwner = owner.get(node.name);
+      if (ownerOf(node) === name && (otherOwner === undefined || otherOwner === name) && hasOurConfig(node)) {
+        removals.push(node);
+      }
+    }
+
+    const now = this.d.now();
+    const planNodes = [
+      ...targets.map((t) => this.expectations.overlay(toPlanNode(t.node, t.hash))),
+      ...removals.map((n) => this.expectations.overlay(toPlanNode(n, REMOVED_HASH))),
+    ];
+    const verified = this.d.verifier ? await this.d.verifier.check(policy, planNodes, targets) : planNodes;
+    const rollout = resolveRollout(policy.spec);
+    const plan = planRollout({ nodes: verified, rollout, now });
+
+    const byName = new Map(targets.map((t) => [t.node.name, t]));
+    for (const nodeName of plan.release) {
+      const t = byName.get(nodeName);
+      await this.release(policy, nodeName, t ? t.hash : REMOVED_HASH, t ? t.config : null, now);
+    }
+    // Removal done: the node carries nothing of ours any more.
+    for (const n of removals) {
+      if (plan.phases[n.name] === 'Updated') await this.d.writer.patchNodeAnnotations(n.name, clearOurs(n));
+    }
+    await this.announceFailures(policy, plan, verified);
+
+    const summary: RolloutSummary = {
+      generation: policy.metadata.generation ?? 0,
+      configHash: intentHash(policy.spec),
+      target: targets.length,
+      updated: targets.filter((t) => plan.phases[t.node.name] === 'Updated').length,
+      failed: plan.failed,
+      unsupported,
+      paused: plan.paused,
+      halted: plan.halted,
+      complete: plan.complete && !deleting,
+      deleting,
+      failedNodes: Object.entries(plan.phases).filter(([, p]) => p === 'Failed').map(([n]) => n).sort(),
+      conflictNodes: (lost.get(name) ?? []).sort(),
+    };
+    this.d.onPlan?.(name, plan, summary);
+
+    if (deleting && removals.length === 0) {
+      await this.d.writer.setPolicyFinalizers(name, finalizers.filter((f) => f !== FINALIZER), policy.metadata.resourceVersion);
+      return;
+    }
+    await this.writeStatus(policy, summary);
+    return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : undefined;
+  }
+
+  private async release(policy: NodeTracingPolicy, node: string, hash: string, config: KubeletTracingDropin | null, now: number): Promise<void> {
+    const name = policy.metadata.name ?? '';
+    const traceparent = this.d.traceparent?.(policy, hash);
+    await this.d.writer.patchNodeAnnotations(node, {
+      [A_POLICY]: name,
+      [A_DESIRED_CONFIG]: config ? JSON.stringify(config) : '',
+      [A_DESIRED_HASH]: hash,
+      [A_DESIRED_TIME]: new Date(now).toISOString(),
+      [A_TRACEPARENT]: traceparent ?? null,
+    });
+    this.expectations.expect(node, hash, now);
+    this.d.log?.('released node', { policy: name, node, hash });
+  }
+
+  private async announceFailures(policy: NodeTracingPolicy, plan: Plan, nodes: PlanNode[]): Promise<void> {
+    const name = policy.metadata.name ?? '';
+    const seen = this.announced.get(name) ?? new Set<string>();
+    this.announced.set(name, seen);
+    for (const n of nodes) {
+      if (plan.phases[n.name] !== 'Failed') continue;
+      const key = `${n.name}@${n.targetHash}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const why = plan.timedOut.includes(n.name) ? 'timed out' : (n.state ?? 'failed');
+      await this.d.writer.event({ kind: 'Node', name: n.name }, 'Warning', 'TracingConfigFailed', `policy ${name}: config ${n.targetHash} ${why}`);
+      await this.d.writer.event({ kind: 'NodeTracingPolicy', name, uid: policy.metadata.uid }, 'Warning', 'NodeFailed', `node ${n.name}: config ${n.targetHash} ${why}`);
+    }
+  }
+
+  private async writeStatus(policy: NodeTracingPolicy, summary: RolloutSummary): Promise<void> {
+    const name = policy.metadata.name ?? '';
+    const next = buildStatus(policy.status, summary, new Date(this.d.now()));
+    if (sameStatus(policy.status, next)) return;
+    await this.d.writer.patchPolicyStatus(name, next);
+    for (const c of transitions(policy.status, next)) {
+      if (c.status !== 'True') continue;
+      const warning = c.type === 'Stalled' || c.type === 'Degraded' || c.type === 'Conflict';
+      await this.d.writer.event({ kind: 'NodeTracingPolicy', name, uid: policy.metadata.uid }, warning ? 'Warning' : 'Normal', c.reason, c.message);
+    }
+  }
+
+  /** The policy is gone without its finalizer having run (force-deleted): still take our
+   *  configuration off its nodes, with the default rollout rules. */
+  private async cleanupOrphans(name: string): Promise<{ requeueAfterMs?: number } | void> {
+    const orphans = this.d.nodes().filter((n) => ownerOf(n) === name && hasOurConfig(n));
+    if (orphans.length === 0) return;
+    const plan = planRollout({ nodes: orphans.map((n) => this.expectations.overlay(toPlanNode(n, REMOVED_HASH))), rollout: resolveRollout({ tracing: {} }), now: this.d.now() });
+    const now = this.d.now();
+    const orphanPolicy = { metadata: { name } } as NodeTracingPolicy;
+    for (const node of plan.release) await this.release(orphanPolicy, node, REMOVED_HASH, null, now);
+    for (const n of orphans) {
+      if (plan.phases[n.name] === 'Updated') await this.d.writer.patchNodeAnnotations(n.name, clearOurs(n));
+    }
+    return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : { requeueAfterMs: 1000 };
+  }
+}
+
+function hasOurConfig(n: CachedNode): boolean {
+  return Object.keys(n.ours).length > 0;
+}
+
+function clearOurs(n: CachedNode): Record<string, null> {
+  return Object.fromEntries(Object.keys(n.ours).filter((k) => k.startsWith(ANNOTATION_PREFIX)).map((k) => [k, null]));
+}
+
+function emptySummary(policy: NodeTracingPolicy): RolloutSummary {
+  return {
+    generation: policy.metadata.generation ?? 0, configHash: '', target: 0, updated: 0, failed: 0, unsupported: 0,
+    paused: false, halted: false, complete: false, deleting: false, failedNodes: [], conflictNodes: [],
+  };
+}

@@ -1,0 +1,107 @@
+// The one module that writes to the API server. Everything else asks it. Every write checks
+// leadership first, so a replica that lost its lease stops writing at once.
+import * as k8s from '@kubernetes/client-node';
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type NodeTracingPolicyStatus } from '../api/types.js';
+import { mergePatch } from './client.js';
+import { trimNode, type CachedNode } from '../controller/nodes.js';
+
+export class NotLeaderError extends Error {
+  constructor() {
+    super('not the leader: refusing to write');
+    this.name = 'NotLeaderError';
+  }
+}
+
+export interface WriteObserver {
+  (write: { verb: string; resource: string; name: string; ok: boolean; ms: number }): void;
+}
+
+export interface EventTarget {
+  kind: 'Node' | typeof KIND;
+  name: string;
+  uid?: string;
+}
+
+export class ApiWriter {
+  private readonly core: k8s.CoreV1Api;
+  private readonly custom: k8s.CustomObjectsApi;
+  writes = 0;
+
+  constructor(
+    kc: k8s.KubeConfig,
+    private readonly opts: { canWrite: () => boolean; component: string; eventNamespace?: string; observe?: WriteObserver },
+  ) {
+    this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  }
+
+  private async write<T>(verb: string, resource: string, name: string, fn: () => Promise<T>): Promise<T> {
+    if (!this.opts.canWrite()) throw new NotLeaderError();
+    const start = performance.now();
+    this.writes++;
+    try {
+      const out = await fn();
+      this.opts.observe?.({ verb, resource, name, ok: true, ms: performance.now() - start });
+      return out;
+    } catch (err) {
+      this.opts.observe?.({ verb, resource, name, ok: false, ms: performance.now() - start });
+      throw err;
+    }
+  }
+
+  /** JSON merge patch of our annotations on a Node (null deletes a key); returns the trimmed node. */
+  async patchNodeAnnotations(name: string, annotations: Record<string, string | null>): Promise<CachedNode> {
+    const node = await this.write('patch', 'nodes', name, () =>
+      this.core.patchNode({ name, body: { metadata: { annotations } } }, mergePatch),
+    );
+    return trimNode(node);
+  }
+
+  async patchPolicyStatus(name: string, status: NodeTracingPolicyStatus): Promise<void> {
+    await this.write('patch', `${PLURAL}/status`, name, () =>
+      this.custom.patchClusterCustomObjectStatus(
+        { group: GROUP, version: VERSION, plural: PLURAL, name, body: { status } },
+        mergePatch,
+      ),
+    );
+  }
+
+  /** Sets the finalizers list, guarded by resourceVersion so a concurrent change is not lost. */
+  async setPolicyFinalizers(name: string, finalizers: string[], resourceVersion: string | undefined): Promise<void> {
+    await this.write('patch', PLURAL, name, () =>
+      this.custom.patchClusterCustomObject(
+        { group: GROUP, version: VERSION, plural: PLURAL, name, body: { metadata: { finalizers, resourceVersion } } },
+        mergePatch,
+      ),
+    );
+  }
+
+  /** Best effort: an Event that cannot be written is not worth failing a reconcile. */
+  async event(target: EventTarget, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const namespace = this.opts.eventNamespace ?? 'default';
+    const now = new Date();
+    const body: k8s.CoreV1Event = {
+      metadata: { generateName: `${target.name}.`, namespace },
+      involvedObject: {
+        kind: target.kind,
+        name: target.name,
+        uid: target.uid,
+        apiVersion: target.kind === 'Node' ? 'v1' : API_VERSION,
+      },
+      type,
+      reason,
+      message,
+      source: { component: this.opts.component },
+      reportingComponent: this.opts.component,
+      reportingInstance: this.opts.component,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    };
+    try {
+      await this.write('create', 'events', target.name, () => this.core.createNamespacedEvent({ namespace, body }));
+    } catch {
+      /* events are advisory */
+    }
+  }
+}
