@@ -19,3 +19,13 @@ export const realClock: Clock = {
   now: () => Date.now(),
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
+
+/**
+ * Optional extension of KubeletHealthProbe: the kubelet's last start error, when the probe can
+ * tell it (the simulated kubelet can; /healthz cannot). Used in rollback messages.
+ */
+export interface KubeletErrorSource {
+  lastError?(): Promise<string | undefined>;
+}
+
+export type KubeletHealthProbeWithError = KubeletHealthProbe & KubeletErrorSource;

@@ -1,6 +1,7 @@
 // The embedded cluster: the API server, one simulated node per host directory, and (by default)
 // the real node agent on every node — what `kto sim`, `kto demo` and the integration tests run.
 // There is one copy of this wiring; the demo is this plus the controller.
+import { setMaxListeners } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -110,6 +111,8 @@ export class SimCluster {
   }
 
   private startAgents(): void {
+    // Every agent listens on the one shared stop signal: many listeners by design, not a leak.
+    setMaxListeners(0, this.agentsAbort.signal);
     const kubeConfig = this.kubeConfig();
     for (const [nodeName, kubelet] of this.kubelets) {
       this.agentRuns.push(

@@ -1,0 +1,215 @@
+// What the agent writes for a desired config, in either layout. Planning (what would change) is
+// separate from writing, so apply can compare, snapshot and roll back.
+//   drop-in mode: we own <dropinDir>/90-nodetracing.conf; removal deletes it.
+//   main mode: we edit the kubelet's own config comment-preservingly. A state file next to it
+//   records which paths we set and what was there before, so removal restores the user's own
+//   values and never deletes them. A backup of the original is kept once.
+import { readFile } from 'node:fs/promises';
+import { isDeepStrictEqual } from 'node:util';
+import { join } from 'node:path';
+import { isMap, isNode, parse, parseDocument, stringify, type Document } from 'yaml';
+import { DROPIN_FILE } from '../api/annotations.js';
+import { type FsOps, realFsOps, removeFileDurable, writeFileAtomic } from './atomic.js';
+import type { KubeletLayout } from './detect.js';
+
+export type KubeletConfigObject = { [k: string]: unknown };
+
+export const MANAGED_HEADER =
+  '# managed by kubelet-tracing-operator: written by its node agent, which rewrites or removes it.\n' +
+  '# Do not edit: change the NodeTracingPolicy instead.\n';
+
+const KUBELET_API_VERSION = 'kubelet.config.k8s.io/v1beta1';
+const KUBELET_KIND = 'KubeletConfiguration';
+
+export const backupPath = (configFile: string): string => `${configFile}.nodetracing.bak`;
+export const statePath = (configFile: string): string => `${configFile}.nodetracing.state.json`;
+export const dropinPath = (dropinDir: string): string => join(dropinDir, DROPIN_FILE);
+
+/** One file to write (content) or delete (null). */
+export interface FileChange {
+  path: string;
+  content: string | null;
+}
+
+/** The bytes of some files at one moment; null = absent. */
+export interface Snapshot {
+  files: FileChange[];
+}
+
+function errCode(e: unknown): string | undefined {
+  return e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+}
+
+export async function readIfExists(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e: unknown) {
+    if (errCode(e) === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/** The drop-in file's exact bytes for a desired config. */
+export function renderDropin(config: KubeletConfigObject): string {
+  const { apiVersion, kind, ...rest } = config;
+  const doc = { apiVersion: apiVersion ?? KUBELET_API_VERSION, kind: kind ?? KUBELET_KIND, ...rest };
+  return MANAGED_HEADER + stringify(doc);
+}
+
+/** Files the agent may change for this layout (what a snapshot must cover). The backup is not. */
+export function managedFiles(layout: KubeletLayout): string[] {
+  return layout.mode === 'dropin'
+    ? [dropinPath(layout.dropinDir)]
+    : [layout.configFile, statePath(layout.configFile)];
+}
+
+/** The changes that bring the files to `config` (null = remove ours); [] when already there. */
+export async function planChanges(layout: KubeletLayout, config: KubeletConfigObject | null): Promise<FileChange[]> {
+  if (layout.mode === 'dropin') {
+    const path = dropinPath(layout.dropinDir);
+    const current = await readIfExists(path);
+    const want = config === null ? null : renderDropin(config);
+    return current === want ? [] : [{ path, content: want }];
+  }
+  return planMain(layout.configFile, config);
+}
+
+export async function writeChanges(changes: readonly FileChange[], ops: FsOps = realFsOps): Promise<void> {
+  for (const c of changes) {
+    if (c.content === null) await removeFileDurable(c.path, ops);
+    else await writeFileAtomic(c.path, c.content, ops);
+  }
+}
+
+export async function takeSnapshot(paths: readonly string[]): Promise<Snapshot> {
+  const files: FileChange[] = [];
+  for (const path of paths) files.push({ path, content: await readIfExists(path) });
+  return { files };
+}
+
+export async function restoreSnapshot(s: Snapshot, ops: FsOps = realFsOps): Promise<void> {
+  // Reverse order: in main mode the config goes back before the state file that describes it.
+  const changes: FileChange[] = [];
+  for (const f of [...s.files].reverse()) {
+    if ((await readIfExists(f.path)) !== f.content) changes.push(f);
+  }
+  await writeChanges(changes, ops);
+}
+
+/** Convenience: plan and write. Returns whether anything changed. */
+export async function applyConfig(layout: KubeletLayout, config: KubeletConfigObject | null, ops: FsOps = realFsOps): Promise<boolean> {
+  const changes = await planChanges(layout, config);
+  await writeChanges(changes, ops);
+  return changes.length > 0;
+}
+
+export const removeConfig = (layout: KubeletLayout, ops: FsOps = realFsOps): Promise<boolean> => applyConfig(layout, null, ops);
+
+// ---- main mode ----
+
+/** A path we set in the main config, and what was there before us. */
+interface ManagedEntry {
+  path: string[];
+  had: boolean;
+  prior?: unknown;
+  /** A map we created only to hold our keys (featureGates): removed again once empty. */
+  container?: boolean;
+}
+
+interface MainState {
+  version: 1;
+  entries: ManagedEntry[];
+}
+
+function isEntry(v: unknown): v is ManagedEntry {
+  if (typeof v !== 'object' || v === null) return false;
+  const e = v as { path?: unknown; had?: unknown };
+  return Array.isArray(e.path) && e.path.every((p) => typeof p === 'string') && typeof e.had === 'boolean';
+}
+
+async function readState(path: string): Promise<MainState | undefined> {
+  const text = await readIfExists(path);
+  if (text === null) return undefined;
+  const v: unknown = JSON.parse(text);
+  const entries = typeof v === 'object' && v !== null && 'entries' in v ? v.entries : undefined;
+  if (!Array.isArray(entries) || !entries.every(isEntry)) throw new Error(`${path}: not a node agent state file`);
+  return { version: 1, entries };
+}
+
+/** Paths of the desired config we manage: top-level fields, and featureGates gate by gate. */
+function desiredPaths(config: KubeletConfigObject): Array<{ path: string[]; value: unknown }> {
+  const out: Array<{ path: string[]; value: unknown }> = [];
+  for (const [k, v] of Object.entries(config)) {
+    if (k === 'apiVersion' || k === 'kind' || v === undefined) continue;
+    if (k === 'featureGates' && typeof v === 'object' && v !== null && !Array.isArray(v)) {
+      for (const [gate, on] of Object.entries(v)) out.push({ path: ['featureGates', gate], value: on });
+    } else {
+      out.push({ path: [k], value: v });
+    }
+  }
+  return out;
+}
+
+const key = (p: readonly string[]): string => JSON.stringify(p);
+
+function getJs(doc: Document, path: string[]): unknown {
+  const n: unknown = doc.getIn(path, true);
+  return isNode(n) ? n.toJSON() : n;
+}
+
+function restoreEntry(doc: Document, e: ManagedEntry): void {
+  if (e.container) {
+    const m: unknown = doc.getIn(e.path, true);
+    if (isMap(m) && m.items.length === 0) doc.deleteIn(e.path);
+    return;
+  }
+  if (!e.had) doc.deleteIn(e.path);
+  else if (!isDeepStrictEqual(getJs(doc, e.path), e.prior)) doc.setIn(e.path, doc.createNode(e.prior));
+}
+
+async function planMain(configFile: string, config: KubeletConfigObject | null): Promise<FileChange[]> {
+  const text = await readIfExists(configFile);
+  if (text === null) throw new Error(`kubelet config ${configFile} does not exist`);
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) throw new Error(`kubelet config ${configFile} is not valid YAML: ${doc.errors[0]?.message ?? ''}`);
+  if (!isMap(doc.contents)) throw new Error(`kubelet config ${configFile} is not a YAML map`);
+  const stateFile = statePath(configFile);
+  const state = await readState(stateFile);
+  const old = state?.entries ?? [];
+  const want = config === null ? [] : desiredPaths(config);
+  const wanted = new Set(want.map((w) => key(w.path)));
+
+  // 1. Give back what we set earlier and no longer want, newest first (so a map we created
+  //    is looked at after the keys in it).
+  const has = (list: ManagedEntry[], path: string[]): boolean => list.some((e) => key(e.path) === key(path));
+  const stillWanted = (e: ManagedEntry): boolean =>
+    e.container ? want.some((w) => w.path.length > e.path.length && key(w.path.slice(0, e.path.length)) === key(e.path)) : wanted.has(key(e.path));
+  for (const e of [...old].reverse()) if (!stillWanted(e)) restoreEntry(doc, e);
+  const entries = old.filter(stillWanted);
+
+  // 2. Set what is desired; the first time we touch a key, remember what was there before us.
+  for (const w of want) {
+    const parent = w.path.slice(0, -1);
+    if (parent.length > 0 && !doc.hasIn(parent) && !has(entries, parent)) entries.unshift({ path: parent, had: false, container: true });
+    if (!has(entries, w.path)) {
+      entries.push(doc.hasIn(w.path) ? { path: w.path, had: true, prior: getJs(doc, w.path) } : { path: w.path, had: false });
+    }
+    if (!isDeepStrictEqual(getJs(doc, w.path), w.value)) doc.setIn(w.path, doc.createNode(w.value));
+  }
+
+  const newText = doc.toString();
+  const configChanged = newText !== text && !isDeepStrictEqual(parse(newText), parse(text));
+  const newState = entries.length > 0 ? JSON.stringify({ version: 1, entries } satisfies MainState, null, 2) + '\n' : null;
+  const changes: FileChange[] = [];
+  if (config === null) {
+    if (configChanged) changes.push({ path: configFile, content: newText });
+    if (state !== undefined) changes.push({ path: stateFile, content: null });
+    return changes;
+  }
+  if (!configChanged) return [];
+  if ((await readIfExists(backupPath(configFile))) === null) changes.push({ path: backupPath(configFile), content: text });
+  // The state goes first: if we die between the two, the next run still knows what to give back.
+  changes.push({ path: stateFile, content: newState });
+  changes.push({ path: configFile, content: newText });
+  return changes;
+}
