@@ -178,8 +178,9 @@ export class Controller {
     return this.policies?.list() ?? [];
   }
 
-  async stop(): Promise<void> {
-    const wasLeading = this.leading;
+  /** Stops acting and watching. `crash: true` keeps the Lease held, as a killed process would. */
+  async stop(opts: { crash?: boolean } = {}): Promise<void> {
+    const wasLeading = this.leading && !opts.crash;
     this.leading = false;
     this.abort.abort();
     this.policies?.stop();

@@ -128,6 +128,8 @@ export class Reconciler {
       unsupported,
       paused: plan.paused,
       halted: plan.halted,
+      blocked: !plan.halted && !plan.paused && !plan.complete && plan.release.length === 0 &&
+        plan.inProgress === 0 && plan.soaking === 0 && plan.pending > 0 && plan.unavailable >= plan.maxUnavailable,
       complete: plan.complete && !deleting,
       deleting,
       failedNodes: Object.entries(plan.phases).filter(([, p]) => p === 'Failed').map(([n]) => n).sort(),
@@ -211,6 +213,6 @@ function clearOurs(n: CachedNode): Record<string, null> {
 function emptySummary(policy: NodeTracingPolicy): RolloutSummary {
   return {
     generation: policy.metadata.generation ?? 0, configHash: '', target: 0, updated: 0, failed: 0, unsupported: 0,
-    paused: false, halted: false, complete: false, deleting: false, failedNodes: [], conflictNodes: [],
+    paused: false, halted: false, blocked: false, complete: false, deleting: false, failedNodes: [], conflictNodes: [],
   };
 }

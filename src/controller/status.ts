@@ -9,6 +9,7 @@ export const Reason = {
   RolloutInProgress: 'RolloutInProgress',
   RolloutPaused: 'RolloutPaused',
   RolloutHalted: 'RolloutHalted',
+  RolloutBlocked: 'RolloutBlocked',
   NodesFailed: 'NodesFailed',
   NoFailures: 'NoFailures',
   InvalidSpec: 'InvalidSpec',
@@ -27,6 +28,8 @@ export interface RolloutSummary {
   unsupported: number;
   paused: boolean;
   halted: boolean;
+  /** Not halted, yet nothing can move: failed or not-Ready nodes use up maxUnavailable. */
+  blocked: boolean;
   complete: boolean;
   deleting: boolean;
   failedNodes: string[];
@@ -58,16 +61,18 @@ export function desiredConditions(s: RolloutSummary): Cond[] {
     : {
         type: 'Ready',
         status: 'False',
-        reason: s.deleting ? Reason.Removing : s.halted ? Reason.RolloutHalted : s.paused ? Reason.RolloutPaused : Reason.RolloutInProgress,
+        reason: s.deleting ? Reason.Removing : s.halted ? Reason.RolloutHalted : s.blocked ? Reason.RolloutBlocked : s.paused ? Reason.RolloutPaused : Reason.RolloutInProgress,
         message: progress,
       };
   const reconciling: Cond =
-    s.complete || s.halted || s.paused
-      ? { type: 'Reconciling', status: 'False', reason: s.complete ? Reason.RolloutComplete : s.halted ? Reason.RolloutHalted : Reason.RolloutPaused, message: progress }
+    s.complete || s.halted || s.blocked || s.paused
+      ? { type: 'Reconciling', status: 'False', reason: s.complete ? Reason.RolloutComplete : s.halted ? Reason.RolloutHalted : s.blocked ? Reason.RolloutBlocked : Reason.RolloutPaused, message: progress }
       : { type: 'Reconciling', status: 'True', reason: s.deleting ? Reason.Removing : Reason.RolloutInProgress, message: progress };
   const stalled: Cond = s.halted
     ? { type: 'Stalled', status: 'True', reason: Reason.RolloutHalted, message: `rollout halted: ${s.failed} failed node(s) exceed maxFailures (${list(s.failedNodes)})` }
-    : { type: 'Stalled', status: 'False', reason: Reason.AsExpected, message: '' };
+    : s.blocked
+      ? { type: 'Stalled', status: 'True', reason: Reason.RolloutBlocked, message: 'rollout blocked: failed or not-Ready nodes use up maxUnavailable' }
+      : { type: 'Stalled', status: 'False', reason: Reason.AsExpected, message: '' };
   const degraded: Cond = s.failed > 0
     ? { type: 'Degraded', status: 'True', reason: Reason.NodesFailed, message: `failed and rolled back: ${list(s.failedNodes)}` }
     : { type: 'Degraded', status: 'False', reason: Reason.NoFailures, message: '' };

@@ -161,9 +161,9 @@ export class SimCluster {
     }, { subresource: 'status' });
   }
 
-  /** Every kubelet restart so far, with its node. */
+  /** Every kubelet restart so far, with its node (the first record of each log is its boot). */
   restarts(): NodeRestart[] {
-    return [...this.kubelets].flatMap(([node, k]) => k.restartLog.map((r) => ({ node, ...r })));
+    return [...this.kubelets].flatMap(([node, k]) => k.restartLog.slice(1).map((r) => ({ node, ...r })));
   }
 
   /** Most kubelets down (restarting, not yet healthy) at the same moment, from their own logs. */
