@@ -136,6 +136,7 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
     setLatest(node);
   };
 
+  let detected: KubeletLayout | undefined;
   const watcher = watchOwnNode();
   let pending: { patch: Patch } | undefined;
   let finished: string | undefined;
@@ -158,6 +159,11 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
       continue;
     }
     const seen = changes;
+    if (detected === undefined && latest !== undefined && o.layout === undefined) {
+      // Look at the kubelet before any work arrives, so a release is acted on at once; an
+      // error here is retried when the apply needs the layout.
+      detected = await detectKubeletLayout(detectOptions()).catch(() => undefined);
+    }
     const action = decideAction(latest?.metadata?.annotations, finished);
     if (action.kind === 'none') {
       if (changes === seen && !signal.aborted) await new Promise<void>((r) => (wakeUp = r));
@@ -170,17 +176,17 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
       pending = { patch: { [A_STATE]: 'Failed', [A_STATE_HASH]: action.hash, [A_MESSAGE]: action.message, [A_STATE_TIME]: now } };
       continue;
     }
-    try {
-      await patch({ [A_STATE]: 'Applying', [A_STATE_HASH]: action.hash, [A_MESSAGE]: null, [A_STATE_TIME]: now });
-      delay = backoff.initialMs;
-    } catch (e: unknown) {
-      await retryLater('marking the node Applying', e);
-      continue;
-    }
+    // Report Applying and start the apply together: the controller already counts this node as
+    // in progress from its own release, so the report is for people, not for safety.
+    const marking = patch({ [A_STATE]: 'Applying', [A_STATE_HASH]: action.hash, [A_MESSAGE]: null, [A_STATE_TIME]: now }).then(
+      () => undefined,
+      (e: unknown) => log.warn({ err: errText(e) }, 'marking the node Applying failed; the result report follows'),
+    );
     log.info({ hash: action.hash, resume: action.resume, remove: action.config === null }, 'applying desired kubelet config');
     // Once started, an apply runs to the end even if we are asked to stop: a half-done apply
     // would leave the kubelet restarting on an unproven config.
     const result = await runOne(action);
+    await marking;
     finished = action.hash;
     log.info({ hash: action.hash, ...result }, `apply ${result.state}`);
     const applied = action.config === null ? REMOVED_HASH : action.hash;
@@ -201,10 +207,19 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
   await watcher;
 
   async function runOne(action: Extract<AgentAction, { kind: 'apply' }>): Promise<ApplyResult> {
+    const result = await runOneWith(action);
+    if (result.state !== 'Applied') detected = undefined;
+    return result;
+  }
+
+  async function runOneWith(action: Extract<AgentAction, { kind: 'apply' }>): Promise<ApplyResult> {
     const started = clock.now();
     const run = async (): Promise<ApplyResult> => {
       try {
-        const layout = o.layout ?? (await detectKubeletLayout(detectOptions()));
+        // Detected once and reused: kubelet flags change only with a kubelet reinstall, and a
+        // failed apply forgets the layout so the next one looks again.
+        detected ??= o.layout ?? (await detectKubeletLayout(detectOptions()));
+        const layout = detected;
         return await applyDesired({
           layout,
           desired: { hash: action.hash, config: action.config },
