@@ -1,0 +1,264 @@
+// The store's state and read side: tables of objects (parsed, with cached JSON), resolution of
+// resources, get/list with snapshot-consistent pagination, and watch start (replay or initial
+// ADDED events). Writes live in ./store.ts.
+
+import { ApiError, badRequest, gone, notFound } from './errors.js';
+import { type WatchSink, type Watcher, WatchHub, deliver } from './history.js';
+import { eventCoreToV1, eventV1ToCore } from './hooks.js';
+import { Registry, type ResourceDef } from './registry.js';
+import { type Matcher, combine, parseFieldSelector, parseLabelSelector } from './selectors.js';
+import { type KubeObject, type ResourceRef, NAMESPACES, isObject, resKey } from './types.js';
+
+export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
+
+export interface WriteOptions {
+  namespace?: string;
+  subresource?: 'status';
+  dryRun?: boolean;
+  fieldValidation?: FieldValidation;
+  /** Filled with warnings (unknown fields under fieldValidation=Warn). */
+  warnings?: string[];
+}
+
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  limit?: number;
+  continue?: string;
+}
+
+export interface WatchOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  resourceVersion?: string;
+}
+
+export interface Entry {
+  obj: KubeObject;
+  json: string;
+}
+
+export interface ListResult {
+  def: ResourceDef;
+  items: Entry[];
+  resourceVersion: string;
+  continue?: string;
+  remainingItemCount?: number;
+}
+
+export interface KubeList<T = KubeObject> {
+  apiVersion: string;
+  kind: string;
+  metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number };
+  items: T[];
+}
+
+export class Table {
+  readonly entries = new Map<string, Entry>();
+  private sorted: string[] | undefined;
+  keys(): string[] {
+    this.sorted ??= [...this.entries.keys()].sort();
+    return this.sorted;
+  }
+  set(k: string, e: Entry): void {
+    if (!this.entries.has(k)) this.sorted = undefined;
+    this.entries.set(k, e);
+  }
+  delete(k: string): void {
+    if (this.entries.delete(k)) this.sorted = undefined;
+  }
+}
+
+export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+export const now = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+export const objKey = (ns: string | undefined, name: string): string => `${ns ?? ''}/${name}`;
+
+export class StoreState {
+  readonly registry = new Registry();
+  readonly hub: WatchHub;
+  protected rv = 0;
+  protected readonly tables = new Map<string, Table>();
+  /** Called after every committed write (persistence debounce). */
+  onCommit: (() => void) | undefined;
+
+  constructor(historySize = 10_000) {
+    this.hub = new WatchHub(historySize);
+  }
+
+  get resourceVersion(): number {
+    return this.rv;
+  }
+
+  // ---- resolution -------------------------------------------------------------------------
+
+  def(res: ResourceRef): ResourceDef {
+    const d = this.registry.get(res);
+    if (!d) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', { group: res.group || undefined, kind: res.resource });
+    return d;
+  }
+
+  protected storageOf(def: ResourceDef): string {
+    return resKey(def.storage ?? def);
+  }
+
+  protected table(key: string): Table {
+    let t = this.tables.get(key);
+    if (!t) {
+      t = new Table();
+      this.tables.set(key, t);
+    }
+    return t;
+  }
+
+  /** The object as the client's resource shows it (events.k8s.io view of core events). */
+  view(def: ResourceDef, e: Entry): Entry {
+    if (!def.storage) return e;
+    const obj = eventCoreToV1(e.obj);
+    return { obj, json: JSON.stringify(obj) };
+  }
+
+  protected toStorage(def: ResourceDef, obj: KubeObject): KubeObject {
+    return def.storage ? eventV1ToCore(obj) : obj;
+  }
+
+  protected namespaceOf(def: ResourceDef, obj: KubeObject | undefined, ns: string | undefined): string | undefined {
+    if (!def.namespaced) return undefined;
+    const n = ns ?? obj?.metadata.namespace ?? 'default';
+    if (obj?.metadata.namespace !== undefined && ns !== undefined && obj.metadata.namespace !== ns) {
+      throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+    }
+    return n;
+  }
+
+  protected requireNamespace(ns: string | undefined): void {
+    if (ns === undefined) return;
+    if (!this.table(resKey(NAMESPACES)).entries.has(objKey(undefined, ns))) throw notFound('namespaces', '', ns);
+  }
+
+  // ---- reads ------------------------------------------------------------------------------
+
+  getEntry(res: ResourceRef, name: string, namespace?: string): Entry {
+    const def = this.def(res);
+    const ns = def.namespaced ? (namespace ?? 'default') : undefined;
+    const e = this.table(this.storageOf(def)).entries.get(objKey(ns, name));
+    if (!e) throw notFound(def.resource, def.group, name);
+    return this.view(def, e);
+  }
+
+  listEntries(res: ResourceRef, opts: ListOptions = {}): ListResult {
+    const def = this.def(res);
+    const match = combine(parseLabelSelector(opts.labelSelector), parseFieldSelector(opts.fieldSelector));
+    const table = this.table(this.storageOf(def));
+    let listRv = this.rv;
+    let start = '';
+    let snapshot: Map<string, Entry | undefined> | undefined;
+    if (opts.continue) {
+      const tok = decodeContinue(opts.continue);
+      if (tok.rv < this.hub.compacted) {
+        throw gone('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+      }
+      listRv = tok.rv;
+      start = tok.start;
+      snapshot = this.snapshotChanges(this.storageOf(def), tok.rv);
+    }
+    let keys = table.keys();
+    if (snapshot && snapshot.size > 0) keys = [...new Set([...keys, ...snapshot.keys()])].sort();
+    const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
+    const items: Entry[] = [];
+    let lo = 0;
+    if (start !== '') {
+      let hi = keys.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if ((keys[mid] ?? '') <= start) lo = mid + 1;
+        else hi = mid;
+      }
+    }
+    let lastKey = '';
+    let i = lo;
+    for (; i < keys.length && items.length < limit; i++) {
+      const k = keys[i] ?? '';
+      const e = snapshot?.has(k) ? snapshot.get(k) : table.entries.get(k);
+      if (!e) continue;
+      if (opts.namespace !== undefined && e.obj.metadata.namespace !== opts.namespace) continue;
+      if (match && !match(e.obj)) continue;
+      items.push(this.view(def, e));
+      lastKey = k;
+    }
+    const result: ListResult = { def, items, resourceVersion: String(listRv) };
+    if (items.length >= limit && i < keys.length) {
+      result.continue = encodeContinue(listRv, lastKey);
+      if (!match) {
+        let rest = 0;
+        for (let j = i; j < keys.length; j++) {
+          const k = keys[j] ?? '';
+          if (opts.namespace === undefined || k.startsWith(`${opts.namespace}/`)) rest++;
+        }
+        result.remainingItemCount = rest;
+      }
+    }
+    return result;
+  }
+
+  /** Versions as of `rv` of the objects changed since: key -> entry (undefined: did not exist). */
+  private snapshotChanges(storageKey: string, rv: number): Map<string, Entry | undefined> {
+    const out = new Map<string, Entry | undefined>();
+    for (const ev of this.hub.since(rv)) {
+      if (ev.res !== storageKey || out.has(ev.key)) continue;
+      out.set(ev.key, ev.type === 'ADDED' || !ev.prev ? undefined : { obj: ev.prev, json: JSON.stringify(ev.prev) });
+    }
+    return out;
+  }
+
+  // ---- watch ------------------------------------------------------------------------------
+
+  /** Starts a watch; throws 410 (ApiError) when resourceVersion is older than the history. */
+  watchEntries(res: ResourceRef, opts: WatchOptions, sink: WatchSink, onClose?: () => void): () => void {
+    const def = this.def(res);
+    const match: Matcher | undefined = combine(parseLabelSelector(opts.labelSelector), parseFieldSelector(opts.fieldSelector));
+    const storageKey = this.storageOf(def);
+    const viewSink: WatchSink = def.storage
+      ? (type, obj) => {
+          const v = eventCoreToV1(obj);
+          sink(type, v, JSON.stringify(v));
+        }
+      : sink;
+    const w: Watcher = { def, sink: viewSink };
+    if (opts.namespace !== undefined) w.namespace = opts.namespace;
+    if (match) w.match = match;
+    if (onClose) w.onClose = onClose;
+    const rvParam = opts.resourceVersion;
+    if (rvParam && rvParam !== '0') {
+      const n = Number(rvParam);
+      if (!Number.isInteger(n) || n < 0) throw badRequest(`invalid resource version: ${rvParam}`);
+      const past = this.hub.since(n);
+      for (const ev of past) if (ev.res === storageKey) deliver(w, ev);
+    } else {
+      const t = this.table(storageKey);
+      for (const k of t.keys()) {
+        const e = t.entries.get(k);
+        if (!e) continue;
+        if (opts.namespace !== undefined && e.obj.metadata.namespace !== opts.namespace) continue;
+        if (match && !match(e.obj)) continue;
+        viewSink('ADDED', e.obj, e.json);
+      }
+    }
+    return this.hub.add(storageKey, w);
+  }
+}
+
+function encodeContinue(rv: number, start: string): string {
+  return Buffer.from(JSON.stringify({ v: 'kto/1', rv, start })).toString('base64url');
+}
+
+function decodeContinue(tok: string): { rv: number; start: string } {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(tok, 'base64url').toString('utf8'));
+    if (isObject(v) && typeof v['rv'] === 'number' && typeof v['start'] === 'string') return { rv: v['rv'], start: v['start'] };
+  } catch {
+    // fall through
+  }
+  throw badRequest('continue key is not valid: illegal base64 data');
+}

@@ -1,0 +1,266 @@
+// The write side of the store: create/update/patch/delete with the real apiserver's rules
+// (resourceVersion, generation, status subresource split, finalizers, namespaces, CRDs),
+// feeding the watch cache on every commit. Stored objects are never mutated; each write stores
+// a fresh object and its JSON text.
+
+import { randomUUID } from 'node:crypto';
+import { alreadyExists, badRequest, conflict, invalid, notFound, type StatusCause } from './errors.js';
+import type { StoredEvent } from './history.js';
+import { establishCRD, eventCoreToV1, pruneKnownShape, validateCRD } from './hooks.js';
+import { applyPatch, type PatchType } from './patch.js';
+import type { ResourceDef } from './registry.js';
+import { processCustomResource } from './schema.js';
+import { DNS_SUBDOMAIN, type Entry, StoreState, type WriteOptions, now, objKey } from './store-state.js';
+import { type JsonObject, type KubeObject, type ResourceRef, CRDS, NAMESPACES, groupVersion, isObject, resKey } from './types.js';
+
+export type { Entry, FieldValidation, KubeList, ListOptions, ListResult, WatchOptions, WriteOptions } from './store-state.js';
+
+export class ObjectStore extends StoreState {
+  constructor(historySize?: number) {
+    super(historySize);
+    for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
+      this.createEntry(NAMESPACES, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, {});
+    }
+  }
+
+  // ---- writes -----------------------------------------------------------------------------
+
+  private commit(def: ResourceDef, key: string, type: StoredEvent['type'], obj: KubeObject, prev?: KubeObject): Entry {
+    this.rv++;
+    const stored: KubeObject = { ...obj, metadata: { ...obj.metadata, resourceVersion: String(this.rv) } };
+    const json = JSON.stringify(stored);
+    const storageKey = this.storageOf(def);
+    const entry = { obj: stored, json };
+    if (type === 'DELETED') this.table(storageKey).delete(key);
+    else this.table(storageKey).set(key, entry);
+    const ev: StoredEvent = { rv: this.rv, res: storageKey, key, type, obj: stored, json };
+    if (prev) ev.prev = prev;
+    this.hub.push(ev);
+    this.onCommit?.();
+    return entry;
+  }
+
+  /** Schema handling for custom resources and CRD checks; returns the object to store. */
+  private admit(def: ResourceDef, obj: KubeObject, opts: WriteOptions): KubeObject {
+    const name = obj.metadata.name ?? '';
+    const shape = pruneKnownShape(def.group, def.kind, obj);
+    let out = shape.obj;
+    const unknownFields = shape.unknownFields;
+    let causes: StatusCause[] = [];
+    if (def.schema) {
+      const r = processCustomResource(out, def.schema);
+      unknownFields.push(...r.unknownFields);
+      causes = r.causes;
+      out = { ...(r.obj as KubeObject), metadata: out.metadata };
+    }
+    const mode = opts.fieldValidation ?? 'Ignore';
+    if (unknownFields.length > 0 && mode === 'Strict') {
+      const list = unknownFields.map((f) => `unknown field "${f}"`).join(', ');
+      throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: strict decoding error: ${list}`);
+    }
+    if (mode === 'Warn') for (const f of unknownFields) opts.warnings?.push(`unknown field "${f}"`);
+    if (causes.length > 0) throw invalid(def.kind, def.group, name, causes);
+    if (def.group === CRDS.group && def.resource === CRDS.resource) {
+      const crdCauses = validateCRD(out);
+      if (crdCauses.length > 0) throw invalid(def.kind, def.group, name, crdCauses);
+    }
+    return out;
+  }
+
+  private checkShape(def: ResourceDef, body: unknown): KubeObject {
+    if (!isObject(body)) throw badRequest(`Object 'Kind' is missing in '${JSON.stringify(body)}'`);
+    const meta = body['metadata'] === undefined ? {} : body['metadata'];
+    if (!isObject(meta)) throw badRequest('metadata: expected an object');
+    const gv = groupVersion(def.group, def.version);
+    if (body['apiVersion'] !== undefined && body['apiVersion'] !== gv) {
+      throw badRequest(`the API version in the data (${String(body['apiVersion'])}) does not match the expected API version (${gv})`);
+    }
+    if (body['kind'] !== undefined && body['kind'] !== def.kind) throw badRequest(`the kind in the data (${String(body['kind'])}) does not match the expected kind (${def.kind})`);
+    return { ...body, apiVersion: gv, kind: def.kind, metadata: { ...meta } } as KubeObject;
+  }
+
+  createEntry(res: ResourceRef, body: unknown, opts: WriteOptions = {}): Entry {
+    const def = this.def(res);
+    let obj = this.checkShape(def, body);
+    const meta = obj.metadata;
+    if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${randomUUID().slice(0, 5)}`;
+    if (!meta.name) throw invalid(def.kind, def.group, '', [{ reason: 'FieldValueRequired', message: 'Required value: name or generateName is required', field: 'metadata.name' }]);
+    if (meta.name.length > 253 || !DNS_SUBDOMAIN.test(meta.name)) {
+      throw invalid(def.kind, def.group, meta.name, [{ reason: 'FieldValueInvalid', field: 'metadata.name', message: `Invalid value: ${JSON.stringify(meta.name)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')` }]);
+    }
+    const ns = this.namespaceOf(def, obj, opts.namespace);
+    if (def.resource !== 'namespaces') this.requireNamespace(ns);
+    const key = objKey(ns, meta.name);
+    const table = this.table(this.storageOf(def));
+    if (table.entries.has(key)) throw alreadyExists(def.resource, def.group, meta.name);
+    const created = now();
+    obj.metadata = { ...meta, uid: randomUUID(), creationTimestamp: created, generation: 1 };
+    if (ns !== undefined) obj.metadata.namespace = ns;
+    else delete obj.metadata.namespace;
+    delete obj.metadata.resourceVersion;
+    delete obj.metadata.deletionTimestamp;
+    if (def.fromCRD && def.hasStatus) delete obj['status'];
+    if (def.resource === 'namespaces' && def.group === '') obj = { ...obj, status: { phase: 'Active' } };
+    obj = this.admit(def, obj, opts);
+    if (def.group === CRDS.group && def.resource === CRDS.resource) obj = establishCRD(obj, created);
+    obj = this.toStorage(def, obj);
+    if (opts.dryRun) return this.view(def, { obj, json: JSON.stringify(obj) });
+    const entry = this.commit(def, key, 'ADDED', obj);
+    if (def.group === CRDS.group && def.resource === CRDS.resource) this.registry.addCRD(entry.obj);
+    return this.view(def, entry);
+  }
+
+  updateEntry(res: ResourceRef, body: unknown, opts: WriteOptions = {}, nameHint?: string): Entry {
+    const def = this.def(res);
+    const incoming = this.checkShape(def, body);
+    const name = incoming.metadata.name ?? nameHint ?? '';
+    if (nameHint !== undefined && incoming.metadata.name !== undefined && incoming.metadata.name !== nameHint) {
+      throw badRequest(`the name of the object (${incoming.metadata.name}) does not match the name on the URL (${nameHint})`);
+    }
+    const ns = this.namespaceOf(def, incoming, opts.namespace);
+    const key = objKey(ns, name);
+    const table = this.table(this.storageOf(def));
+    const cur = table.entries.get(key);
+    if (!cur) throw notFound(def.resource, def.group, name);
+    const old = def.storage ? eventCoreToV1(cur.obj) : cur.obj;
+    const wantRv = incoming.metadata.resourceVersion;
+    if (wantRv !== undefined && wantRv !== '' && wantRv !== old.metadata.resourceVersion) throw conflict(def.resource, def.group, name);
+
+    let next: KubeObject;
+    if (opts.subresource === 'status') {
+      next = { ...old };
+      if (incoming['status'] === undefined) delete next['status'];
+      else next['status'] = incoming['status'];
+      if (def.schema) next = this.admit(def, next, opts);
+    } else {
+      next = { ...incoming, metadata: { ...incoming.metadata } };
+      if (def.hasStatus) {
+        if (old['status'] === undefined) delete next['status'];
+        else next['status'] = old['status'];
+      }
+      for (const k of ['uid', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation'] as const) {
+        if (old.metadata[k] === undefined) delete next.metadata[k];
+        else (next.metadata as Record<string, unknown>)[k] = old.metadata[k];
+      }
+      next.metadata.name = name;
+      if (ns !== undefined) next.metadata.namespace = ns;
+      else delete next.metadata.namespace;
+      if (old.metadata.deletionTimestamp) {
+        const added = (next.metadata.finalizers ?? []).filter((f) => !(old.metadata.finalizers ?? []).includes(f));
+        if (added.length > 0) {
+          throw invalid(def.kind, def.group, name, [{ reason: 'FieldValueForbidden', message: 'Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{' + added.map((f) => JSON.stringify(f)).join(', ') + '}', field: 'metadata.finalizers' }]);
+        }
+      }
+      next = this.admit(def, next, opts);
+      if (specChanged(old, next)) next.metadata.generation = (old.metadata.generation ?? 1) + 1;
+      if (def.group === CRDS.group && def.resource === CRDS.resource) next = establishCRD(next, now());
+    }
+    next.metadata.resourceVersion = old.metadata.resourceVersion;
+    next = this.toStorage(def, next);
+    if (opts.dryRun) return this.view(def, { obj: next, json: JSON.stringify(next) });
+    if (JSON.stringify(next) === cur.json) return this.view(def, cur);
+    if (next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0) {
+      return this.view(def, this.remove(def, key, next, cur.obj));
+    }
+    const entry = this.commit(def, key, 'MODIFIED', next, cur.obj);
+    if (def.group === CRDS.group && def.resource === CRDS.resource) this.registry.addCRD(entry.obj);
+    return this.view(def, entry);
+  }
+
+  patchEntry(res: ResourceRef, name: string, type: PatchType, body: unknown, opts: WriteOptions = {}): Entry {
+    const cur = this.getEntry(res, name, opts.namespace);
+    const patched = applyPatch(cur.obj, type, body);
+    return this.updateEntry(res, patched, opts, name);
+  }
+
+  deleteEntry(res: ResourceRef, name: string, namespace?: string, opts: { dryRun?: boolean; preconditions?: { uid?: string; resourceVersion?: string } } = {}): { entry: Entry; removed: boolean } {
+    const def = this.def(res);
+    const ns = def.namespaced ? (namespace ?? 'default') : undefined;
+    if (def.namespaced) this.requireNamespace(ns);
+    const key = objKey(ns, name);
+    const cur = this.table(this.storageOf(def)).entries.get(key);
+    if (!cur) throw notFound(def.resource, def.group, name);
+    const pre = opts.preconditions;
+    if (pre?.uid && pre.uid !== cur.obj.metadata.uid) {
+      throw conflict(def.resource, def.group, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${cur.obj.metadata.uid ?? ''}`);
+    }
+    if (pre?.resourceVersion && pre.resourceVersion !== cur.obj.metadata.resourceVersion) {
+      throw conflict(def.resource, def.group, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${cur.obj.metadata.resourceVersion ?? ''}`);
+    }
+    if (opts.dryRun) return { entry: this.view(def, cur), removed: false };
+    if ((cur.obj.metadata.finalizers ?? []).length > 0) {
+      if (cur.obj.metadata.deletionTimestamp) return { entry: this.view(def, cur), removed: false };
+      const next = { ...cur.obj, metadata: { ...cur.obj.metadata, deletionTimestamp: now(), deletionGracePeriodSeconds: 0 } };
+      return { entry: this.view(def, this.commit(def, key, 'MODIFIED', next, cur.obj)), removed: false };
+    }
+    return { entry: this.view(def, this.remove(def, key, cur.obj, cur.obj)), removed: true };
+  }
+
+  private remove(def: ResourceDef, key: string, obj: KubeObject, prev: KubeObject): Entry {
+    const entry = this.commit(def, key, 'DELETED', obj, prev);
+    if (def.group === CRDS.group && def.resource === CRDS.resource) {
+      for (const d of this.registry.removeCRD(obj.metadata.name ?? '')) this.dropAll(d, undefined);
+    }
+    if (def.group === '' && def.resource === 'namespaces') {
+      for (const d of this.registry.all()) if (d.namespaced && !d.storage) this.dropAll(d, obj.metadata.name);
+    }
+    return entry;
+  }
+
+  /** Removes every object of a resource (in one namespace), with DELETED events. */
+  private dropAll(def: ResourceDef, namespace: string | undefined): void {
+    const storageKey = this.storageOf(def);
+    const t = this.table(storageKey);
+    for (const k of [...t.keys()]) {
+      const e = t.entries.get(k);
+      if (!e || (namespace !== undefined && e.obj.metadata.namespace !== namespace)) continue;
+      this.commit(def, k, 'DELETED', e.obj, e.obj);
+    }
+    if (namespace === undefined) {
+      this.tables.delete(storageKey);
+      this.hub.closeAll(storageKey);
+    }
+  }
+
+  // ---- persistence ------------------------------------------------------------------------
+
+  snapshot(): { resourceVersion: number; objects: { res: string; obj: KubeObject }[] } {
+    const objects: { res: string; obj: KubeObject }[] = [];
+    // CRDs first so their resources exist when the objects are loaded.
+    const order = [...this.tables.keys()].sort((a, b) => Number(b === resKey(CRDS)) - Number(a === resKey(CRDS)));
+    for (const k of order) for (const e of this.tables.get(k)?.entries.values() ?? []) objects.push({ res: k, obj: e.obj });
+    return { resourceVersion: this.rv, objects };
+  }
+
+  load(state: { resourceVersion: number; objects: { res: string; obj: KubeObject }[] }): void {
+    this.tables.clear();
+    this.hub.closeAll();
+    for (const d of this.registry.all()) if (d.fromCRD) this.registry.removeCRD(d.fromCRD);
+    for (const { res, obj } of state.objects) {
+      const key = objKey(obj.metadata.namespace, obj.metadata.name ?? '');
+      this.table(res).set(key, { obj, json: JSON.stringify(obj) });
+      if (res === resKey(CRDS)) this.registry.addCRD(obj);
+    }
+    this.rv = state.resourceVersion;
+    this.hub.reset(this.rv);
+  }
+}
+
+function specChanged(a: JsonObject, b: JsonObject): boolean {
+  return JSON.stringify(sortDeep(omit(a))) !== JSON.stringify(sortDeep(omit(b)));
+}
+
+function omit(o: JsonObject): JsonObject {
+  const { metadata: _m, status: _s, apiVersion: _a, kind: _k, ...rest } = o;
+  return rest;
+}
+
+function sortDeep(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortDeep);
+  if (!isObject(v)) return v;
+  const out: JsonObject = {};
+  for (const k of Object.keys(v).sort()) out[k] = sortDeep(v[k]);
+  return out;
+}
+
+export type { StatusCause };

@@ -1,0 +1,170 @@
+// meta.k8s.io/v1 Table responses for kubectl get: printer columns evaluated server-side,
+// with the built-in columns the real server prints for nodes and friends.
+
+import type { ResourceDef } from './registry.js';
+import { type JsonObject, type KubeObject, type PrinterColumn, getPath, isObject } from './types.js';
+
+interface Column {
+  name: string;
+  type: string;
+  format: string;
+  description: string;
+  priority: number;
+  cell: (o: KubeObject) => unknown;
+}
+
+/** k8s.io/apimachinery/pkg/util/duration.HumanDuration. */
+export function humanDuration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < -1) return '<invalid>';
+  if (s < 0) return '0s';
+  if (s < 120) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 10) return s % 60 === 0 ? `${m}m` : `${m}m${s % 60}s`;
+  if (m < 180) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 8) return m % 60 === 0 ? `${h}h` : `${h}h${m % 60}m`;
+  if (h < 48) return `${h}h`;
+  const d = Math.floor(h / 24);
+  if (d < 8) return h % 24 === 0 ? `${d}d` : `${d}d${h % 24}h`;
+  if (d < 365 * 2) return `${d}d`;
+  const y = Math.floor(d / 365);
+  if (y < 8) return d % 365 === 0 ? `${y}y` : `${y}y${d % 365}d`;
+  return `${y}y`;
+}
+
+function age(ts: unknown): string {
+  if (typeof ts !== 'string') return '<unknown>';
+  return humanDuration(Date.now() - Date.parse(ts));
+}
+
+/** The simple JSONPath CRD printer columns use: `.spec.a.b`, `.status.conditions[?(@.type=="Ready")].status`, `.a[0]`. */
+export function evalJsonPath(obj: unknown, path: string): unknown {
+  const p = path.trim().replace(/^\{(.*)\}$/, '$1').replace(/^\$/, '');
+  const re = /\.([^.[\]]+)|\[(\d+)\]|\[\?\(@\.([\w.-]+)\s*==\s*["']([^"']*)["']\)\]|\['([^']+)'\]/gy;
+  let cur: unknown = obj;
+  let m: RegExpExecArray | null;
+  let consumed = 0;
+  while ((m = re.exec(p)) !== null) {
+    consumed = re.lastIndex;
+    if (m[1] !== undefined || m[5] !== undefined) cur = isObject(cur) ? cur[m[1] ?? m[5] ?? ''] : undefined;
+    else if (m[2] !== undefined) cur = Array.isArray(cur) ? cur[Number(m[2])] : undefined;
+    else if (m[3] !== undefined) {
+      const field = m[3];
+      const want = m[4];
+      cur = Array.isArray(cur) ? cur.find((x) => String(getPath(x, field)) === want) : undefined;
+    }
+    if (cur === undefined) return undefined;
+  }
+  return consumed === p.length ? cur : undefined;
+}
+
+function cellFor(col: PrinterColumn, v: unknown): unknown {
+  if (v === undefined || v === null) return null;
+  if (col.type === 'date') return age(v);
+  if (col.type === 'integer' || col.type === 'number') return typeof v === 'number' ? v : Number(v);
+  if (col.type === 'boolean') return typeof v === 'boolean' ? v : String(v) === 'true';
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+
+function col(name: string, cell: (o: KubeObject) => unknown, priority = 0, type = 'string', format = '', description = ''): Column {
+  return { name, type, format, description, priority, cell };
+}
+
+const nameCol = col('Name', (o) => o.metadata.name ?? '', 0, 'string', 'name', 'Name must be unique within a namespace.');
+const ageCol = col('Age', (o) => age(o.metadata.creationTimestamp), 0, 'string', '', 'CreationTimestamp is a timestamp representing the server time when this object was created.');
+
+function nodeStatus(o: KubeObject): string {
+  const conds = getPath(o, 'status.conditions');
+  const ready = Array.isArray(conds) ? conds.find((c) => isObject(c) && c['type'] === 'Ready') : undefined;
+  let s = 'Unknown';
+  if (isObject(ready)) s = ready['status'] === 'True' ? 'Ready' : ready['status'] === 'False' ? 'NotReady' : 'Unknown';
+  if (getPath(o, 'spec.unschedulable') === true) s += ',SchedulingDisabled';
+  return s;
+}
+
+function nodeRoles(o: KubeObject): string {
+  const roles = new Set<string>();
+  for (const [k, v] of Object.entries(o.metadata.labels ?? {})) {
+    if (k.startsWith('node-role.kubernetes.io/')) roles.add(k.slice('node-role.kubernetes.io/'.length));
+    else if (k === 'kubernetes.io/role' && v !== '') roles.add(v);
+  }
+  return roles.size === 0 ? '<none>' : [...roles].sort().join(',');
+}
+
+function nodeAddress(o: KubeObject, type: string): string {
+  const addrs = getPath(o, 'status.addresses');
+  const a = Array.isArray(addrs) ? addrs.find((x) => isObject(x) && x['type'] === type) : undefined;
+  return isObject(a) && typeof a['address'] === 'string' ? a['address'] : '<none>';
+}
+
+function columnsFor(def: ResourceDef): Column[] {
+  if (def.printerColumns !== undefined || def.fromCRD) {
+    const extra = (def.printerColumns ?? []).map((c) => col(c.name, (o) => cellFor(c, evalJsonPath(o, c.jsonPath)), c.priority ?? 0, c.type === 'date' ? 'date' : c.type, c.format ?? '', c.description ?? ''));
+    const hasAge = extra.some((c) => c.name.toLowerCase() === 'age');
+    return [nameCol, ...extra, ...(hasAge ? [] : [ageCol])];
+  }
+  const str = (p: string) => (o: KubeObject) => {
+    const v = getPath(o, p);
+    return v === undefined || v === null ? '' : String(v);
+  };
+  switch (`${def.group}/${def.resource}`) {
+    case '/nodes':
+      return [
+        nameCol,
+        col('Status', nodeStatus),
+        col('Roles', nodeRoles),
+        ageCol,
+        col('Version', str('status.nodeInfo.kubeletVersion')),
+        col('Internal-IP', (o) => nodeAddress(o, 'InternalIP'), 1),
+        col('External-IP', (o) => nodeAddress(o, 'ExternalIP'), 1),
+        col('OS-Image', str('status.nodeInfo.osImage'), 1),
+        col('Kernel-Version', str('status.nodeInfo.kernelVersion'), 1),
+        col('Container-Runtime', str('status.nodeInfo.containerRuntimeVersion'), 1),
+      ];
+    case '/namespaces':
+      return [nameCol, col('Status', str('status.phase')), ageCol];
+    case '/configmaps':
+      return [nameCol, col('Data', (o) => Object.keys(isObject(o['data']) ? o['data'] : {}).length + Object.keys(isObject(o['binaryData']) ? o['binaryData'] : {}).length, 0, 'integer'), ageCol];
+    case 'coordination.k8s.io/leases':
+      return [nameCol, col('Holder', str('spec.holderIdentity')), ageCol];
+    case '/events':
+    case 'events.k8s.io/events':
+      return [
+        col('Last Seen', (o) => age(getPath(o, 'lastTimestamp') ?? getPath(o, 'deprecatedLastTimestamp') ?? getPath(o, 'eventTime') ?? o.metadata.creationTimestamp)),
+        col('Type', str('type')),
+        col('Reason', str('reason')),
+        col('Object', (o) => {
+          const io = getPath(o, 'involvedObject') ?? getPath(o, 'regarding');
+          return isObject(io) ? `${String(io['kind'] ?? '').toLowerCase()}/${String(io['name'] ?? '')}` : '';
+        }),
+        col('Message', (o) => String(getPath(o, 'message') ?? getPath(o, 'note') ?? '')),
+      ];
+    case 'apiextensions.k8s.io/customresourcedefinitions':
+      return [nameCol, col('Created At', (o) => o.metadata.creationTimestamp ?? '', 0, 'date')];
+    default:
+      return [nameCol, ageCol];
+  }
+}
+
+export function wantsTable(accept: string | undefined): boolean {
+  return accept !== undefined && /as=Table/.test(accept) && /g=meta\.k8s\.io/.test(accept);
+}
+
+function partial(o: KubeObject): JsonObject {
+  return { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata };
+}
+
+export function toTable(def: ResourceDef, objs: KubeObject[], meta: JsonObject, includeObject: string | null, withColumns = true): JsonObject {
+  const cols = columnsFor(def);
+  const rows = objs.map((o) => ({
+    cells: cols.map((c) => c.cell(o)),
+    object: includeObject === 'None' ? undefined : includeObject === 'Object' ? o : partial(o),
+  }));
+  const t: JsonObject = { kind: 'Table', apiVersion: 'meta.k8s.io/v1', metadata: meta };
+  if (withColumns) t['columnDefinitions'] = cols.map((c) => ({ name: c.name, type: c.type, format: c.format, description: c.description, priority: c.priority }));
+  else t['columnDefinitions'] = null;
+  t['rows'] = rows;
+  return t;
+}

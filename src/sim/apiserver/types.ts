@@ -1,0 +1,82 @@
+// Shared shapes of the embedded API server. Objects are plain parsed JSON; the store never
+// mutates a stored object in place (each write stores a fresh one), so lists and watch fan-out
+// can share them and cache their JSON text.
+
+export type JsonObject = Record<string, unknown>;
+
+export interface ResourceRef {
+  group: string;
+  version: string;
+  resource: string;
+}
+
+export interface ObjectMeta {
+  name?: string;
+  generateName?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  deletionGracePeriodSeconds?: number;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  finalizers?: string[];
+  [key: string]: unknown;
+}
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  [key: string]: unknown;
+}
+
+export interface PrinterColumn {
+  name: string;
+  type: string;
+  jsonPath: string;
+  description?: string;
+  priority?: number;
+  format?: string;
+}
+
+export const NODES: ResourceRef = { group: '', version: 'v1', resource: 'nodes' };
+export const NAMESPACES: ResourceRef = { group: '', version: 'v1', resource: 'namespaces' };
+export const CONFIGMAPS: ResourceRef = { group: '', version: 'v1', resource: 'configmaps' };
+export const EVENTS: ResourceRef = { group: '', version: 'v1', resource: 'events' };
+export const EVENTS_V1: ResourceRef = { group: 'events.k8s.io', version: 'v1', resource: 'events' };
+export const LEASES: ResourceRef = { group: 'coordination.k8s.io', version: 'v1', resource: 'leases' };
+export const CRDS: ResourceRef = {
+  group: 'apiextensions.k8s.io',
+  version: 'v1',
+  resource: 'customresourcedefinitions',
+};
+
+export function resKey(r: ResourceRef): string {
+  return `${r.group}/${r.version}/${r.resource}`;
+}
+
+export function groupVersion(group: string, version: string): string {
+  return group === '' ? version : `${group}/${version}`;
+}
+
+export function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function deepClone<T>(v: T): T {
+  return structuredClone(v);
+}
+
+/** Reads a dotted path (`metadata.name`, `status.nodeInfo.kubeletVersion`) from an object. */
+export function getPath(obj: unknown, path: string): unknown {
+  let cur: unknown = obj;
+  for (const part of path.split('.')) {
+    if (part === '') continue;
+    if (!isObject(cur)) return undefined;
+    cur = cur[part];
+  }
+  return cur;
+}
