@@ -1,8 +1,6 @@
 // An embedded cluster with the CRD installed, for rollout tests: real HTTP, real client-node,
 // real agents on every simulated node.
 import * as k8s from '@kubernetes/client-node';
-import { parse } from 'yaml';
-import { crdYaml } from '../../src/api/crd.js';
 import { GROUP, PLURAL, VERSION, type NodeTracingPolicy, type NodeTracingPolicySpec } from '../../src/api/types.js';
 import { Controller, type ControllerOptions } from '../../src/controller/controller.js';
 import { SimCluster, type SimClusterOptions } from '../../src/sim/cluster.js';
@@ -23,11 +21,12 @@ export interface Env {
 const ref = { group: GROUP, version: VERSION, plural: PLURAL };
 
 export async function startEnv(o: SimClusterOptions): Promise<Env> {
-  const cluster = await SimCluster.start({ notReadyAfterMs: 2_000, ...o });
+  // The CRD goes in as installing the chart would (client-node's typed CRD model would drop
+  // `enum`, `default` and the x-kubernetes-* keys of a plain-object schema).
+  const cluster = await SimCluster.start({ notReadyAfterMs: 2_000, installCrd: true, ...o });
   const kc = cluster.kubeConfig();
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  await kc.makeApiClient(k8s.ApiextensionsV1Api).createCustomResourceDefinition({ body: parse(crdYaml()) as k8s.V1CustomResourceDefinition });
   const controllers: Controller[] = [];
   return {
     cluster,
