@@ -7,7 +7,6 @@
 export type JsonSchema = { [key: string]: unknown };
 
 const MAX_UNAVAILABLE_PATTERN = '^([1-9][0-9]?|100)%$';
-export const PERCENT_PATTERN = MAX_UNAVAILABLE_PATTERN;
 export const ENDPOINT_MAX_LENGTH = 512;
 export const RATE_MAX = 1_000_000;
 

@@ -2,7 +2,7 @@
 // cluster (the controller). Structure comes from the shared schema through ajv; the rules a
 // JSON schema cannot say (the kubelet's endpoint rule, label selector rules, percentages) follow.
 import { Ajv, type ErrorObject } from 'ajv';
-import { documentSchema, PERCENT_PATTERN } from '../api/schema.js';
+import { documentSchema } from '../api/schema.js';
 import type { LabelSelector, NodeTracingPolicy } from '../api/types.js';
 import { endpointProblem } from './endpoint.js';
 import type { FieldError } from './errors.js';
