@@ -62,10 +62,12 @@ export function simNodeObject(name: string, index: number, kubeletVersion: strin
         operatingSystem: 'linux',
         architecture: 'amd64',
       },
-      images: IMAGES.map(([image, size], j) => ({
-        names: [`${image}@sha256:${(index * 31 + j).toString(16).padStart(64, '0')}`, `${image}:v1.${j}.0`],
-        sizeBytes: size,
-      })),
+      // Real nodes list every image they hold (up to 50): the bulk of a Node's size.
+      images: Array.from({ length: 20 }, (_, j) => {
+        const [image, size] = IMAGES[j % IMAGES.length] ?? ['registry.k8s.io/pause', 300_000];
+        const tag = `v1.${j}.0`;
+        return { names: [`${image}@sha256:${(index * 31 + j).toString(16).padStart(64, '0')}`, `${image}:${tag}`], sizeBytes: size + j };
+      }),
     },
   };
 }

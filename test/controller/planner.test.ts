@@ -11,6 +11,7 @@ import {
   type Plan,
   type PlanNode,
 } from '../../src/controller/planner.js';
+import { prng } from '../helpers/prng.js';
 
 const T = 'hash-t';
 const OLD = 'hash-old';
@@ -275,17 +276,6 @@ describe('resolveMaxUnavailable', () => {
   });
 });
 
-// mulberry32: small seeded PRNG so failures reproduce.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('never exceeds maxUnavailable (property test over random inputs with a seeded PRNG)', () => {
   it('a single plan releases no more than the free slots, and only ready Pending nodes', () => {

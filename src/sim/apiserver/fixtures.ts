@@ -1,6 +1,7 @@
 // Test fixtures: a small CRD shaped like ours (nodetracing.dev/v1alpha1 NodeTracingPolicy) and
 // realistic nodes, for tests and benchmarks of the embedded API server.
 
+import { simNodeObject } from '../nodes.js';
 import type { KubeObject } from './types.js';
 
 export function testPolicyCRD(): KubeObject {
@@ -80,59 +81,7 @@ export function testPolicyCRD(): KubeObject {
 
 export const POLICIES = { group: 'nodetracing.dev', version: 'v1alpha1', resource: 'nodetracingpolicies' };
 
-/** A node of realistic size (~5 KB of JSON): labels, images, conditions, capacity, nodeInfo. */
+/** A node of realistic size (~5 KB of JSON); the one node factory lives in src/sim/nodes.ts. */
 export function realisticNode(i: number, kubeletVersion = 'v1.30.4'): KubeObject {
-  const name = `node-${String(i).padStart(5, '0')}`;
-  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-  const images = Array.from({ length: 20 }, (_, k) => ({
-    names: [`registry.example.com/team-${k % 7}/service-${k}@sha256:${(i * 31 + k).toString(16).padStart(64, 'a')}`, `registry.example.com/team-${k % 7}/service-${k}:v1.${k}.0`],
-    sizeBytes: 10_000_000 + k * 1_234_567,
-  }));
-  const cond = (type: string, status: string, reason: string, message: string) => ({ type, status, lastHeartbeatTime: now, lastTransitionTime: now, reason, message });
-  return {
-    apiVersion: 'v1',
-    kind: 'Node',
-    metadata: {
-      name,
-      labels: {
-        'kubernetes.io/hostname': name,
-        'kubernetes.io/os': 'linux',
-        'kubernetes.io/arch': 'amd64',
-        'node.kubernetes.io/instance-type': 'm5.xlarge',
-        'topology.kubernetes.io/region': 'eu-west-1',
-        'topology.kubernetes.io/zone': `eu-west-1${'abc'[i % 3] ?? 'a'}`,
-        ...(i % 10 === 0 ? { 'node-role.kubernetes.io/control-plane': '' } : { 'node-role.kubernetes.io/worker': '' }),
-      },
-      annotations: { 'node.alpha.kubernetes.io/ttl': '0', 'volumes.kubernetes.io/controller-managed-attach-detach': 'true' },
-    },
-    spec: { podCIDR: `10.${(i >> 8) & 255}.${i & 255}.0/24`, providerID: `aws:///eu-west-1a/i-${i.toString(16).padStart(17, '0')}` },
-    status: {
-      capacity: { cpu: '4', 'ephemeral-storage': '104845292Ki', 'hugepages-2Mi': '0', memory: '16069020Ki', pods: '110' },
-      allocatable: { cpu: '3920m', 'ephemeral-storage': '95551679124', 'hugepages-2Mi': '0', memory: '15364508Ki', pods: '110' },
-      conditions: [
-        cond('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
-        cond('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
-        cond('PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
-        cond('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status'),
-      ],
-      addresses: [
-        { type: 'InternalIP', address: `10.0.${(i >> 8) & 255}.${i & 255}` },
-        { type: 'Hostname', address: name },
-      ],
-      daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
-      nodeInfo: {
-        machineID: i.toString(16).padStart(32, '0'),
-        systemUUID: `ec2${i.toString(16).padStart(29, '0')}`,
-        bootID: `b00t${i.toString(16).padStart(28, '0')}`,
-        kernelVersion: '6.1.109-118.189.amzn2023.x86_64',
-        osImage: 'Amazon Linux 2023.5.20240916',
-        containerRuntimeVersion: 'containerd://1.7.22',
-        kubeletVersion,
-        kubeProxyVersion: kubeletVersion,
-        operatingSystem: 'linux',
-        architecture: 'amd64',
-      },
-      images,
-    },
-  };
+  return simNodeObject(`node-${String(i).padStart(5, '0')}`, i, kubeletVersion) as unknown as KubeObject;
 }
