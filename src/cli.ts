@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { demoCommand } from './cli/demo.js';
 import { agentCommand, controllerCommand, simCommand } from './cli/processes.js';
 import { crdCommand, renderCommand, validateCommand } from './cli/static.js';
+import { resolveTracesEndpoint } from './telemetry/tracing.js';
 
 const EXIT_USAGE = 2;
 
@@ -46,6 +47,8 @@ export function buildProgram(): Command {
     .option('--id <identity>', 'leader-election identity (default: hostname + random suffix)')
     .option('--no-leader-election', 'act without a Lease (a single replica only)')
     .option('--log-level <level>', 'info, warn, error, debug', 'info')
+    .option('--metrics-port <port>', 'port of /metrics, /healthz, /readyz (0: none)', nonNegativeInt, 8080)
+    .option('--otlp-endpoint <url>', OTLP_HELP, otlpEndpoint)
     .action(async (opts) => {
       process.exitCode = await controllerCommand(opts);
     });
@@ -63,6 +66,8 @@ export function buildProgram(): Command {
     .option('--health-url <url>', "the kubelet's healthz", 'http://127.0.0.1:10248/healthz')
     .option('--timeout-seconds <n>', 'time the kubelet gets to become healthy', positiveInt, 120)
     .option('--log-level <level>', 'info, warn, error, debug', 'info')
+    .option('--metrics-port <port>', 'port of /metrics, /healthz, /readyz (0: none)', nonNegativeInt, 8080)
+    .option('--otlp-endpoint <url>', OTLP_HELP, otlpEndpoint)
     .action(async (opts) => {
       process.exitCode = await agentCommand(opts);
     });
@@ -77,6 +82,7 @@ export function buildProgram(): Command {
     .option('--restart-ms <ms>', 'simulated kubelet restart time', nonNegativeInt, 1000)
     .option('--fail-nodes <names>', 'comma-separated nodes whose kubelet rejects any tracing config (to see rollback)')
     .option('--no-agents', 'do not run the node agents (tests that run their own)')
+    .option('--no-crd', 'do not pre-install the NodeTracingPolicy CRD (as installing the chart does)')
     .option('--keep', 'keep the node host directories on exit', false)
     .option('--state-dir <dir>', 'persist the API server state here')
     .addOption(new Option('--not-ready-after-ms <ms>', 'how long a down kubelet takes to turn its node NotReady').argParser(nonNegativeInt).default(40_000))
@@ -94,11 +100,23 @@ export function buildProgram(): Command {
     .option('--fail-nodes <names>', 'comma-separated nodes whose kubelet rejects the config (rolled back)')
     .option('--versions <list>', 'kubelet versions, cycled over the nodes')
     .option('--timeout-seconds <n>', 'give up after this long', positiveInt, 300)
+    .option('--otlp-endpoint <url>', OTLP_HELP, otlpEndpoint)
     .action(async (opts) => {
       process.exitCode = await demoCommand(opts);
     });
 
   return program;
+}
+
+const OTLP_HELP = "the operator's own spans: OTLP/HTTP collector URL, e.g. http://otel-collector:4318 (default: $OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT; none: tracing off)";
+
+function otlpEndpoint(v: string): string {
+  try {
+    resolveTracesEndpoint(v, {});
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof Error ? err.message.replace(/^--otlp-endpoint: /, '') : String(err));
+  }
+  return v;
 }
 
 function nonNegativeInt(v: string): number {

@@ -2,15 +2,17 @@
 // one policy applied through the API, live progress, a summary, and an optional JSON report.
 import { writeFile } from 'node:fs/promises';
 import * as k8s from '@kubernetes/client-node';
-import { parse } from 'yaml';
-import { crdYaml } from '../api/crd.js';
 import { GROUP, PLURAL, resolveRollout, VERSION, type NodeTracingPolicy } from '../api/types.js';
 import { Controller } from '../controller/controller.js';
 import { resolveMaxUnavailable } from '../controller/planner.js';
 import type { RolloutSummary } from '../controller/status.js';
 import { render } from '../render/render.js';
 import { SimCluster } from '../sim/cluster.js';
+import { AgentTelemetry } from '../telemetry/agent.js';
+import { ControllerTelemetry } from '../telemetry/controller.js';
 import { createLogger } from '../telemetry/log.js';
+import { Registry } from '../telemetry/metrics.js';
+import { startTracing, type Tracing } from '../telemetry/tracing.js';
 import { simOptions, untilSignal } from './processes.js';
 
 export interface DemoFlags {
@@ -21,6 +23,7 @@ export interface DemoFlags {
   failNodes?: string;
   versions?: string;
   timeoutSeconds: number;
+  otlpEndpoint?: string;
 }
 
 export interface DemoReport {
@@ -58,9 +61,16 @@ const out = (s: string): boolean => process.stdout.write(s);
 export async function demoCommand(f: DemoFlags): Promise<number> {
   const started = Date.now();
   const failNodes = f.failNodes ? f.failNodes.split(',').map((s) => s.trim()).filter(Boolean) : [];
+  // Controller and agents share this process, so one registry; each keeps its service name.
+  const registry = new Registry();
+  const ctlTracing = startTracing({ service: 'kubelet-tracing-controller', endpoint: f.otlpEndpoint, registry });
+  const agentTracing = startTracing({ service: 'kubelet-tracing-agent', endpoint: f.otlpEndpoint, registry });
+  const telemetry = new ControllerTelemetry(ctlTracing, registry);
+  const agentTelemetry = new AgentTelemetry(agentTracing, registry);
   const cluster = await SimCluster.start({
-    ...simOptions({ ...f, port: 0, agents: true, keep: false, notReadyAfterMs: 40_000 }),
+    ...simOptions({ ...f, port: 0, agents: true, keep: false, notReadyAfterMs: 40_000, crd: true }),
     agentLog: createLogger('agent', 'warn'),
+    agentHooks: (node) => agentTelemetry.hooks(node),
   });
   const kc = cluster.kubeConfig();
   const logger = createLogger('controller', 'warn');
@@ -74,7 +84,7 @@ export async function demoCommand(f: DemoFlags): Promise<number> {
     kubeConfig: kc,
     leaseNamespace: 'kube-system',
     log: (msg, fields) => logger.info(fields ?? {}, msg),
-    onPlan: (_name, plan, s) => {
+    ...telemetry.hooks((_name, plan, s) => {
       last = s;
       const line = `updated ${s.updated}/${s.target}  in progress ${plan.inProgress + plan.soaking}  failed ${s.failed}  unsupported ${s.unsupported}`;
       if (line !== lastLine) {
@@ -82,11 +92,10 @@ export async function demoCommand(f: DemoFlags): Promise<number> {
         out(`[${((Date.now() - t0.ms) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
       }
       if (s.complete || s.halted || (s.updated + s.failed === s.target && plan.inProgress === 0 && plan.soaking === 0)) finish(s);
-    },
+    }),
   });
   try {
     out(`embedded cluster: ${cluster.url}, ${f.nodes} nodes, kubelet restart ${f.restartMs} ms${failNodes.length ? `, rejecting on ${failNodes.join(', ')}` : ''}\n`);
-    await kc.makeApiClient(k8s.ApiextensionsV1Api).createCustomResourceDefinition({ body: parse(crdYaml()) as k8s.V1CustomResourceDefinition });
     await controller.start();
     t0.ms = Date.now();
     await kc.makeApiClient(k8s.CustomObjectsApi).createClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, body: policy });
@@ -97,14 +106,22 @@ export async function demoCommand(f: DemoFlags): Promise<number> {
     const s = typeof outcome === 'string' ? last : outcome;
     const report = summarize(cluster, policy, s, durationMs, f.restartMs);
     printSummary(cluster, policy, report, outcome);
+    out(tracesLine(ctlTracing, telemetry.rolloutTraceId(policy.metadata.name ?? '')));
     if (f.report) await writeFile(f.report, `${JSON.stringify(report, null, 2)}\n`);
     out(`done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     return typeof outcome !== 'string' && report.converged === report.nodes ? 0 : 1;
   } finally {
     await controller.stop();
     await cluster.stop();
+    telemetry.endAll();
+    await Promise.all([ctlTracing.shutdown(), agentTracing.shutdown()]);
     logger.flush();
   }
+}
+
+function tracesLine(tracing: Tracing, traceId: string | undefined): string {
+  if (!tracing.enabled) return 'traces: tracing off (pass --otlp-endpoint or set OTEL_EXPORTER_OTLP_ENDPOINT)\n';
+  return `traces: sent to ${tracing.endpoint ?? '?'}; rollout trace id ${traceId ?? '(none: no node was released)'}\n`;
 }
 
 function summarize(cluster: SimCluster, policy: NodeTracingPolicy, s: RolloutSummary | undefined, durationMs: number, restartMs: number): DemoReport {

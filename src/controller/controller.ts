@@ -10,7 +10,7 @@ import { LeaderElector } from '../kube/leader.js';
 import { ApiWriter, NotLeaderError, type WriteObserver } from '../kube/writer.js';
 import { ownerOf, trimNode, type CachedNode } from './nodes.js';
 import type { Plan } from './planner.js';
-import { WorkQueue } from './queue.js';
+import { WorkQueue, type WorkerResult } from './queue.js';
 import { Reconciler } from './reconcile.js';
 import type { RolloutSummary } from './status.js';
 import { ConfigzVerifier } from './verify.js';
@@ -33,6 +33,10 @@ export interface ControllerOptions {
   onPlan?: (policy: string, plan: Plan, summary: RolloutSummary) => void;
   onWrite?: WriteObserver;
   traceparent?: (policy: NodeTracingPolicy, hash: string) => string | undefined;
+  /** Wraps each reconcile run (telemetry: span, metrics). Must call fn and return its result. */
+  wrapReconcile?: (info: { policy: string; generation?: number }, fn: () => Promise<WorkerResult>) => Promise<WorkerResult>;
+  /** Wraps the planner call of each reconcile (telemetry: the `plan` span). */
+  planned?: (fn: () => Plan) => Plan;
 }
 
 export class Controller {
@@ -43,6 +47,8 @@ export class Controller {
   private queue!: WorkQueue;
   private elector: LeaderElector | undefined;
   private leading = false;
+  private synced = false;
+  private holder: string | undefined;
   private readonly abort = new AbortController();
   readonly writer: ApiWriter;
   private electionDone: Promise<void> = Promise.resolve();
@@ -61,6 +67,11 @@ export class Controller {
     return this.leading;
   }
 
+  /** For readiness: caches synced, acting, and the Lease holder last seen (if any). */
+  leadership(): { synced: boolean; leader: boolean; holder: string | undefined } {
+    return { synced: this.synced, leader: this.leading, holder: this.holder };
+  }
+
   /** Resolves when the caches are synced (leadership may come later). */
   async start(): Promise<void> {
     const kc = this.o.kubeConfig;
@@ -76,12 +87,14 @@ export class Controller {
       traceparent: this.o.traceparent,
       log: this.log,
       onPlan: this.o.onPlan,
+      planned: this.o.planned,
     });
     this.queue = new WorkQueue({
       concurrency: this.o.concurrency ?? 4,
       worker: async (key) => {
         if (!this.leading) return; // a standby drops work; the new leader resyncs everything
-        return reconciler.reconcile(key);
+        const run = () => reconciler.reconcile(key);
+        return this.o.wrapReconcile ? this.o.wrapReconcile({ policy: key, generation: this.policies.get(key)?.metadata.generation }, run) : run();
       },
       onError: (key, err, retryInMs) => {
         if (err instanceof NotLeaderError) return;
@@ -110,6 +123,7 @@ export class Controller {
       log: this.log,
     });
     await Promise.all([this.policies.synced, this.nodes.synced]);
+    this.synced = true;
 
     if (this.o.noLeaderElection) {
       this.becomeLeader();
@@ -123,6 +137,7 @@ export class Controller {
         renewDeadlineMs: this.o.renewDeadlineMs ?? 10_000,
         retryPeriodMs: this.o.retryPeriodMs ?? 2_000,
         onStartedLeading: () => this.becomeLeader(),
+        onNewLeader: (holder) => (this.holder = holder),
         onStoppedLeading: () => {
           this.leading = false;
           this.log('lost leadership: stopped acting', { identity: this.identity });

@@ -27,6 +27,8 @@ export interface ReconcileDeps {
   log?: (msg: string, fields?: Record<string, unknown>) => void;
   /** Told about each reconcile's outcome (metrics, demo progress). */
   onPlan?: (policy: string, plan: Plan, summary: RolloutSummary) => void;
+  /** Wraps the planner call (telemetry: the `plan` span). Must call fn and return its result. */
+  planned?: (fn: () => Plan) => Plan;
 }
 
 export interface Target {
@@ -106,13 +108,17 @@ export class Reconciler {
     ];
     const verified = this.d.verifier ? await this.d.verifier.check(policy, planNodes, targets) : planNodes;
     const rollout = resolveRollout(policy.spec);
-    const plan = planRollout({ nodes: verified, rollout, now });
+    const decide = () => planRollout({ nodes: verified, rollout, now });
+    const plan = this.d.planned ? this.d.planned(decide) : decide();
 
     const byName = new Map(targets.map((t) => [t.node.name, t]));
-    for (const nodeName of plan.release) {
-      const t = byName.get(nodeName);
-      await this.release(policy, nodeName, t ? t.hash : REMOVED_HASH, t ? t.config : null, now);
-    }
+    // One batch, written together: the planner already counted every one of them.
+    await Promise.all(
+      plan.release.map((nodeName) => {
+        const t = byName.get(nodeName);
+        return this.release(policy, nodeName, t ? t.hash : REMOVED_HASH, t ? t.config : null, now);
+      }),
+    );
     // Removal done: the node carries nothing of ours any more.
     for (const n of removals) {
       if (plan.phases[n.name] === 'Updated') await this.d.writer.patchNodeAnnotations(n.name, clearOurs(n));

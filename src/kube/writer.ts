@@ -13,7 +13,8 @@ export class NotLeaderError extends Error {
 }
 
 export interface WriteObserver {
-  (write: { verb: string; resource: string; name: string; ok: boolean; ms: number }): void;
+  /** `code`: the HTTP status (0 when no response came back, e.g. connection refused). */
+  (write: { verb: string; resource: string; name: string; ok: boolean; ms: number; code: number }): void;
 }
 
 export interface EventTarget {
@@ -41,10 +42,12 @@ export class ApiWriter {
     this.writes++;
     try {
       const out = await fn();
-      this.opts.observe?.({ verb, resource, name, ok: true, ms: performance.now() - start });
+      // The typed client hides the status of a success: it is the one the API defines per verb.
+      this.opts.observe?.({ verb, resource, name, ok: true, ms: performance.now() - start, code: verb === 'create' ? 201 : 200 });
       return out;
     } catch (err) {
-      this.opts.observe?.({ verb, resource, name, ok: false, ms: performance.now() - start });
+      const code = err instanceof k8s.ApiException ? err.code : 0;
+      this.opts.observe?.({ verb, resource, name, ok: false, ms: performance.now() - start, code });
       throw err;
     }
   }

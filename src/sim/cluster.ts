@@ -6,9 +6,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { runAgent, type AgentLogger } from '../agent/agent.js';
+import { runAgent, type AgentLogger, type RunAgentOptions } from '../agent/agent.js';
 import { ApiServer } from './apiserver/index.js';
-import { NODES } from './apiserver/types.js';
+import { CRDS, NODES } from './apiserver/types.js';
+import { buildCrd, CRD_NAME } from '../api/crd.js';
 import { SimKubelet, type RestartRecord } from './kubelet/index.js';
 import { simNodeObject } from './nodes.js';
 
@@ -34,7 +35,11 @@ export interface SimClusterOptions {
   /** Agent health timeout after a restart. */
   agentTimeoutMs?: number;
   agentLog?: AgentLogger;
+  /** Per-node agent hooks (telemetry: the apply and phase spans, agent metrics). */
+  agentHooks?: (node: string) => Pick<RunAgentOptions, 'wrapApply' | 'onPhase'>;
   gitVersion?: string;
+  /** Install the NodeTracingPolicy CRD at start, as installing the chart would. */
+  installCrd?: boolean;
 }
 
 export interface NodeRestart extends RestartRecord {
@@ -58,6 +63,7 @@ export class SimCluster {
     const baseDir = await mkdtemp(join(tmpdir(), 'kto-sim-'));
     const cluster = new SimCluster(server, baseDir, o);
     try {
+      if (o.installCrd && !server.store.tryGet(CRDS, CRD_NAME)) server.store.create(CRDS, buildCrd());
       await cluster.addNodes();
       if (o.agents ?? true) cluster.startAgents();
     } catch (err) {
@@ -123,9 +129,11 @@ export class SimCluster {
           restarter: kubelet,
           health: kubelet,
           timeoutMs: this.o.agentTimeoutMs ?? Math.max(5_000, (this.o.restartMs ?? 300) * 10),
-          pollMs: Math.max(10, Math.min(100, (this.o.restartMs ?? 300) / 10)),
+          // The simulated kubelet answers health from memory: polling often costs nothing.
+          pollMs: 10,
           signal: this.agentsAbort.signal,
           log: this.o.agentLog,
+          ...this.o.agentHooks?.(nodeName),
         }).catch(() => undefined),
       );
     }

@@ -1,0 +1,203 @@
+// The controller's telemetry: one trace per rollout, reconcile/plan/API-write spans, metrics.
+//
+// A rollout is (policy, intent hash). Its ROOT span `rollout <policy>` starts when its first node
+// is released; its traceparent rides to the agents on the Node annotation, so every node's
+// `apply <node>` span is its child. Reconciles of a policy with an open rollout are children of
+// that root too: the one trace shows who released which node when, and what each node did. The
+// root ends when the rollout completes, halts or is superseded by a new hash: at most one open
+// root per policy, so memory stays bounded.
+import { randomUUID } from 'node:crypto';
+import { propagation, ROOT_CONTEXT, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
+import { REMOVED_HASH } from '../api/annotations.js';
+import type { NodeTracingPolicy } from '../api/types.js';
+import type { ControllerOptions } from '../controller/controller.js';
+import type { Plan } from '../controller/planner.js';
+import type { WorkerResult } from '../controller/queue.js';
+import { TerminalError } from '../controller/queue.js';
+import type { RolloutSummary } from '../controller/status.js';
+import type { WriteObserver } from '../kube/writer.js';
+import { intentHash } from '../render/render.js';
+import { controllerMetrics, type ControllerMetrics, recordPlan, type Registry } from './metrics.js';
+import type { Tracing } from './tracing.js';
+
+interface OpenRollout {
+  key: string;
+  span: Span;
+  traceparent: string | undefined;
+}
+
+export type RolloutOutcome = 'complete' | 'superseded' | 'halted' | 'interrupted';
+
+export type ControllerHooks = Required<Pick<ControllerOptions, 'traceparent' | 'onPlan' | 'onWrite' | 'wrapReconcile' | 'planned'>>;
+
+export class ControllerTelemetry {
+  readonly metrics: ControllerMetrics | undefined;
+  private readonly open = new Map<string, OpenRollout>();
+  /** Trace ids of the rollouts started, per policy, latest last (bounded: the demo prints it). */
+  private readonly traceIds = new Map<string, string>();
+
+  constructor(
+    readonly tracing: Tracing,
+    registry?: Registry,
+  ) {
+    this.metrics = registry ? controllerMetrics(registry) : undefined;
+  }
+
+  /** The ControllerOptions hooks; `onPlan` here also forwards to `next`. */
+  hooks(next?: ControllerOptions['onPlan']): ControllerHooks {
+    return {
+      traceparent: (policy, hash) => this.traceparent(policy, hash),
+      onPlan: (policy, plan, summary) => {
+        this.onPlan(policy, plan, summary);
+        next?.(policy, plan, summary);
+      },
+      onWrite: this.onWrite,
+      wrapReconcile: (info, fn) => this.wrapReconcile(info, fn),
+      planned: (fn) => this.planned(fn),
+    };
+  }
+
+  /** Trace id of the latest rollout of `policy` (tracing on and a node released). */
+  rolloutTraceId(policy: string): string | undefined {
+    return this.traceIds.get(policy);
+  }
+
+  /** W3C traceparent of the rollout's root span, creating the span on first use. */
+  traceparent(policy: NodeTracingPolicy, hash: string): string | undefined {
+    if (!this.tracing.enabled) return undefined;
+    const name = policy.metadata.name ?? '';
+    // Per-node hashes differ by kubelet version; the rollout is the policy's intent.
+    const key = hash === REMOVED_HASH ? REMOVED_HASH : intentHash(policy.spec);
+    const current = this.open.get(name);
+    if (current?.key === key) return current.traceparent;
+    if (current) this.end(name, 'superseded');
+
+    const span = this.tracing.tracer.startSpan(`rollout ${name}`, {
+      root: true,
+      attributes: {
+        'kto.policy': name,
+        'kto.config_hash': key,
+        'kto.generation': policy.metadata.generation ?? 0,
+        'kto.removal': key === REMOVED_HASH,
+      },
+    });
+    const carrier: Record<string, string> = {};
+    propagation.inject(trace.setSpan(ROOT_CONTEXT, span), carrier);
+    this.open.set(name, { key, span, traceparent: carrier.traceparent });
+    this.traceIds.set(name, span.spanContext().traceId);
+    // The reconcile that started the rollout is not inside its trace (it began first): link it.
+    trace.getActiveSpan()?.addLink({ context: span.spanContext() });
+    return carrier.traceparent;
+  }
+
+  onPlan(policy: string, plan: Plan, summary: RolloutSummary): void {
+    if (this.metrics) recordPlan(this.metrics, policy, plan, summary);
+    trace.getActiveSpan()?.setAttributes({
+      'kto.target': summary.target,
+      'kto.updated': summary.updated,
+      'kto.failed': summary.failed,
+      'kto.complete': summary.complete,
+    });
+    const r = this.open.get(policy);
+    if (!r) return;
+    const key = summary.deleting ? REMOVED_HASH : summary.configHash;
+    r.span.setAttributes({ 'kto.target': summary.target, 'kto.updated': summary.updated, 'kto.failed': summary.failed });
+    if (summary.complete || (summary.deleting && plan.complete)) this.end(policy, r.key === key ? 'complete' : 'superseded');
+    else if (summary.halted && r.key === key) this.end(policy, 'halted');
+  }
+
+  /** kto_api_writes_total, and a span for the write under the active reconcile span. */
+  readonly onWrite: WriteObserver = (w) => {
+    this.metrics?.apiWrites.inc({ verb: w.verb, resource: w.resource, code: String(w.code) });
+    if (!this.tracing.enabled) return;
+    const end = Date.now();
+    const span = this.tracing.tracer.startSpan(`${w.verb} ${w.resource}`, {
+      startTime: end - w.ms,
+      attributes: {
+        'http.request.method': w.verb === 'create' ? 'POST' : 'PATCH',
+        'k8s.resource': w.resource,
+        'k8s.name': w.name,
+        'http.response.status_code': w.code,
+      },
+    });
+    if (!w.ok) span.setStatus({ code: SpanStatusCode.ERROR });
+    span.end(end);
+  };
+
+  /** Runs one reconcile in its span (a child of the policy's open rollout, if any) and counts it. */
+  async wrapReconcile(info: { policy: string; generation?: number }, fn: () => Promise<WorkerResult>): Promise<WorkerResult> {
+    const parent = this.open.get(info.policy);
+    const parentCtx = parent ? trace.setSpan(ROOT_CONTEXT, parent.span) : ROOT_CONTEXT;
+    const started = performance.now();
+    return this.tracing.tracer.startActiveSpan(
+      'reconcile',
+      { attributes: { 'kto.policy': info.policy, 'kto.generation': info.generation ?? 0, 'kto.reconcile_id': randomUUID() } },
+      parentCtx,
+      async (span) => {
+        let result: string = 'error';
+        try {
+          const out = await fn();
+          const requeue = out ? out.requeueAfterMs : undefined;
+          result = requeue !== undefined ? 'requeue' : 'success';
+          if (requeue !== undefined) span.setAttribute('kto.requeue_ms', requeue);
+          return out;
+        } catch (err: unknown) {
+          result = err instanceof TerminalError ? 'terminal' : 'error';
+          this.metrics?.reconcileErrors.inc();
+          span.recordException(err instanceof Error ? err : String(err));
+          span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+          throw err;
+        } finally {
+          span.setAttribute('kto.result', result);
+          span.end();
+          this.metrics?.reconciles.inc({ policy: info.policy, result });
+          this.metrics?.reconcileDuration.observe((performance.now() - started) / 1000);
+        }
+      },
+    );
+  }
+
+  /** The `plan` span: deciding which nodes move now. */
+  planned(fn: () => Plan): Plan {
+    if (!this.tracing.enabled) return fn();
+    return this.tracing.tracer.startActiveSpan('plan', (span) => {
+      try {
+        const plan = fn();
+        span.setAttributes({
+          'kto.release': plan.release.length,
+          'kto.in_progress': plan.inProgress,
+          'kto.pending': plan.pending,
+          'kto.max_unavailable': plan.maxUnavailable,
+          'kto.complete': plan.complete,
+        });
+        return plan;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  /** Ends every open rollout span (shutdown), so they are exported. */
+  endAll(outcome: RolloutOutcome = 'interrupted'): void {
+    for (const name of [...this.open.keys()]) this.end(name, outcome);
+  }
+
+  private end(policy: string, outcome: RolloutOutcome): void {
+    const r = this.open.get(policy);
+    if (!r) return;
+    this.open.delete(policy);
+    r.span.setAttribute('kto.rollout.outcome', outcome);
+    if (outcome === 'halted') r.span.setStatus({ code: SpanStatusCode.ERROR, message: 'rollout halted: too many failed nodes' });
+    r.span.end();
+  }
+}
+
+/** Readiness of the controller: caches synced and the leadership state known. */
+export function controllerReadiness(s: { synced: boolean; leader: boolean; holder?: string; leaderElection: boolean }): { ok: boolean; reason?: string } {
+  if (!s.synced) return { ok: false, reason: 'informer caches not synced yet' };
+  if (s.leader) return { ok: true };
+  if (!s.leaderElection) return { ok: false, reason: 'not acting yet' };
+  if (s.holder !== undefined && s.holder !== '') return { ok: true, reason: `standby; leader is ${s.holder}` };
+  return { ok: false, reason: 'leader unknown: no Lease holder observed yet' };
+}
+

@@ -1,0 +1,260 @@
+// Shared by the telemetry tests and bench/collector-down.ts: a real OTLP/HTTP receiver (the
+// exporter's own wire format, decoded), and a rollout on the embedded cluster with the
+// controller and every agent wired to telemetry exactly as `kto demo` wires them.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+import * as k8s from '@kubernetes/client-node';
+import { parse } from 'yaml';
+import { crdYaml } from '../../src/api/crd.js';
+import { GROUP, PLURAL, VERSION, type NodeTracingPolicy } from '../../src/api/types.js';
+import { Controller } from '../../src/controller/controller.js';
+import type { RolloutSummary } from '../../src/controller/status.js';
+import { SimCluster } from '../../src/sim/cluster.js';
+import { AgentTelemetry } from '../../src/telemetry/agent.js';
+import { ControllerTelemetry } from '../../src/telemetry/controller.js';
+import { Registry } from '../../src/telemetry/metrics.js';
+import { startTracing, type TracingOptions } from '../../src/telemetry/tracing.js';
+
+export interface OtlpSpan {
+  service: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+  attributes: Record<string, string | number | boolean | undefined>;
+  statusCode: number;
+  startNs: bigint;
+  endNs: bigint;
+}
+
+export interface Receiver {
+  url: string;
+  spans: OtlpSpan[];
+  contentTypes: Set<string>;
+  close(): Promise<void>;
+}
+
+interface AnyValue {
+  stringValue?: string;
+  intValue?: string | number;
+  doubleValue?: number;
+  boolValue?: boolean;
+}
+interface KeyValue {
+  key: string;
+  value?: AnyValue;
+}
+interface JsonSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  attributes?: KeyValue[];
+  status?: { code?: number };
+  startTimeUnixNano: string | number;
+  endTimeUnixNano: string | number;
+}
+interface ExportRequest {
+  resourceSpans?: Array<{ resource?: { attributes?: KeyValue[] }; scopeSpans?: Array<{ spans?: JsonSpan[] }> }>;
+}
+
+function value(v: AnyValue | undefined): string | number | boolean | undefined {
+  if (!v) return undefined;
+  if (v.stringValue !== undefined) return v.stringValue;
+  if (v.intValue !== undefined) return Number(v.intValue);
+  if (v.doubleValue !== undefined) return v.doubleValue;
+  return v.boolValue;
+}
+
+function attrs(kvs: KeyValue[] | undefined): Record<string, string | number | boolean | undefined> {
+  return Object.fromEntries((kvs ?? []).map((kv) => [kv.key, value(kv.value)]));
+}
+
+/** Ids arrive as hex in OTLP/JSON; tolerate base64 (the proto3 JSON mapping) too. */
+function hexId(id: string | undefined): string {
+  if (id === undefined || id === '') return '';
+  return /^[0-9a-f]+$/i.test(id) ? id.toLowerCase() : Buffer.from(id, 'base64').toString('hex');
+}
+
+/** Decodes an OTLP/JSON ExportTraceServiceRequest. */
+export function decodeTraces(body: ExportRequest): OtlpSpan[] {
+  const out: OtlpSpan[] = [];
+  for (const rs of body.resourceSpans ?? []) {
+    const service = String(attrs(rs.resource?.attributes)['service.name'] ?? '');
+    for (const ss of rs.scopeSpans ?? []) {
+      for (const s of ss.spans ?? []) {
+        out.push({
+          service,
+          traceId: hexId(s.traceId),
+          spanId: hexId(s.spanId),
+          parentSpanId: hexId(s.parentSpanId),
+          name: s.name,
+          attributes: attrs(s.attributes),
+          statusCode: s.status?.code ?? 0,
+          startNs: BigInt(s.startTimeUnixNano),
+          endNs: BigInt(s.endTimeUnixNano),
+        });
+      }
+    }
+  }
+  return out;
+}
+
+export async function startReceiver(): Promise<Receiver> {
+  const spans: OtlpSpan[] = [];
+  const contentTypes = new Set<string>();
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.method !== 'POST' || req.url !== '/v1/traces') {
+        res.writeHead(404).end();
+        return;
+      }
+      const type = req.headers['content-type'] ?? '';
+      contentTypes.add(type);
+      let raw = Buffer.concat(chunks);
+      if (req.headers['content-encoding'] === 'gzip') raw = gunzipSync(raw);
+      if (!type.startsWith('application/json')) {
+        res.writeHead(415).end();
+        return;
+      }
+      spans.push(...decodeTraces(JSON.parse(raw.toString('utf8')) as ExportRequest));
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  const port = await listen(server);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    spans,
+    contentTypes,
+    close: () => closeServer(server),
+  };
+}
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+/** A port nothing listens on (bound, then released): "the collector is down". */
+export async function closedPort(): Promise<number> {
+  const s = createServer();
+  const port = await listen(s);
+  await closeServer(s);
+  return port;
+}
+
+export interface RolloutEnvOptions {
+  nodes: number;
+  restartMs: number;
+  maxUnavailable: number;
+  versions?: string[];
+  /** Nodes whose kubelet rejects any tracing config (rolled back). */
+  failNodes?: string[];
+  maxFailures?: number;
+  /** OTLP endpoint for both services; undefined: tracing off. */
+  endpoint?: string;
+  queue?: TracingOptions['queue'];
+}
+
+export interface RolloutEnv {
+  cluster: SimCluster;
+  controller: Controller;
+  registry: Registry;
+  ctl: ControllerTelemetry;
+  agent: AgentTelemetry;
+  /** Creates the policy and resolves with the summary once the rollout is over. */
+  rollout(name?: string, timeoutMs?: number): Promise<{ summary: RolloutSummary; durationMs: number }>;
+  /** Stops everything; tracing shutdown waits at most shutdownMs. */
+  stop(shutdownMs?: number): Promise<void>;
+}
+
+export async function startRolloutEnv(o: RolloutEnvOptions): Promise<RolloutEnv> {
+  const registry = new Registry();
+  const tracingOpts = { registry, ...(o.endpoint !== undefined ? { endpoint: o.endpoint } : {}), ...(o.queue ? { queue: o.queue } : {}) };
+  const ctlTracing = startTracing({ service: 'kubelet-tracing-controller', ...tracingOpts });
+  const agentTracing = startTracing({ service: 'kubelet-tracing-agent', ...tracingOpts });
+  const ctl = new ControllerTelemetry(ctlTracing, registry);
+  const agent = new AgentTelemetry(agentTracing, registry);
+  const cluster = await SimCluster.start({
+    nodes: o.nodes,
+    restartMs: o.restartMs,
+    versions: o.versions ?? ['v1.30.0'],
+    failNodes: o.failNodes ?? [],
+    notReadyAfterMs: 30_000,
+    agentHooks: (node) => agent.hooks(node),
+  });
+  const kc = cluster.kubeConfig();
+  await kc.makeApiClient(k8s.ApiextensionsV1Api).createCustomResourceDefinition({ body: parse(crdYaml()) as k8s.V1CustomResourceDefinition });
+
+  const waiters = new Map<string, (s: RolloutSummary) => void>();
+  const controller = new Controller({
+    kubeConfig: kc,
+    noLeaderElection: true,
+    ...ctl.hooks((policy, plan, s) => {
+      // Done: every node Updated, or the rollout can move no further (as `kto demo` decides).
+      if (s.complete || s.halted || (s.updated + s.failed === s.target && plan.inProgress === 0 && plan.soaking === 0)) waiters.get(policy)?.(s);
+    }),
+  });
+  if (ctl.metrics) ctl.metrics.depth.read = () => controller.queueDepth();
+  await controller.start();
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+
+  return {
+    cluster,
+    controller,
+    registry,
+    ctl,
+    agent,
+    async rollout(name = 'bench', timeoutMs = 60_000) {
+      const done = new Promise<RolloutSummary>((resolve) => waiters.set(name, resolve));
+      const started = Date.now();
+      const body: NodeTracingPolicy = {
+        apiVersion: 'nodetracing.dev/v1alpha1',
+        kind: 'NodeTracingPolicy',
+        metadata: { name },
+        spec: {
+          nodeSelector: {},
+          tracing: { endpoint: 'otel-collector.observability.svc:4317', samplingRatePerMillion: 10000 },
+          rollout: { maxUnavailable: o.maxUnavailable, minReadySeconds: 0, nodeTimeoutSeconds: 60, maxFailures: o.maxFailures ?? 0 },
+        },
+      };
+      await custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, body });
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`rollout ${name} did not complete in ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        const summary = await Promise.race([done, timeout]);
+        return { summary, durationMs: Date.now() - started };
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async stop(shutdownMs = 5_000) {
+      await controller.stop();
+      await cluster.stop();
+      ctl.endAll();
+      await Promise.all([ctlTracing.shutdown(shutdownMs), agentTracing.shutdown(shutdownMs)]);
+    },
+  };
+}
+
+export async function waitUntil(what: string, fn: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

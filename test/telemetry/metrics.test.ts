@@ -1,0 +1,155 @@
+// /metrics after a real rollout, scraped over HTTP and parsed from the text format; /healthz and
+// /readyz codes, including a standby controller's readiness.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import * as k8s from '@kubernetes/client-node';
+import { parse } from 'yaml';
+import { crdYaml } from '../../src/api/crd.js';
+import { Controller } from '../../src/controller/controller.js';
+import { SimCluster } from '../../src/sim/cluster.js';
+import { controllerReadiness } from '../../src/telemetry/controller.js';
+import { startTelemetryServer, type TelemetryServer } from '../../src/telemetry/http.js';
+import { controllerMetrics, Registry } from '../../src/telemetry/metrics.js';
+import { type RolloutEnv, startRolloutEnv, waitUntil } from './harness.js';
+
+const NODES = 5;
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Prometheus text exposition format, the sample lines. */
+function parseMetrics(text: string): Sample[] {
+  const out: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    assert.ok(m, `unparsable line: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1] ?? ''] = l[2] ?? '';
+    out.push({ name: m[1] ?? '', labels, value: Number(m[3]) });
+  }
+  return out;
+}
+
+function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
+  const hits = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+  assert.ok(hits.length > 0, `no sample ${name}${JSON.stringify(labels)}`);
+  return hits.reduce((a, s) => a + s.value, 0);
+}
+
+async function get(url: string): Promise<{ status: number; body: string; type: string }> {
+  const r = await fetch(url);
+  return { status: r.status, body: await r.text(), type: r.headers.get('content-type') ?? '' };
+}
+
+describe('metrics after a rollout', () => {
+  let env: RolloutEnv;
+  let server: TelemetryServer;
+  let ready = false;
+  let live = true;
+
+  before(async () => {
+    env = await startRolloutEnv({ nodes: NODES, restartMs: 50, maxUnavailable: 2 });
+    server = await startTelemetryServer({
+      port: 0,
+      host: '127.0.0.1',
+      registry: env.registry,
+      live: () => ({ ok: live }),
+      ready: () => (ready ? controllerReadiness({ ...env.controller.leadership(), leaderElection: false }) : { ok: false, reason: 'test says no' }),
+    });
+  });
+
+  after(async () => {
+    await server.close();
+    await env.stop(1_000);
+  });
+
+  test('counters and gauges match the rollout', async () => {
+    await env.rollout('measured', 30_000);
+    const r = await get(`${server.url}/metrics`);
+    assert.equal(r.status, 200);
+    assert.match(r.type, /^text\/plain; version=0\.0\.4/);
+    const s = parseMetrics(r.body);
+    assert.equal(value(s, 'kto_node_restarts_total'), NODES);
+    assert.equal(value(s, 'kto_node_rollbacks_total'), 0);
+    assert.equal(value(s, 'kto_policy_nodes', { policy: 'measured', phase: 'Updated' }), NODES);
+    for (const phase of ['Soaking', 'InProgress', 'Failed', 'Pending', 'Unsupported']) {
+      assert.equal(value(s, 'kto_policy_nodes', { policy: 'measured', phase }), 0, phase);
+    }
+    assert.equal(value(s, 'kto_rollout_progress_ratio', { policy: 'measured' }), 1);
+    assert.equal(value(s, 'kto_agent_apply_duration_seconds_count', { state: 'Applied' }), NODES);
+    // Each node was patched at least once to release it.
+    assert.ok(value(s, 'kto_api_writes_total', { verb: 'patch', resource: 'nodes', code: '200' }) >= NODES);
+    assert.ok(value(s, 'kto_api_writes_total', { resource: 'nodetracingpolicies/status' }) > 0);
+    const reconciles = value(s, 'kto_reconcile_total', { policy: 'measured' });
+    assert.ok(reconciles >= 2);
+    assert.equal(value(s, 'kto_reconcile_duration_seconds_count'), value(s, 'kto_reconcile_total'));
+    assert.equal(value(s, 'kto_reconcile_errors_total'), 0);
+    assert.equal(value(s, 'kto_workqueue_depth'), env.controller.queueDepth());
+    // Tracing is off here: nothing exported, nothing failed, nothing dropped (no counters at all).
+    assert.equal(s.filter((x) => x.name.startsWith('kto_spans_')).length, 0);
+  });
+
+  test('/healthz and /readyz', async () => {
+    assert.equal((await get(`${server.url}/healthz`)).status, 200);
+    const notReady = await get(`${server.url}/readyz`);
+    assert.equal(notReady.status, 503);
+    assert.match(notReady.body, /test says no/);
+    ready = true;
+    assert.equal((await get(`${server.url}/readyz`)).status, 200);
+    live = false;
+    assert.equal((await get(`${server.url}/healthz`)).status, 503);
+    assert.equal((await get(`${server.url}/nope`)).status, 404);
+    assert.equal((await fetch(`${server.url}/metrics`, { method: 'POST' })).status, 405);
+  });
+});
+
+describe('readiness rules', () => {
+  test('controller: synced, and leader or a standby that knows the leader', () => {
+    assert.deepEqual(controllerReadiness({ synced: false, leader: false, holder: undefined, leaderElection: true }).ok, false);
+    assert.equal(controllerReadiness({ synced: true, leader: true, holder: undefined, leaderElection: true }).ok, true);
+    assert.equal(controllerReadiness({ synced: true, leader: false, holder: 'other-1', leaderElection: true }).ok, true);
+    const unknown = controllerReadiness({ synced: true, leader: false, holder: undefined, leaderElection: true });
+    assert.equal(unknown.ok, false);
+    assert.match(unknown.reason ?? '', /leader unknown/);
+  });
+
+  test('two groups on one registry, and two registries side by side, do not collide', () => {
+    const a = new Registry();
+    assert.equal(controllerMetrics(a), controllerMetrics(a));
+    assert.notEqual(controllerMetrics(new Registry()), controllerMetrics(a));
+  });
+});
+
+describe('readiness with leader election', () => {
+  let cluster: SimCluster | undefined;
+  const controllers: Controller[] = [];
+  after(async () => {
+    await Promise.all(controllers.map((c) => c.stop()));
+    await cluster?.stop();
+  });
+
+  test('the leader is ready; the standby is ready once it has seen the holder', async () => {
+    cluster = await SimCluster.start({ nodes: 1, agents: false, versions: ['v1.30.0'] });
+    const kc = cluster.kubeConfig();
+    await kc.makeApiClient(k8s.ApiextensionsV1Api).createCustomResourceDefinition({ body: parse(crdYaml()) as k8s.V1CustomResourceDefinition });
+    const lease = { leaseDurationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs: 200 };
+    const a = new Controller({ kubeConfig: kc, identity: 'ctl-a', ...lease });
+    controllers.push(a);
+    const readyA = () => controllerReadiness({ ...a.leadership(), leaderElection: true });
+    assert.equal(readyA().ok, false, 'not synced yet');
+    await a.start();
+    await waitUntil('ctl-a leading', () => a.isLeader());
+    assert.equal(readyA().ok, true);
+    const b = new Controller({ kubeConfig: kc, identity: 'ctl-b', ...lease });
+    controllers.push(b);
+    await b.start();
+    await waitUntil('ctl-b sees the holder', () => b.leadership().holder === 'ctl-a');
+    const readyB = controllerReadiness({ ...b.leadership(), leaderElection: true });
+    assert.equal(b.isLeader(), false);
+    assert.deepEqual(readyB, { ok: true, reason: 'standby; leader is ctl-a' });
+  });
+});
