@@ -5,8 +5,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import * as k8s from '@kubernetes/client-node';
-import { parse } from 'yaml';
-import { crdYaml } from '../../src/api/crd.js';
 import { GROUP, PLURAL, VERSION, type NodeTracingPolicy } from '../../src/api/types.js';
 import { Controller } from '../../src/controller/controller.js';
 import type { RolloutSummary } from '../../src/controller/status.js';
@@ -194,9 +192,9 @@ export async function startRolloutEnv(o: RolloutEnvOptions): Promise<RolloutEnv>
     failNodes: o.failNodes ?? [],
     notReadyAfterMs: 30_000,
     agentHooks: (node) => agent.hooks(node),
+    installCrd: true,
   });
   const kc = cluster.kubeConfig();
-  await kc.makeApiClient(k8s.ApiextensionsV1Api).createCustomResourceDefinition({ body: parse(crdYaml()) as k8s.V1CustomResourceDefinition });
 
   const waiters = new Map<string, (s: RolloutSummary) => void>();
   const controller = new Controller({

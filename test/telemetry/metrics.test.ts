@@ -2,9 +2,6 @@
 // /readyz codes, including a standby controller's readiness.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import * as k8s from '@kubernetes/client-node';
-import { parse } from 'yaml';
-import { crdYaml } from '../../src/api/crd.js';
 import { Controller } from '../../src/controller/controller.js';
 import { SimCluster } from '../../src/sim/cluster.js';
 import { controllerReadiness } from '../../src/telemetry/controller.js';
@@ -133,10 +130,9 @@ describe('readiness with leader election', () => {
   });
 
   test('the leader is ready; the standby is ready once it has seen the holder', async () => {
-    cluster = await SimCluster.start({ nodes: 1, agents: false, versions: ['v1.30.0'] });
+    cluster = await SimCluster.start({ nodes: 1, agents: false, versions: ['v1.30.0'], installCrd: true });
     const kc = cluster.kubeConfig();
-    await kc.makeApiClient(k8s.ApiextensionsV1Api).createCustomResourceDefinition({ body: parse(crdYaml()) as k8s.V1CustomResourceDefinition });
-    const lease = { leaseDurationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs: 200 };
+      const lease = { leaseDurationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs: 200 };
     const a = new Controller({ kubeConfig: kc, identity: 'ctl-a', ...lease });
     controllers.push(a);
     const readyA = () => controllerReadiness({ ...a.leadership(), leaderElection: true });
