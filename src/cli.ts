@@ -95,7 +95,7 @@ export function buildProgram(): Command {
     .description('embedded cluster + controller + a policy: watch a whole rollout, then exit (0 when every supported node converged)')
     .option('--nodes <n>', 'simulated nodes (mixed kubelet versions)', positiveInt, 20)
     .option('--report <file>', 'write a JSON report here')
-    .option('--restart-ms <ms>', 'simulated kubelet restart time', nonNegativeInt, 500)
+    .option('--restart-ms <ms>', 'simulated kubelet restart time', nonNegativeInt, 1000)
     .option('--max-unavailable <n|pct>', 'maxUnavailable of the demo policy', '25%')
     .option('--fail-nodes <names>', 'comma-separated nodes whose kubelet rejects the config (rolled back)')
     .option('--versions <list>', 'kubelet versions, cycled over the nodes')
