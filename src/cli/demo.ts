@@ -91,7 +91,8 @@ export async function demoCommand(f: DemoFlags): Promise<number> {
         lastLine = line;
         out(`[${((Date.now() - t0.ms) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
       }
-      if (s.complete || s.halted || (s.updated + s.failed === s.target && plan.inProgress === 0 && plan.soaking === 0)) finish(s);
+      // Halted or blocked rollouts wait for a person: the demo reports them and ends.
+      if (s.complete || s.halted || s.blocked || (s.updated + s.failed === s.target && plan.inProgress === 0 && plan.soaking === 0)) finish(s);
     }),
   });
   try {
@@ -159,4 +160,7 @@ function printSummary(cluster: SimCluster, policy: NodeTracingPolicy, r: DemoRep
       `  took ${(r.durationMs / 1000).toFixed(2)} s (ideal ${(r.idealDurationMs / 1000).toFixed(2)} s, ${(r.durationMs / Math.max(1, r.idealDurationMs)).toFixed(2)}x); ` +
       `at most ${r.maxConcurrentRestarts} kubelets restarting at once (maxUnavailable ${r.maxUnavailable})\n`,
   );
+  const s = typeof outcome === 'object' ? (outcome as RolloutSummary | null) : undefined;
+  if (s?.halted) out(`  the rollout halted: more than maxFailures nodes failed; fix the policy or raise maxFailures\n`);
+  else if (s?.blocked) out(`  the rollout is blocked: failed nodes hold every maxUnavailable slot (raise maxUnavailable to go on)\n`);
 }
