@@ -12,7 +12,10 @@
 //                started, or it applied T but the node is not Ready. Holds a slot.
 //     ... and Failed (timed out) when now >= desiredTime + nodeTimeoutSeconds; such nodes are
 //                also listed in `timedOut`.
-//  5. Pending    otherwise: not released for T.
+//     ... also InProgress: released for an OLDER hash (the spec changed mid-rollout) whose agent
+//                has not reported Applied/Failed/RolledBack for it yet: its kubelet may be
+//                restarting now. Same timeout (then Failed: the agent is not answering).
+//  5. Pending    otherwise: not released for T (or finished with an older release).
 //  unavailable = InProgress + Soaking + Failed + not-Ready Pending/Updated nodes. A node that is
 //                down for reasons of its own still counts against the budget, as in a
 //                DaemonSet rolling update.
@@ -122,7 +125,20 @@ function classify(n: PlanNode, r: ResolvedRollout, now: number): Classified {
     if (now >= timeout) return { phase: 'Failed', timedOut: true };
     return { phase: 'InProgress', timedOut: false, deadline: timeout };
   }
+  if (n.desiredHash !== undefined && !finishedWith(n, n.desiredHash)) {
+    // Released for an older config (the spec changed mid-rollout) and its agent has not
+    // finished with it: the kubelet may be restarting right now, so the node holds its slot
+    // until the agent reports, and is released for T only after that.
+    if (n.desiredTimeMs === undefined) return { phase: 'InProgress', timedOut: false };
+    const timeout = n.desiredTimeMs + r.nodeTimeoutSeconds * 1000;
+    if (now >= timeout) return { phase: 'Failed', timedOut: true };
+    return { phase: 'InProgress', timedOut: false, deadline: timeout };
+  }
   return { phase: 'Pending', timedOut: false };
+}
+
+function finishedWith(n: PlanNode, hash: string): boolean {
+  return n.stateHash === hash && (n.state === 'Applied' || n.state === 'Failed' || n.state === 'RolledBack');
 }
 
 export function planRollout(input: PlanInput): Plan {

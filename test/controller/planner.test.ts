@@ -53,6 +53,32 @@ const three = [node('a'), node('b'), node('c')];
 
 const cases: Case[] = [
   {
+    name: 'spec changed mid-rollout: a node still applying the older hash holds its slot',
+    nodes: [
+      node('a', { desiredHash: OLD + '-2', desiredTimeMs: NOW - S, state: 'Applying', stateHash: OLD + '-2' }),
+      node('b'),
+    ],
+    rollout: { maxUnavailable: 1 },
+    want: { release: [], inProgress: 1, pending: 1, unavailable: 1, phases: { a: 'InProgress', b: 'Pending' } },
+  },
+  {
+    name: 'spec changed mid-rollout: a node released for the older hash, agent silent, holds its slot',
+    nodes: [node('a', { desiredHash: OLD + '-2', desiredTimeMs: NOW - S }), node('b')],
+    rollout: { maxUnavailable: 1 },
+    want: { release: [], unavailable: 1, phases: { a: 'InProgress', b: 'Pending' } },
+  },
+  {
+    name: 'spec changed mid-rollout: once the agent finished the older hash the node is Pending for T',
+    nodes: [node('a', { desiredHash: OLD + '-2', desiredTimeMs: NOW - S, state: 'Applied', stateHash: OLD + '-2', appliedHash: OLD + '-2' })],
+    rollout: { maxUnavailable: 1 },
+    want: { release: ['a'], phases: { a: 'Pending' } },
+  },
+  {
+    name: 'spec changed mid-rollout: an older release unanswered past nodeTimeoutSeconds is Failed',
+    nodes: [node('a', { desiredHash: OLD + '-2', desiredTimeMs: NOW - 301 * S })],
+    want: { release: [], failed: 1, timedOut: ['a'], halted: true, phases: { a: 'Failed' } },
+  },
+  {
     name: 'already applied is Updated without release',
     nodes: [node('a', { appliedHash: T }), node('b', { appliedHash: T })],
     want: { release: [], updated: 2, complete: true, unavailable: 0, phases: { a: 'Updated', b: 'Updated' } },
