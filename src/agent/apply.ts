@@ -99,6 +99,9 @@ export async function applyDesired(o: ApplyOptions): Promise<ApplyResult> {
   const jPath = journalPath(o.layout);
 
   const journal = await readJournal(jPath);
+  // An interrupted apply may have left some files new and some old (main mode writes a state
+  // file and the config): go back to the exact bytes from before it, then plan afresh.
+  if (journal) await restoreSnapshot(journal.snapshot, fs);
   const changes = await planChanges(o.layout, o.desired.config);
   if (changes.length === 0 && journal === undefined) return done('Applied', false);
 

@@ -88,9 +88,10 @@ export async function takeSnapshot(paths: readonly string[]): Promise<Snapshot> 
 }
 
 export async function restoreSnapshot(s: Snapshot, ops: FsOps = realFsOps): Promise<void> {
-  // Reverse order: in main mode the config goes back before the state file that describes it.
+  // managedFiles order: in main mode the config goes back before the state file that describes
+  // it (an interrupted restore is finished from the journal by the next run anyway).
   const changes: FileChange[] = [];
-  for (const f of [...s.files].reverse()) {
+  for (const f of s.files) {
     if ((await readIfExists(f.path)) !== f.content) changes.push(f);
   }
   await writeChanges(changes, ops);
