@@ -34,7 +34,12 @@ function toPath(instancePath: string): string {
 }
 
 function describe(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    // A YAML alias can build a cycle, and BigInt has no JSON form: still never throw.
+    return typeof value === 'object' && value !== null ? '(a cyclic or unprintable value)' : String(value);
+  }
 }
 
 function ajvError(e: ErrorObject): FieldError | undefined {
