@@ -230,7 +230,7 @@ export class Router {
         return;
       }
       case 'watch':
-        serveWatch(req, res, { store, def, namespace, query: q, forceGone: this.d.faults.takeGone() && !!q.get('resourceVersion') && q.get('resourceVersion') !== '0', bookmarkIntervalMs: this.d.bookmarkIntervalMs, open: this.d.openWatches });
+        serveWatch(req, res, { store, def, namespace, query: q, forceGone: !!q.get('resourceVersion') && q.get('resourceVersion') !== '0' && this.d.faults.takeGone(), bookmarkIntervalMs: this.d.bookmarkIntervalMs, open: this.d.openWatches });
         return;
       case 'create': {
         if (t.name !== undefined) throw methodNotAllowed();
