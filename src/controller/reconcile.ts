@@ -31,6 +31,9 @@ export interface ReconcileDeps {
   planned?: (fn: () => Plan) => Plan;
 }
 
+/** Least time between two status writes that change only counts. */
+export const STATUS_INTERVAL_MS = 1000;
+
 export interface Target {
   node: CachedNode;
   hash: string;
@@ -59,6 +62,7 @@ export class Reconciler {
   private readonly expectations = new Expectations();
   /** Failed nodes already announced, per policy and hash: one Warning event per failure. */
   private readonly announced = new Map<string, Set<string>>();
+  private readonly lastStatusWrite = new Map<string, number>();
 
   constructor(private readonly d: ReconcileDeps) {}
 
@@ -83,10 +87,17 @@ export class Reconciler {
     const targets: Target[] = [];
     const removals: CachedNode[] = [];
     let unsupported = 0;
+    // A render depends on the spec and the kubelet version only: thousands of nodes share a few.
+    const rendered = new Map<string, ReturnType<typeof render>>();
+    const renderFor = (version: string) => {
+      let r = rendered.get(version);
+      if (!r) rendered.set(version, (r = render(policy.spec, version)));
+      return r;
+    };
     for (const node of nodes) {
       const mine = !deleting && owner.get(node.name) === name;
       if (mine) {
-        const r = render(policy.spec, node.kubeletVersion);
+        const r = renderFor(node.kubeletVersion);
         if (r.supported) {
           targets.push({ node, hash: r.hash, config: r.config });
           continue;
@@ -147,8 +158,9 @@ export class Reconciler {
       await this.d.writer.setPolicyFinalizers(name, finalizers.filter((f) => f !== FINALIZER), policy.metadata.resourceVersion);
       return;
     }
-    await this.writeStatus(policy, summary);
-    return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : undefined;
+    const statusDeferredMs = await this.writeStatus(policy, summary);
+    const requeue = [plan.requeueAfterMs, statusDeferredMs].filter((v): v is number => v !== undefined);
+    return requeue.length ? { requeueAfterMs: Math.min(...requeue) } : undefined;
   }
 
   private async release(policy: NodeTracingPolicy, node: string, hash: string, config: KubeletTracingDropin | null, now: number): Promise<void> {
@@ -180,16 +192,28 @@ export class Reconciler {
     }
   }
 
-  private async writeStatus(policy: NodeTracingPolicy, summary: RolloutSummary): Promise<void> {
+  /** Writes the status when it changed. A change of counts alone is written at most once per
+   *  STATUS_INTERVAL_MS (a 5,000-node rollout would otherwise patch its status thousands of
+   *  times); condition transitions and new generations go out at once. Returns how long a
+   *  deferred write waits, for the requeue. */
+  private async writeStatus(policy: NodeTracingPolicy, summary: RolloutSummary): Promise<number | undefined> {
     const name = policy.metadata.name ?? '';
-    const next = buildStatus(policy.status, summary, new Date(this.d.now()));
-    if (sameStatus(policy.status, next)) return;
+    const now = this.d.now();
+    const next = buildStatus(policy.status, summary, new Date(now));
+    if (sameStatus(policy.status, next)) return undefined;
+    const changed = transitions(policy.status, next);
+    const since = now - (this.lastStatusWrite.get(name) ?? Number.NEGATIVE_INFINITY);
+    if (changed.length === 0 && policy.status?.observedGeneration === next.observedGeneration && since < STATUS_INTERVAL_MS) {
+      return STATUS_INTERVAL_MS - since;
+    }
     await this.d.writer.patchPolicyStatus(name, next);
-    for (const c of transitions(policy.status, next)) {
+    this.lastStatusWrite.set(name, now);
+    for (const c of changed) {
       if (c.status !== 'True') continue;
       const warning = c.type === 'Stalled' || c.type === 'Degraded' || c.type === 'Conflict';
       await this.d.writer.event({ kind: 'NodeTracingPolicy', name, uid: policy.metadata.uid }, warning ? 'Warning' : 'Normal', c.reason, c.message);
     }
+    return undefined;
   }
 
   /** The policy is gone without its finalizer having run (force-deleted): still take our
