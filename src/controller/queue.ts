@@ -8,19 +8,9 @@
 //  - `requeueAfterMs` schedules a delayed add; per key, the earliest pending delayed add wins.
 // The worker starts on a microtask, not inside add(), so a burst of synchronous adds collapses
 // into one run, and a worker that adds keys never re-enters the queue.
+import { realTimerClock, type TimerClock } from '../clock.js';
 
-/** Timers the queue uses; injected so tests control time. */
-export interface TimerClock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realTimerClock: TimerClock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
+export type { TimerClock };
 
 /** A worker error that retrying cannot fix (an invalid spec): the key is not requeued. */
 export class TerminalError extends Error {

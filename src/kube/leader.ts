@@ -12,19 +12,9 @@
 // V1MicroTime) and writes a plain Date with millisecond precision, which the API server's
 // RFC3339Micro parser rejects; so times are read with leaseTimeMs() and written as V1MicroTime.
 import * as k8s from '@kubernetes/client-node';
+import { realTimerClock, type TimerClock } from '../clock.js';
 
-/** Timers the elector uses; injected so tests control time. Same shape as the queue's. */
-export interface TimerClock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const realClock: TimerClock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
+export type { TimerClock };
 
 /** The three calls used; CoordinationV1Api satisfies it, tests pass a fake. */
 export interface LeaseApi {
@@ -106,7 +96,7 @@ export class LeaderElector {
     if (!(this.o.leaseDurationMs > this.o.renewDeadlineMs && this.o.renewDeadlineMs > this.o.retryPeriodMs)) {
       throw new Error('leader election: need leaseDuration > renewDeadline > retryPeriod');
     }
-    this.clock = opts.clock ?? realClock;
+    this.clock = opts.clock ?? realTimerClock;
     this.api = opts.api ?? opts.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
   }
 

@@ -1,40 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TerminalError, WorkQueue, type TimerClock, type WorkerResult } from '../../src/controller/queue.js';
-
-/** Manual clock: timers fire only from advance(), in due order. */
-class FakeClock implements TimerClock {
-  private t = 0;
-  private seq = 0;
-  private timers = new Map<number, { due: number; fn: () => void }>();
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = ++this.seq;
-    this.timers.set(id, { due: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number);
-  }
-  pending(): number[] {
-    return [...this.timers.values()].map((x) => x.due - this.t).sort((a, b) => a - b);
-  }
-  /** Moves time forward, firing due timers in order. */
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      let next: [number, { due: number; fn: () => void }] | undefined;
-      for (const e of this.timers) if (e[1].due <= end && (next === undefined || e[1].due < next[1].due)) next = e;
-      if (next === undefined) break;
-      this.timers.delete(next[0]);
-      this.t = next[1].due;
-      next[1].fn();
-    }
-    this.t = end;
-  }
-}
+import { TerminalError, WorkQueue, type WorkerResult } from '../../src/controller/queue.js';
+import { FakeClock } from '../helpers/fakeclock.js';
 
 /** A deferred promise, to hold a worker mid-run. */
 function gate(): { promise: Promise<void>; open: () => void } {

@@ -1,27 +1,9 @@
-// Proposed test/kube/leader.test.ts (not placed in the repo: outside the files I own).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
-import { LeaderElector, leaseTimeMs, shouldAcquire, type LeaseApi, type TimerClock } from '../../src/kube/leader.js';
+import { LeaderElector, leaseTimeMs, shouldAcquire, type LeaseApi } from '../../src/kube/leader.js';
+import { FakeClock } from '../helpers/fakeclock.js';
 
-class FakeClock implements TimerClock {
-  t = 1_700_000_000_000;
-  private seq = 0;
-  private timers = new Map<number, { due: number; fn: () => void }>();
-  now(): number { return this.t; }
-  setTimeout(fn: () => void, ms: number): unknown { const id = ++this.seq; this.timers.set(id, { due: this.t + ms, fn }); return id; }
-  clearTimeout(h: unknown): void { this.timers.delete(h as number); }
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      let next: [number, { due: number; fn: () => void }] | undefined;
-      for (const e of this.timers) if (e[1].due <= end && (next === undefined || e[1].due < next[1].due)) next = e;
-      if (next === undefined) break;
-      this.timers.delete(next[0]); this.t = next[1].due; next[1].fn();
-    }
-    this.t = end;
-  }
-}
 const tick = () => new Promise<void>((r) => setImmediate(r));
 async function run(clock: FakeClock, ms: number, step = 100): Promise<void> {
   for (let i = 0; i < ms; i += step) { clock.advance(step); await tick(); await tick(); }
@@ -99,7 +81,7 @@ describe('shouldAcquire', () => {
 
 describe('LeaderElector', () => {
   it('creates an absent lease, leads, renews, and writes MicroTime with 6 digits', async () => {
-    const api = new FakeLeases(); const clock = new FakeClock(); const log: string[] = [];
+    const api = new FakeLeases(); const clock = new FakeClock(1_700_000_000_000); const log: string[] = [];
     const a = elector(api, clock, 'a', log);
     const ac = new AbortController();
     const done = a.run(ac.signal);
@@ -115,7 +97,7 @@ describe('LeaderElector', () => {
   });
 
   it('a standby waits while the leader renews, and takes over leaseDuration after it dies', async () => {
-    const api = new FakeLeases(); const clock = new FakeClock(); const log: string[] = [];
+    const api = new FakeLeases(); const clock = new FakeClock(1_700_000_000_000); const log: string[] = [];
     const a = elector(api, clock, 'a', log); const b = elector(api, clock, 'b', log);
     const acA = new AbortController(); const acB = new AbortController();
     const doneA = a.run(acA.signal); await run(clock, 200);
@@ -132,7 +114,7 @@ describe('LeaderElector', () => {
   });
 
   it('release() hands over at once', async () => {
-    const api = new FakeLeases(); const clock = new FakeClock(); const log: string[] = [];
+    const api = new FakeLeases(); const clock = new FakeClock(1_700_000_000_000); const log: string[] = [];
     const a = elector(api, clock, 'a', log); const b = elector(api, clock, 'b', log);
     const acA = new AbortController(); const acB = new AbortController();
     const doneA = a.run(acA.signal); await run(clock, 200);
@@ -145,7 +127,7 @@ describe('LeaderElector', () => {
   });
 
   it('renewals failing for renewDeadline: stops leading, isLeader false first, run returns', async () => {
-    const api = new FakeLeases(); const clock = new FakeClock(); const log: string[] = [];
+    const api = new FakeLeases(); const clock = new FakeClock(1_700_000_000_000); const log: string[] = [];
     const a = elector(api, clock, 'a', log);
     const done = a.run(new AbortController().signal); await run(clock, 200);
     assert.ok(a.isLeader());
@@ -159,7 +141,7 @@ describe('LeaderElector', () => {
   });
 
   it('a hung renewal cannot hold run() past the deadline', async () => {
-    const api = new FakeLeases(); const clock = new FakeClock(); const log: string[] = [];
+    const api = new FakeLeases(); const clock = new FakeClock(1_700_000_000_000); const log: string[] = [];
     const a = elector(api, clock, 'a', log);
     const done = a.run(new AbortController().signal); await run(clock, 200);
     api.hang = true;
@@ -169,7 +151,7 @@ describe('LeaderElector', () => {
   });
 
   it('another holder showing up stops the leader at the next renewal', async () => {
-    const api = new FakeLeases(); const clock = new FakeClock(); const log: string[] = [];
+    const api = new FakeLeases(); const clock = new FakeClock(1_700_000_000_000); const log: string[] = [];
     const a = elector(api, clock, 'a', log);
     const done = a.run(new AbortController().signal); await run(clock, 200);
     const l = JSON.parse(JSON.stringify(api.lease)) as { spec: { holderIdentity: string } };
@@ -182,7 +164,7 @@ describe('LeaderElector', () => {
 
   it('two replicas racing for an expired lease: only one wins', async () => {
     for (let trial = 0; trial < 20; trial++) {
-      const api = new FakeLeases(); const clock = new FakeClock(); const log: string[] = [];
+      const api = new FakeLeases(); const clock = new FakeClock(1_700_000_000_000); const log: string[] = [];
       const es = ['a', 'b', 'c'].map((id) => elector(api, clock, id, log));
       const acs = es.map(() => new AbortController());
       const dones = es.map((e, i) => e.run((acs[i] as AbortController).signal));
