@@ -66,7 +66,8 @@ export function buildProgram(): Command {
     .option('--health-url <url>', "the kubelet's healthz", 'http://127.0.0.1:10248/healthz')
     .option('--timeout-seconds <n>', 'time the kubelet gets to become healthy', positiveInt, 120)
     .option('--log-level <level>', 'info, warn, error, debug', 'info')
-    .option('--metrics-port <port>', 'port of /metrics, /healthz, /readyz (0: none)', nonNegativeInt, 8080)
+    // The agent shares the host's network (to reach the kubelet's 127.0.0.1:10248): a host port.
+    .option('--metrics-port <port>', 'host port of /metrics, /healthz, /readyz (0: none)', nonNegativeInt, 9809)
     .option('--otlp-endpoint <url>', OTLP_HELP, otlpEndpoint)
     .action(async (opts) => {
       process.exitCode = await agentCommand(opts);
