@@ -3,7 +3,7 @@
 import {
   A_DESIRED_CONFIG, A_DESIRED_HASH, A_DESIRED_TIME, A_POLICY, A_TRACEPARENT, ANNOTATION_PREFIX, REMOVED_HASH,
 } from '../api/annotations.js';
-import { FINALIZER, resolveRollout, type NodeTracingPolicy } from '../api/types.js';
+import { FINALIZER, resolveRollout, type NodeTracingPolicy, type ResolvedRollout } from '../api/types.js';
 import { intentHash, render, type KubeletTracingDropin } from '../render/render.js';
 import { formatFieldError } from '../validate/errors.js';
 import { validatePolicy } from '../validate/policy.js';
@@ -63,6 +63,8 @@ export class Reconciler {
   /** Failed nodes already announced, per policy and hash: one Warning event per failure. */
   private readonly announced = new Map<string, Set<string>>();
   private readonly lastStatusWrite = new Map<string, number>();
+  /** Each policy's rollout settings as last seen: a force-deleted policy's cleanup keeps them. */
+  private readonly lastRollout = new Map<string, ResolvedRollout>();
 
   constructor(private readonly d: ReconcileDeps) {}
 
@@ -119,6 +121,7 @@ export class Reconciler {
     ];
     const verified = this.d.verifier ? await this.d.verifier.check(policy, planNodes, targets) : planNodes;
     const rollout = resolveRollout(policy.spec);
+    this.lastRollout.set(name, rollout);
     const decide = () => planRollout({ nodes: verified, rollout, now });
     const plan = this.d.planned ? this.d.planned(decide) : decide();
 
@@ -220,15 +223,22 @@ export class Reconciler {
    *  configuration off its nodes, with the default rollout rules. */
   private async cleanupOrphans(name: string): Promise<{ requeueAfterMs?: number } | void> {
     const orphans = this.d.nodes().filter((n) => ownerOf(n) === name && hasOurConfig(n));
-    if (orphans.length === 0) return;
-    const plan = planRollout({ nodes: orphans.map((n) => this.expectations.overlay(toPlanNode(n, REMOVED_HASH))), rollout: resolveRollout({ tracing: {} }), now: this.d.now() });
+    if (orphans.length === 0) {
+      this.lastRollout.delete(name);
+      return;
+    }
+    // Its last known settings (or, after a controller restart, the defaults), never paused: the
+    // pause belonged to a policy that is gone.
+    const rollout = { ...(this.lastRollout.get(name) ?? resolveRollout({ tracing: {} })), paused: false };
+    const plan = planRollout({ nodes: orphans.map((n) => this.expectations.overlay(toPlanNode(n, REMOVED_HASH))), rollout, now: this.d.now() });
     const now = this.d.now();
     const orphanPolicy = { metadata: { name } } as NodeTracingPolicy;
     for (const node of plan.release) await this.release(orphanPolicy, node, REMOVED_HASH, null, now);
     for (const n of orphans) {
       if (plan.phases[n.name] === 'Updated') await this.d.writer.patchNodeAnnotations(n.name, clearOurs(n));
     }
-    return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : { requeueAfterMs: 1000 };
+    // The orphans' own Node events bring this key back (nodeChanged enqueues a node's policy).
+    return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : undefined;
   }
 }
 
