@@ -26,12 +26,19 @@ async function jsonpath(kc: string, name: string, path: string): Promise<string>
   return r.code === 0 ? r.stdout : '';
 }
 
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 45_000): Promise<void> {
+async function until(what: string, fn: () => Promise<boolean>, diagnose: () => Promise<string>, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}\n${await diagnose()}`);
     await new Promise((r) => setTimeout(r, 300));
   }
+}
+
+/** What a person would look at when the rollout does not finish. */
+async function diagnose(kc: string, ...procs: Child[]): Promise<string> {
+  const policy = await kubectl(kc, 'get', 'ntp', '-o', 'yaml');
+  const nodes = await kubectl(kc, 'get', 'nodes', '-o', 'jsonpath={range .items[*]}{.metadata.name} {.metadata.annotations}{"\\n"}{end}');
+  return [policy.stdout, policy.stderr, nodes.stdout, ...procs.map((p) => p.output().slice(-3000))].join('\n---\n');
 }
 
 function portOpen(port: number): Promise<boolean> {
@@ -52,7 +59,8 @@ async function startPlayground(name: string, simArgs: string[]): Promise<{ kc: s
   const ready = await sim.waitFor(/embedded cluster ready: http:\/\/127\.0\.0\.1:(\d+)[\s\S]*host dirs under (\S+)/);
   const port = Number(ready[1]);
   const hostDir = ready[2] ?? '';
-  const ctl = startKto(['controller', '--kubeconfig', kc, '--log-level', 'warn']);
+  // No metrics server: a fixed port would collide with other test files running at the same time.
+  const ctl = startKto(['controller', '--kubeconfig', kc, '--log-level', 'warn', '--metrics-port', '0']);
   children.push(ctl);
   const applied = await kubectl(kc, 'apply', '-f', 'crds/', '-f', 'examples/basic.yaml');
   assert.equal(applied.code, 0, applied.stderr);
@@ -65,7 +73,7 @@ test('playground: kto sim + kto controller + kubectl apply converge; both stop c
   await until('updatedNodes == targetNodes and Ready', async () => {
     const [t, u, r] = [await jsonpath(kc, 'basic', '{.status.targetNodes}'), await jsonpath(kc, 'basic', '{.status.updatedNodes}'), await jsonpath(kc, 'basic', '{.status.conditions[?(@.type=="Ready")].status}')];
     return t === '5' && u === '5' && r === 'True';
-  });
+  }, () => diagnose(kc, sim, ctl));
   const table = await kubectl(kc, 'get', 'ntp');
   assert.match(table.stdout, /NAME\s+TARGET\s+UPDATED\s+FAILED\s+READY\s+AGE/);
   assert.match(table.stdout, /basic\s+5\s+5\s+0\s+True/);
@@ -85,7 +93,7 @@ test('playground: kto sim + kto controller + kubectl apply converge; both stop c
 
 test('playground with --fail-nodes: the failing node is rolled back and the policy Degraded', async () => {
   const { kc, sim, ctl } = await startPlayground('fail', ['--fail-nodes', 'node-01,node-02,node-03,node-04,node-05']);
-  await until('Degraded', async () => (await jsonpath(kc, 'basic', '{.status.conditions[?(@.type=="Degraded")].status}')) === 'True');
+  await until('Degraded', async () => (await jsonpath(kc, 'basic', '{.status.conditions[?(@.type=="Degraded")].status}')) === 'True', () => diagnose(kc, sim, ctl));
   assert.equal(await jsonpath(kc, 'basic', '{.status.failedNodes}'), '1');
   const nodes = await kubectl(kc, 'get', 'nodes', '-o', 'jsonpath={range .items[*]}{.metadata.annotations.nodetracing\\.dev/state}{"\\n"}{end}');
   assert.equal(nodes.stdout.split('\n').filter((l) => l === 'RolledBack').length, 1);
