@@ -38,22 +38,19 @@ export function buildProgram(): Command {
       process.exitCode = crdCommand();
     });
 
-  program
+  const controller = program
     .command('controller')
     .description('run the controller (in-cluster config, $KUBECONFIG, or --kubeconfig)')
     .option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)')
     .option('--lease-namespace <ns>', 'namespace of the leader-election Lease', 'kube-system')
     .option('--lease-name <name>', 'name of the leader-election Lease', 'kubelet-tracing-operator')
     .option('--id <identity>', 'leader-election identity (default: hostname + random suffix)')
-    .option('--no-leader-election', 'act without a Lease (a single replica only)')
-    .option('--log-level <level>', 'info, warn, error, debug', 'info')
-    .option('--metrics-port <port>', 'port of /metrics, /healthz, /readyz (0: none)', nonNegativeInt, 8080)
-    .option('--otlp-endpoint <url>', OTLP_HELP, otlpEndpoint)
-    .action(async (opts) => {
-      process.exitCode = await controllerCommand(opts);
-    });
+    .option('--no-leader-election', 'act without a Lease (a single replica only)');
+  serviceOptions(controller, 'port of /metrics, /healthz, /readyz (0: none)', 8080).action(async (opts) => {
+    process.exitCode = await controllerCommand(opts);
+  });
 
-  program
+  const agent = program
     .command('agent')
     .description("run the node agent (DaemonSet): applies the controller's hand-off to this node's kubelet")
     .option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster)')
@@ -64,14 +61,11 @@ export function buildProgram(): Command {
     .option('--config-dir <path>', 'kubelet --config-dir (host path) when it cannot be detected')
     .option('--restart-command <cmd>', 'command that restarts the kubelet', 'nsenter -t 1 -m -- systemctl restart kubelet')
     .option('--health-url <url>', "the kubelet's healthz", 'http://127.0.0.1:10248/healthz')
-    .option('--timeout-seconds <n>', 'time the kubelet gets to become healthy', positiveInt, 120)
-    .option('--log-level <level>', 'info, warn, error, debug', 'info')
-    // The agent shares the host's network (to reach the kubelet's 127.0.0.1:10248): a host port.
-    .option('--metrics-port <port>', 'host port of /metrics, /healthz, /readyz (0: none)', nonNegativeInt, 9809)
-    .option('--otlp-endpoint <url>', OTLP_HELP, otlpEndpoint)
-    .action(async (opts) => {
-      process.exitCode = await agentCommand(opts);
-    });
+    .option('--timeout-seconds <n>', 'time the kubelet gets to become healthy', positiveInt, 120);
+  // The agent shares the host's network (to reach the kubelet's 127.0.0.1:10248): a host port.
+  serviceOptions(agent, 'host port of /metrics, /healthz, /readyz (0: none)', 9809).action(async (opts) => {
+    process.exitCode = await agentCommand(opts);
+  });
 
   program
     .command('sim')
@@ -118,6 +112,14 @@ function otlpEndpoint(v: string): string {
     throw new InvalidArgumentError(err instanceof Error ? err.message.replace(/^--otlp-endpoint: /, '') : String(err));
   }
   return v;
+}
+
+/** Logging, metrics and tracing: the same for every long-running service. */
+function serviceOptions(cmd: Command, metricsHelp: string, metricsPort: number): Command {
+  return cmd
+    .option('--log-level <level>', 'info, warn, error, debug', 'info')
+    .option('--metrics-port <port>', metricsHelp, nonNegativeInt, metricsPort)
+    .option('--otlp-endpoint <url>', OTLP_HELP, otlpEndpoint);
 }
 
 function nonNegativeInt(v: string): number {
