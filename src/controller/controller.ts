@@ -201,6 +201,7 @@ export class Controller {
     this.policies?.stop();
     this.nodes?.stop();
     await this.queue?.shutdown();
+    this.writer.close();
     if (wasLeading && this.elector) await this.elector.release().catch(() => undefined);
     await this.electionDone;
   }

@@ -3,6 +3,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type NodeTracingPolicyStatus } from '../api/types.js';
 import { mergePatch } from './client.js';
+import { MergePatcher } from './patch.js';
 import { trimNode, type CachedNode } from '../controller/nodes.js';
 
 export class NotLeaderError extends Error {
@@ -26,6 +27,8 @@ export interface EventTarget {
 export class ApiWriter {
   private readonly core: k8s.CoreV1Api;
   private readonly custom: k8s.CustomObjectsApi;
+  /** The node hand-offs, one per node per rollout, go over reused connections. */
+  private readonly patcher: MergePatcher;
   writes = 0;
 
   constructor(
@@ -34,6 +37,7 @@ export class ApiWriter {
   ) {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    this.patcher = new MergePatcher(kc);
   }
 
   private async write<T>(verb: string, resource: string, name: string, fn: () => Promise<T>): Promise<T> {
@@ -55,9 +59,9 @@ export class ApiWriter {
   /** JSON merge patch of our annotations on a Node (null deletes a key); returns the trimmed node. */
   async patchNodeAnnotations(name: string, annotations: Record<string, string | null>): Promise<CachedNode> {
     const node = await this.write('patch', 'nodes', name, () =>
-      this.core.patchNode({ name, body: { metadata: { annotations } } }, mergePatch),
+      this.patcher.patch(`/api/v1/nodes/${encodeURIComponent(name)}`, { metadata: { annotations } }),
     );
-    return trimNode(node);
+    return trimNode(node as Parameters<typeof trimNode>[0]);
   }
 
   async patchPolicyStatus(name: string, status: NodeTracingPolicyStatus): Promise<void> {
@@ -77,6 +81,11 @@ export class ApiWriter {
         mergePatch,
       ),
     );
+  }
+
+  /** Drops the reused connections (on shutdown). */
+  close(): void {
+    this.patcher.close();
   }
 
   /** Best effort: an Event that cannot be written is not worth failing a reconcile. */

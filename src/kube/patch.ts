@@ -1,0 +1,74 @@
+// JSON merge patches over reused connections, for the controller's hot write (one hand-off per
+// node). client-node 1.4's generated clients build a new agent, so a new connection (a TLS
+// handshake on a real cluster), for every request, and turn every response into a typed model;
+// for 5,000 node hand-offs that was a third of the controller's CPU. Authentication and TLS
+// settings still come from the KubeConfig on every call (tokens and exec credentials refresh).
+import { createHash } from 'node:crypto';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as k8s from '@kubernetes/client-node';
+
+export class MergePatcher {
+  private agent: http.Agent | undefined;
+  private agentKey = '';
+
+  constructor(private readonly kc: k8s.KubeConfig) {}
+
+  /** PATCH path with a JSON merge patch; resolves with the parsed response, throws ApiException. */
+  async patch(path: string, body: unknown): Promise<unknown> {
+    const cluster = this.kc.getCurrentCluster();
+    if (!cluster) throw new Error('the kubeconfig has no current cluster');
+    const url = new URL(cluster.server.replace(/\/+$/, '') + path);
+    const opts: https.RequestOptions = {
+      method: 'PATCH',
+      headers: { 'Content-Type': 'application/merge-patch+json', Accept: 'application/json' },
+    };
+    await this.kc.applyToHTTPSOptions(opts);
+    opts.agent = this.agentFor(url.protocol, opts);
+    const payload = JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = (url.protocol === 'https:' ? https : http).request(url, opts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const code = res.statusCode ?? 0;
+          if (code >= 200 && code < 300) {
+            try {
+              resolve(JSON.parse(text));
+            } catch {
+              resolve(text);
+            }
+            return;
+          }
+          const headers = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
+          reject(new k8s.ApiException(code, `HTTP-Code: ${code}\nMessage: PATCH ${path}\nBody: ${text}`, text, headers));
+        });
+      });
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  /** One keep-alive agent per TLS identity: a rotated client certificate gets a new one. */
+  private agentFor(protocol: string, o: https.RequestOptions): http.Agent {
+    const key = createHash('sha256')
+      .update(JSON.stringify([protocol, String(o.ca ?? ''), String(o.cert ?? ''), String(o.key ?? ''), String(o.pfx ?? ''), o.rejectUnauthorized, o.servername]))
+      .digest('hex');
+    if (this.agent && key === this.agentKey) return this.agent;
+    this.agent?.destroy();
+    const common = { keepAlive: true, maxSockets: 64 };
+    this.agent =
+      protocol === 'https:'
+        ? new https.Agent({ ...common, ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase, rejectUnauthorized: o.rejectUnauthorized, servername: o.servername })
+        : new http.Agent(common);
+    this.agentKey = key;
+    return this.agent;
+  }
+
+  close(): void {
+    this.agent?.destroy();
+    this.agent = undefined;
+  }
+}
