@@ -84,6 +84,48 @@ export class Reconciler {
       return; // the update event brings us back with the finalizer in the cache
     }
 
+    const { targets, removals, unsupported, lost } = this.collect(policy, deleting);
+    const now = this.d.now();
+    const planNodes = [
+      ...targets.map((t) => this.expectations.overlay(toPlanNode(t.node, t.hash))),
+      ...removals.map((n) => this.expectations.overlay(toPlanNode(n, REMOVED_HASH))),
+    ];
+    const verified = this.d.verifier ? await this.d.verifier.check(policy, planNodes, targets) : planNodes;
+    const rollout = resolveRollout(policy.spec);
+    this.lastRollout.set(name, rollout);
+    const decide = () => planRollout({ nodes: verified, rollout, now });
+    const plan = this.d.planned ? this.d.planned(decide) : decide();
+
+    const byName = new Map(targets.map((t) => [t.node.name, t]));
+    // One batch, written together: the planner already counted every one of them.
+    await Promise.all(
+      plan.release.map((nodeName) => {
+        const t = byName.get(nodeName);
+        return this.release(policy, nodeName, t ? t.hash : REMOVED_HASH, t ? t.config : null, now);
+      }),
+    );
+    // Removal done: the node carries nothing of ours any more.
+    for (const n of removals) {
+      if (plan.phases[n.name] === 'Updated') await this.d.writer.patchNodeAnnotations(n.name, clearOurs(n));
+    }
+    await this.announceFailures(policy, plan, verified);
+
+    const summary = summarize(policy, plan, targets, unsupported, deleting, lost);
+    this.d.onPlan?.(name, plan, summary);
+
+    if (deleting && removals.length === 0) {
+      await this.d.writer.setPolicyFinalizers(name, finalizers.filter((f) => f !== FINALIZER), policy.metadata.resourceVersion);
+      return;
+    }
+    const statusDeferredMs = await this.writeStatus(policy, summary);
+    const requeue = [plan.requeueAfterMs, statusDeferredMs].filter((v): v is number => v !== undefined);
+    return requeue.length ? { requeueAfterMs: Math.min(...requeue) } : undefined;
+  }
+
+  /** Which nodes this policy configures (with their render), which it must clean up, and which
+   *  it selects but another policy owns. */
+  private collect(policy: NodeTracingPolicy, deleting: boolean): { targets: Target[]; removals: CachedNode[]; unsupported: number; lost: string[] } {
+    const name = policy.metadata.name ?? '';
     const nodes = this.d.nodes();
     const { owner, lost } = assignOwners(this.d.policies(), nodes);
     const targets: Target[] = [];
@@ -113,57 +155,7 @@ export class Reconciler {
         removals.push(node);
       }
     }
-
-    const now = this.d.now();
-    const planNodes = [
-      ...targets.map((t) => this.expectations.overlay(toPlanNode(t.node, t.hash))),
-      ...removals.map((n) => this.expectations.overlay(toPlanNode(n, REMOVED_HASH))),
-    ];
-    const verified = this.d.verifier ? await this.d.verifier.check(policy, planNodes, targets) : planNodes;
-    const rollout = resolveRollout(policy.spec);
-    this.lastRollout.set(name, rollout);
-    const decide = () => planRollout({ nodes: verified, rollout, now });
-    const plan = this.d.planned ? this.d.planned(decide) : decide();
-
-    const byName = new Map(targets.map((t) => [t.node.name, t]));
-    // One batch, written together: the planner already counted every one of them.
-    await Promise.all(
-      plan.release.map((nodeName) => {
-        const t = byName.get(nodeName);
-        return this.release(policy, nodeName, t ? t.hash : REMOVED_HASH, t ? t.config : null, now);
-      }),
-    );
-    // Removal done: the node carries nothing of ours any more.
-    for (const n of removals) {
-      if (plan.phases[n.name] === 'Updated') await this.d.writer.patchNodeAnnotations(n.name, clearOurs(n));
-    }
-    await this.announceFailures(policy, plan, verified);
-
-    const summary: RolloutSummary = {
-      generation: policy.metadata.generation ?? 0,
-      configHash: intentHash(policy.spec),
-      target: targets.length,
-      updated: targets.filter((t) => plan.phases[t.node.name] === 'Updated').length,
-      failed: plan.failed,
-      unsupported,
-      paused: plan.paused,
-      halted: plan.halted,
-      blocked: !plan.halted && !plan.paused && !plan.complete && plan.release.length === 0 &&
-        plan.inProgress === 0 && plan.soaking === 0 && plan.pending > 0 && plan.unavailable >= plan.maxUnavailable,
-      complete: plan.complete && !deleting,
-      deleting,
-      failedNodes: Object.entries(plan.phases).filter(([, p]) => p === 'Failed').map(([n]) => n).sort(),
-      conflictNodes: (lost.get(name) ?? []).sort(),
-    };
-    this.d.onPlan?.(name, plan, summary);
-
-    if (deleting && removals.length === 0) {
-      await this.d.writer.setPolicyFinalizers(name, finalizers.filter((f) => f !== FINALIZER), policy.metadata.resourceVersion);
-      return;
-    }
-    const statusDeferredMs = await this.writeStatus(policy, summary);
-    const requeue = [plan.requeueAfterMs, statusDeferredMs].filter((v): v is number => v !== undefined);
-    return requeue.length ? { requeueAfterMs: Math.min(...requeue) } : undefined;
+    return { targets, removals, unsupported, lost: lost.get(name) ?? [] };
   }
 
   private async release(policy: NodeTracingPolicy, node: string, hash: string, config: KubeletTracingDropin | null, now: number): Promise<void> {
@@ -240,6 +232,26 @@ export class Reconciler {
     // The orphans' own Node events bring this key back (nodeChanged enqueues a node's policy).
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : undefined;
   }
+}
+
+/** What the status says about one reconcile's plan. */
+function summarize(policy: NodeTracingPolicy, plan: Plan, targets: Target[], unsupported: number, deleting: boolean, lost: string[]): RolloutSummary {
+  return {
+    generation: policy.metadata.generation ?? 0,
+    configHash: intentHash(policy.spec),
+    target: targets.length,
+    updated: targets.filter((t) => plan.phases[t.node.name] === 'Updated').length,
+    failed: plan.failed,
+    unsupported,
+    paused: plan.paused,
+    halted: plan.halted,
+    blocked: !plan.halted && !plan.paused && !plan.complete && plan.release.length === 0 &&
+      plan.inProgress === 0 && plan.soaking === 0 && plan.pending > 0 && plan.unavailable >= plan.maxUnavailable,
+    complete: plan.complete && !deleting,
+    deleting,
+    failedNodes: Object.entries(plan.phases).filter(([, p]) => p === 'Failed').map(([n]) => n).sort(),
+    conflictNodes: [...lost].sort(),
+  };
 }
 
 function hasOurConfig(n: CachedNode): boolean {
