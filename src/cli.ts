@@ -1,7 +1,7 @@
 // kto: the one binary. controller | agent | validate | render | crd | sim | demo
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { demoCommand } from './cli/demo.js';
-import { agentCommand, controllerCommand, simCommand } from './cli/processes.js';
+import { demoCommand, type DemoFlags } from './cli/demo.js';
+import { agentCommand, controllerCommand, simCommand, type AgentFlags, type ControllerFlags, type SimFlags } from './cli/processes.js';
 import { crdCommand, renderCommand, validateCommand } from './cli/static.js';
 import { resolveTracesEndpoint } from './telemetry/tracing.js';
 
@@ -46,7 +46,7 @@ export function buildProgram(): Command {
     .option('--lease-name <name>', 'name of the leader-election Lease', 'kubelet-tracing-operator')
     .option('--id <identity>', 'leader-election identity (default: hostname + random suffix)')
     .option('--no-leader-election', 'act without a Lease (a single replica only)');
-  serviceOptions(controller, 'port of /metrics, /healthz, /readyz (0: none)', 8080).action(async (opts) => {
+  serviceOptions(controller, 'port of /metrics, /healthz, /readyz (0: none)', 8080).action(async (opts: ControllerFlags) => {
     process.exitCode = await controllerCommand(opts);
   });
 
@@ -63,7 +63,7 @@ export function buildProgram(): Command {
     .option('--health-url <url>', "the kubelet's healthz", 'http://127.0.0.1:10248/healthz')
     .option('--timeout-seconds <n>', 'time the kubelet gets to become healthy', positiveInt, 120);
   // The agent shares the host's network (to reach the kubelet's 127.0.0.1:10248): a host port.
-  serviceOptions(agent, 'host port of /metrics, /healthz, /readyz (0: none)', 9809).action(async (opts) => {
+  serviceOptions(agent, 'host port of /metrics, /healthz, /readyz (0: none)', 9809).action(async (opts: AgentFlags) => {
     process.exitCode = await agentCommand(opts);
   });
 
@@ -81,7 +81,7 @@ export function buildProgram(): Command {
     .option('--keep', 'keep the node host directories on exit', false)
     .option('--state-dir <dir>', 'persist the API server state here')
     .addOption(new Option('--not-ready-after-ms <ms>', 'how long a down kubelet takes to turn its node NotReady').argParser(nonNegativeInt).default(40_000))
-    .action(async (opts) => {
+    .action(async (opts: SimFlags) => {
       process.exitCode = await simCommand(opts);
     });
 
@@ -96,7 +96,7 @@ export function buildProgram(): Command {
     .option('--versions <list>', 'kubelet versions, cycled over the nodes')
     .option('--timeout-seconds <n>', 'give up after this long', positiveInt, 300)
     .option('--otlp-endpoint <url>', OTLP_HELP, otlpEndpoint)
-    .action(async (opts) => {
+    .action(async (opts: DemoFlags) => {
       process.exitCode = await demoCommand(opts);
     });
 
