@@ -102,7 +102,10 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
   const log = o.log ?? silentLog;
   const clock = o.clock ?? realClock;
   const signal = o.signal ?? new AbortController().signal;
-  const backoff = o.backoff ?? { initialMs: 500, maxMs: 30_000 };
+  // Bounded low: the agent lists only its own Node, and a rollout waits on its reports, so after
+  // an API outage it should be back within seconds (at 30 s, a burst of six 429s on one agent's
+  // watch stalled a rollout for a minute in the chaos suite).
+  const backoff = o.backoff ?? { initialMs: 500, maxMs: 5_000 };
   const core = o.kubeConfig.makeApiClient(k8s.CoreV1Api);
   const fieldSelector = `metadata.name=${o.nodeName}`;
   const patchOpts = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
