@@ -67,15 +67,12 @@ export function buildProgram(): Command {
     process.exitCode = await agentCommand(opts);
   });
 
-  program
+  const sim = program
     .command('sim')
-    .description('run the embedded cluster (API server + simulated nodes with the real agent) until interrupted')
-    .option('--nodes <n>', 'simulated nodes', positiveInt, 10)
-    .option('--versions <list>', 'kubelet versions, cycled over the nodes, e.g. v1.26.3,v1.30.1 (default: a mix from v1.24 to v1.35)')
+    .description('run the embedded cluster (API server + simulated nodes with the real agent) until interrupted');
+  clusterOptions(sim, 10)
     .requiredOption('--kubeconfig <path>', 'where to write the kubeconfig')
     .option('--port <port>', 'API server port (0: any free port)', nonNegativeInt, 0)
-    .option('--restart-ms <ms>', 'simulated kubelet restart time', nonNegativeInt, 1000)
-    .option('--fail-nodes <names>', 'comma-separated nodes whose kubelet rejects any tracing config (to see rollback)')
     .option('--no-agents', 'do not run the node agents (tests that run their own)')
     .option('--no-crd', 'do not pre-install the NodeTracingPolicy CRD (as installing the chart does)')
     .option('--keep', 'keep the node host directories on exit', false)
@@ -85,15 +82,12 @@ export function buildProgram(): Command {
       process.exitCode = await simCommand(opts);
     });
 
-  program
+  const demo = program
     .command('demo')
-    .description('embedded cluster + controller + a policy: watch a whole rollout, then exit (0 when every supported node converged)')
-    .option('--nodes <n>', 'simulated nodes (mixed kubelet versions)', positiveInt, 20)
+    .description('embedded cluster + controller + a policy: watch a whole rollout, then exit (0 when every supported node converged)');
+  clusterOptions(demo, 20)
     .option('--report <file>', 'write a JSON report here')
-    .option('--restart-ms <ms>', 'simulated kubelet restart time', nonNegativeInt, 1000)
     .option('--max-unavailable <n|pct>', 'maxUnavailable of the demo policy', '25%')
-    .option('--fail-nodes <names>', 'comma-separated nodes whose kubelet rejects the config (rolled back)')
-    .option('--versions <list>', 'kubelet versions, cycled over the nodes')
     .option('--timeout-seconds <n>', 'give up after this long', positiveInt, 300)
     .option('--otlp-endpoint <url>', OTLP_HELP, otlpEndpoint)
     .action(async (opts: DemoFlags) => {
@@ -112,6 +106,15 @@ function otlpEndpoint(v: string): string {
     throw new InvalidArgumentError(err instanceof Error ? err.message.replace(/^--otlp-endpoint: /, '') : String(err));
   }
   return v;
+}
+
+/** The embedded cluster's shape: the same for `kto sim` and `kto demo` (one wiring, one set of flags). */
+function clusterOptions(cmd: Command, nodes: number): Command {
+  return cmd
+    .option('--nodes <n>', 'simulated nodes', positiveInt, nodes)
+    .option('--versions <list>', 'kubelet versions, cycled over the nodes, e.g. v1.26.3,v1.30.1 (default: a mix from v1.24 to v1.35)')
+    .option('--restart-ms <ms>', 'simulated kubelet restart time', nonNegativeInt, 1000)
+    .option('--fail-nodes <names>', 'comma-separated nodes whose kubelet rejects any tracing config (to see rollback)');
 }
 
 /** Logging, metrics and tracing: the same for every long-running service. */

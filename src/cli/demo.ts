@@ -60,7 +60,8 @@ const out = (s: string): boolean => process.stdout.write(s);
 
 export async function demoCommand(f: DemoFlags): Promise<number> {
   const started = Date.now();
-  const failNodes = f.failNodes ? f.failNodes.split(',').map((s) => s.trim()).filter(Boolean) : [];
+  const clusterOptions = simOptions({ ...f, port: 0, agents: true, keep: false, notReadyAfterMs: 40_000, crd: true });
+  const failNodes = clusterOptions.failNodes;
   // Controller and agents share this process, so one registry; each keeps its service name.
   const registry = new Registry();
   const ctlTracing = startTracing({ service: 'kubelet-tracing-controller', endpoint: f.otlpEndpoint, registry });
@@ -68,7 +69,7 @@ export async function demoCommand(f: DemoFlags): Promise<number> {
   const telemetry = new ControllerTelemetry(ctlTracing, registry);
   const agentTelemetry = new AgentTelemetry(agentTracing, registry);
   const cluster = await SimCluster.start({
-    ...simOptions({ ...f, port: 0, agents: true, keep: false, notReadyAfterMs: 40_000, crd: true }),
+    ...clusterOptions,
     agentLog: createLogger('agent', 'warn'),
     agentHooks: (node) => agentTelemetry.hooks(node),
   });

@@ -180,13 +180,19 @@ export interface SimFlags {
   crd: boolean;
 }
 
+/** A comma-separated flag value as a list ('' and spaces dropped). */
+function csv(v: string | undefined): string[] {
+  return (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+}
+
 export function simOptions(f: Omit<SimFlags, 'kubeconfig'>) {
+  const versions = csv(f.versions);
   return {
     nodes: f.nodes,
-    versions: f.versions ? f.versions.split(',').map((v) => v.trim()).filter(Boolean) : undefined,
+    versions: versions.length ? versions : undefined,
     port: f.port,
     restartMs: f.restartMs,
-    failNodes: f.failNodes ? f.failNodes.split(',').map((n) => n.trim()).filter(Boolean) : [],
+    failNodes: csv(f.failNodes),
     agents: f.agents,
     keep: f.keep,
     stateDir: f.stateDir,
