@@ -14,8 +14,9 @@ export class MergePatcher {
 
   constructor(private readonly kc: k8s.KubeConfig) {}
 
-  /** PATCH path with a JSON merge patch; resolves with the parsed response, throws ApiException. */
-  async patch(path: string, body: unknown): Promise<unknown> {
+  /** PATCH path with a JSON merge patch; throws ApiException. The response body is read only on
+   *  failure: callers of the hot path do not need the object back. */
+  async patch(path: string, body: unknown): Promise<void> {
     const cluster = this.kc.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig has no current cluster');
     const url = new URL(cluster.server.replace(/\/+$/, '') + path);
@@ -29,19 +30,18 @@ export class MergePatcher {
     return new Promise((resolve, reject) => {
       const req = (url.protocol === 'https:' ? https : http).request(url, opts, (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        const ok = (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300;
+        res.on('data', (c: Buffer) => {
+          if (!ok) chunks.push(c);
+        });
         res.on('error', reject);
         res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
           const code = res.statusCode ?? 0;
           if (code >= 200 && code < 300) {
-            try {
-              resolve(JSON.parse(text));
-            } catch {
-              resolve(text);
-            }
+            resolve();
             return;
           }
+          const text = Buffer.concat(chunks).toString('utf8');
           const headers = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
           reject(new k8s.ApiException(code, `HTTP-Code: ${code}\nMessage: PATCH ${path}\nBody: ${text}`, text, headers));
         });

@@ -4,7 +4,6 @@ import * as k8s from '@kubernetes/client-node';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type NodeTracingPolicyStatus } from '../api/types.js';
 import { mergePatch } from './client.js';
 import { MergePatcher } from './patch.js';
-import { trimNode, type CachedNode } from '../controller/nodes.js';
 
 export class NotLeaderError extends Error {
   constructor() {
@@ -56,12 +55,12 @@ export class ApiWriter {
     }
   }
 
-  /** JSON merge patch of our annotations on a Node (null deletes a key); returns the trimmed node. */
-  async patchNodeAnnotations(name: string, annotations: Record<string, string | null>): Promise<CachedNode> {
-    const node = await this.write('patch', 'nodes', name, () =>
+  /** JSON merge patch of our annotations on a Node (null deletes a key). The watch brings the
+   *  result to the cache; the Reconciler's expectations cover the gap. */
+  async patchNodeAnnotations(name: string, annotations: Record<string, string | null>): Promise<void> {
+    await this.write('patch', 'nodes', name, () =>
       this.patcher.patch(`/api/v1/nodes/${encodeURIComponent(name)}`, { metadata: { annotations } }),
     );
-    return trimNode(node as Parameters<typeof trimNode>[0]);
   }
 
   async patchPolicyStatus(name: string, status: NodeTracingPolicyStatus): Promise<void> {
