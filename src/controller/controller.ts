@@ -189,10 +189,6 @@ export class Controller {
     return this.nodes?.list() ?? [];
   }
 
-  policyCache(): NodeTracingPolicy[] {
-    return this.policies?.list() ?? [];
-  }
-
   /** Stops acting and watching. `crash: true` keeps the Lease held, as a killed process would. */
   async stop(opts: { crash?: boolean } = {}): Promise<void> {
     const wasLeading = this.leading && !opts.crash;
