@@ -15,6 +15,7 @@ import {
   REMOVED_HASH,
 } from '../api/annotations.js';
 import { type ApplyResult, applyDesired, type PhaseHook } from './apply.js';
+import { mergePatch } from '../kube/client.js';
 import { type DetectOptions, detectKubeletLayout, type KubeletLayout } from './detect.js';
 import type { KubeletConfigObject } from './files.js';
 import { type Clock, type KubeletHealthProbeWithError, type KubeletRestarter, realClock } from './interfaces.js';
@@ -108,7 +109,6 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
   const backoff = o.backoff ?? { initialMs: 500, maxMs: 5_000 };
   const core = o.kubeConfig.makeApiClient(k8s.CoreV1Api);
   const fieldSelector = `metadata.name=${o.nodeName}`;
-  const patchOpts = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
   let latest: k8s.V1Node | undefined;
   let changes = 0;
@@ -135,7 +135,7 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
   };
 
   const patch = async (annotations: Patch): Promise<void> => {
-    const node = await core.patchNode({ name: o.nodeName, body: { metadata: { annotations } } }, patchOpts);
+    const node = await core.patchNode({ name: o.nodeName, body: { metadata: { annotations } } }, mergePatch);
     setLatest(node);
   };
 

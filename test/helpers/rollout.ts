@@ -4,6 +4,7 @@ import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type NodeTracingPolicy, type NodeTracingPolicySpec } from '../../src/api/types.js';
 import { Controller, type ControllerOptions } from '../../src/controller/controller.js';
 import { SimCluster, type SimClusterOptions } from '../../src/sim/cluster.js';
+import { mergePatch } from '../../src/kube/client.js';
 
 export interface Env {
   cluster: SimCluster;
@@ -39,7 +40,7 @@ export async function startEnv(o: SimClusterOptions): Promise<Env> {
       await custom.createClusterCustomObject({ ...ref, body });
     },
     async patchPolicySpec(name, spec) {
-      await custom.patchClusterCustomObject({ ...ref, name, body: { spec } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+      await custom.patchClusterCustomObject({ ...ref, name, body: { spec } }, mergePatch);
     },
     async getPolicy(name) {
       try {

@@ -4,14 +4,13 @@ import assert from 'node:assert/strict';
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import * as k8s from '@kubernetes/client-node';
 import { ANNOTATION_PREFIX, DROPIN_FILE } from '../../src/api/annotations.js';
 import { condition, converged, restartsByNode, startEnv, waitFor, type Env } from '../helpers/rollout.js';
+import { mergePatch } from '../../src/kube/client.js';
 
 let env: Env;
 const dropin = (node: string): string => join(env.cluster.kubelets.get(node)?.root ?? '', 'etc/kubernetes/kubelet.conf.d', DROPIN_FILE);
 const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false);
-const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
 before(async () => {
   env = await startEnv({ nodes: 4, versions: ['v1.31.6', 'v1.33.1'], restartMs: 50 });
@@ -40,7 +39,7 @@ test('a paused policy releases nothing; resuming rolls it out', async () => {
 });
 
 test('a node leaving the selector gets its drop-in removed', async () => {
-  await env.core.patchNode({ name: 'node-02', body: { metadata: { labels: { 'kubernetes.io/os': 'windows' } } } }, merge);
+  await env.core.patchNode({ name: 'node-02', body: { metadata: { labels: { 'kubernetes.io/os': 'windows' } } } }, mergePatch);
   await waitFor('node-02 cleaned', async () => {
     const n = await env.core.readNode({ name: 'node-02' });
     const ours = Object.keys(n.metadata?.annotations ?? {}).filter((k) => k.startsWith(ANNOTATION_PREFIX));

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import * as k8s from '@kubernetes/client-node';
 import { ANNOTATION_PREFIX, DROPIN_FILE } from '../../src/api/annotations.js';
 import { converged, startEnv, waitFor, type Env } from '../helpers/rollout.js';
+import { mergePatch } from '../../src/kube/client.js';
 
 let env: Env;
 before(async () => {
@@ -18,7 +18,7 @@ test('force-deleted policy: the controller still removes its configuration from 
   await env.createPolicy('gone', { tracing: { samplingRatePerMillion: 4 }, rollout: { maxUnavailable: 3, minReadySeconds: 0 } });
   await waitFor('converged', async () => converged(await env.getPolicy('gone')));
   const ref = { group: 'nodetracing.dev', version: 'v1alpha1', plural: 'nodetracingpolicies', name: 'gone' };
-  await env.custom.patchClusterCustomObject({ ...ref, body: { metadata: { finalizers: null } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+  await env.custom.patchClusterCustomObject({ ...ref, body: { metadata: { finalizers: null } } }, mergePatch);
   await env.custom.deleteClusterCustomObject(ref);
   assert.equal(await env.getPolicy('gone'), undefined);
   await waitFor('every node cleaned', async () => {
