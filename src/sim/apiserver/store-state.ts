@@ -8,6 +8,7 @@ import { eventCoreToV1, eventV1ToCore } from './hooks.js';
 import { Registry, type ResourceDef } from './registry.js';
 import { type Matcher, combine, parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { type KubeObject, type ResourceRef, NAMESPACES, isObject, resKey } from './types.js';
+import type { UserInfo } from './userinfo.js';
 
 export type FieldValidation = 'Strict' | 'Warn' | 'Ignore';
 
@@ -18,6 +19,8 @@ export interface WriteOptions {
   fieldValidation?: FieldValidation;
   /** Filled with warnings (unknown fields under fieldValidation=Warn). */
   warnings?: string[];
+  /** The requester, for admission (`request.userInfo`); in-process writes leave it unset. */
+  user?: UserInfo;
 }
 
 export interface ListOptions {
