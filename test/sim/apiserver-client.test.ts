@@ -53,6 +53,11 @@ const policy = (name: string, spec: Record<string, unknown> = {}) => ({
   spec: { nodeSelector: {}, tracing: { samplingRatePerMillion: 100 }, ...spec },
 });
 
+/** fetch as the server's admin (a request without a token is system:anonymous, denied by RBAC). */
+function adminFetch(server: ApiServer, url: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(url, { ...init, headers: { authorization: `Bearer ${server.adminToken}`, ...(init.headers as Record<string, string> | undefined) } });
+}
+
 describe('embedded apiserver via client-node', () => {
   const server = new ApiServer({ bookmarkIntervalMs: 100 });
   let kc: k8s.KubeConfig;
@@ -249,7 +254,7 @@ describe('embedded apiserver via client-node', () => {
 
   test('watch honours timeoutSeconds and closes cleanly', async () => {
     const t0 = Date.now();
-    const r = await fetch(`${server.url}/api/v1/namespaces?watch=true&timeoutSeconds=1`);
+    const r = await adminFetch(server, `${server.url}/api/v1/namespaces?watch=true&timeoutSeconds=1`);
     assert.equal(r.headers.get('transfer-encoding'), 'chunked');
     const lines = (await r.text()).trim().split('\n');
     assert.ok(Date.now() - t0 >= 950);
@@ -259,7 +264,7 @@ describe('embedded apiserver via client-node', () => {
 
   test('built-ins: unknown fields are dropped, warned about, or rejected under Strict', async () => {
     const post = (fv: string, name: string) =>
-      fetch(`${server.url}/api/v1/namespaces/default/configmaps?fieldValidation=${fv}`, {
+      adminFetch(server, `${server.url}/api/v1/namespaces/default/configmaps?fieldValidation=${fv}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, colour: 'red' }, data: { a: 'b' }, bogus: 1 }),
@@ -339,11 +344,11 @@ describe('embedded apiserver via client-node', () => {
 
   test('node proxy serves the registered handler; 404 for a missing node', async () => {
     server.setNodeProxy(async (node, p) => (node === 'n1' ? { status: 200, body: JSON.stringify({ kubeletconfig: { p } }) } : { status: 503, body: 'down' }));
-    const r = await fetch(`${server.url}/api/v1/nodes/n1/proxy/configz`);
+    const r = await adminFetch(server, `${server.url}/api/v1/nodes/n1/proxy/configz`);
     assert.equal(r.status, 200);
     assert.deepEqual(await r.json(), { kubeletconfig: { p: '/configz' } });
-    assert.equal((await fetch(`${server.url}/api/v1/nodes/s1/proxy/configz`)).status, 503);
-    assert.equal((await fetch(`${server.url}/api/v1/nodes/ghost/proxy/configz`)).status, 404);
+    assert.equal((await adminFetch(server, `${server.url}/api/v1/nodes/s1/proxy/configz`)).status, 503);
+    assert.equal((await adminFetch(server, `${server.url}/api/v1/nodes/ghost/proxy/configz`)).status, 404);
   });
 
   test('events.k8s.io/v1 and core/v1 events share storage', async () => {
@@ -357,19 +362,19 @@ describe('embedded apiserver via client-node', () => {
   });
 
   test('405 for unsupported verbs, 400 for undecodable bodies, 415 for apply patches', async () => {
-    assert.equal((await fetch(`${server.url}/api/v1/nodes/n1`, { method: 'POST', body: '{}' })).status, 405);
-    const r = await fetch(`${server.url}/api/v1/nodes`, { method: 'POST', body: '{nope', headers: { 'content-type': 'application/json' } });
+    assert.equal((await adminFetch(server, `${server.url}/api/v1/nodes/n1`, { method: 'POST', body: '{}' })).status, 405);
+    const r = await adminFetch(server, `${server.url}/api/v1/nodes`, { method: 'POST', body: '{nope', headers: { 'content-type': 'application/json' } });
     assert.equal(r.status, 400);
     assert.equal(((await r.json()) as StatusBody).reason, 'BadRequest');
-    const a = await fetch(`${server.url}/api/v1/nodes/n1?fieldManager=x`, { method: 'PATCH', body: 'metadata: {}', headers: { 'content-type': 'application/apply-patch+yaml' } });
+    const a = await adminFetch(server, `${server.url}/api/v1/nodes/n1?fieldManager=x`, { method: 'PATCH', body: 'metadata: {}', headers: { 'content-type': 'application/apply-patch+yaml' } });
     assert.equal(a.status, 415);
   });
 
   test('deleting the CRD removes its resource and objects', async () => {
     await ext.deleteCustomResourceDefinition({ name: 'nodetracingpolicies.nodetracing.dev' });
-    const r = await fetch(`${server.url}/apis/nodetracing.dev/v1alpha1/nodetracingpolicies`);
+    const r = await adminFetch(server, `${server.url}/apis/nodetracing.dev/v1alpha1/nodetracingpolicies`);
     assert.equal(r.status, 404);
-    const groups = (await (await fetch(`${server.url}/apis`)).json()) as { groups: { name: string }[] };
+    const groups = (await (await adminFetch(server, `${server.url}/apis`)).json()) as { groups: { name: string }[] };
     assert.ok(!groups.groups.some((g) => g.name === 'nodetracing.dev'));
     server.store.create(CRDS, testPolicyCRD());
     const list = (await custom.listClusterCustomObject({ group: POLICIES.group, version: POLICIES.version, plural: POLICIES.resource })) as { items: unknown[] };
@@ -417,7 +422,7 @@ describe('persistence and restart', () => {
     const after2 = await core.createNode({ body: { metadata: { name: 'later' } } });
     assert.ok(Number(after2.metadata?.resourceVersion) > Number(n.metadata?.resourceVersion));
     // The history is gone after a restart: resuming from before the last write is too old.
-    const r = await fetch(`${server.url}/api/v1/nodes?watch=1&resourceVersion=${Number(n.metadata?.resourceVersion) - 1}`);
+    const r = await adminFetch(server, `${server.url}/api/v1/nodes?watch=1&resourceVersion=${Number(n.metadata?.resourceVersion) - 1}`);
     const text = await r.text();
     const ev = JSON.parse(text.trim().split('\n')[0] ?? '{}') as { type: string; object: StatusBody };
     assert.equal(ev.type, 'ERROR');

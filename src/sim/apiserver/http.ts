@@ -2,6 +2,9 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseYaml } from 'yaml';
+import type { AuthApi } from './auth-api.js';
+import { type Authenticator, impersonate } from './authn.js';
+import { type Authorizer, forbidden, requestAttributes } from './authz.js';
 import { ApiError, badRequest, internalError, methodNotAllowed, successStatus, tooManyRequests } from './errors.js';
 import type { Faults } from './faults.js';
 import { gvDocument, v2Document, v3Index } from './openapi.js';
@@ -11,6 +14,7 @@ import type { ResourceDef } from './registry.js';
 import type { Entry, FieldValidation, ObjectStore, WriteOptions } from './store.js';
 import { toTable, wantsTable } from './table.js';
 import { type JsonObject, groupVersion, isObject } from './types.js';
+import type { UserInfo } from './userinfo.js';
 import { serveWatch } from './watch-http.js';
 
 export type NodeProxyHandler = (nodeName: string, path: string) => Promise<{ status: number; body: string; contentType?: string }>;
@@ -24,6 +28,9 @@ export interface RouterDeps {
   nodeProxy: () => NodeProxyHandler | undefined;
   count: (verb: string) => void;
   serverAddress: () => string;
+  authn: Authenticator;
+  authz: Authorizer;
+  authApi: AuthApi;
 }
 
 interface Target {
@@ -100,10 +107,25 @@ export class Router {
     }
   }
 
+  /** Who the request acts as: authenticated (401 otherwise), impersonation applied, authorized (403). */
+  private admitRequest(req: IncomingMessage, url: URL, method: string): UserInfo {
+    const authz = this.d.authz;
+    const requestor = this.d.authn.authenticate(req.headers.authorization);
+    const user = impersonate(requestor, req.headers, (a) => authz.authorize(a), forbidden);
+    authz.check(requestAttributes(user, method, url.pathname, url.searchParams));
+    return user;
+  }
+
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const seg = url.pathname.split('/').filter((s) => s !== '').map(decodeURIComponent);
     const method = req.method ?? 'GET';
+    const user = this.admitRequest(req, url, method);
+    if (method === 'GET' && seg.length === 1 && ['healthz', 'livez', 'readyz'].includes(seg[0] ?? '')) {
+      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Content-Length': 2 });
+      res.end('ok');
+      return;
+    }
     const reg = this.d.store.registry;
     const [s0, s1, s2] = seg;
     if (method === 'GET') {
@@ -144,12 +166,22 @@ export class Router {
     const fault = this.d.faults.takeFailure(verb, sub ? `${def.resource}/${sub}` : def.resource) ?? this.d.faults.takeFailure(verb, def.resource);
     if (fault === 429) throw tooManyRequests();
     if (fault === 500) throw internalError('injected fault');
+    if (def.virtual) {
+      if (verb !== 'create' || name !== undefined) throw methodNotAllowed();
+      send(res, 201, this.d.authApi.review(def, parseBody(await readBody(req), req.headers['content-type']), namespace, user));
+      return;
+    }
+    if (sub === 'token' && def.resource === 'serviceaccounts' && def.group === '' && name !== undefined && namespace !== undefined) {
+      if (method !== 'POST') throw methodNotAllowed();
+      send(res, 201, this.d.authApi.tokenRequest(namespace, name, parseBody(await readBody(req), req.headers['content-type'])));
+      return;
+    }
     if (sub !== undefined && !(sub === 'status' && def.hasStatus) && !(sub === 'proxy' && def.kind === 'Node' && def.group === '')) {
       throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
     }
     if (def.namespaced && name !== undefined && namespace === undefined) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
     if (sub === 'proxy') return this.proxy(res, t, url);
-    await this.rest(req, res, t, verb, q);
+    await this.rest(req, res, t, verb, q, user);
   }
 
   /** undefined: not a discovery path; null: a discovery path that does not exist. */
@@ -191,14 +223,14 @@ export class Router {
     res.end(r.body);
   }
 
-  private async rest(req: IncomingMessage, res: ServerResponse, t: Target, verb: string, q: URLSearchParams): Promise<void> {
+  private async rest(req: IncomingMessage, res: ServerResponse, t: Target, verb: string, q: URLSearchParams, user: UserInfo): Promise<void> {
     const { def, namespace } = t;
     const store = this.d.store;
     const table = wantsTable(req.headers.accept);
     const includeObject = q.get('includeObject');
     const fv = q.get('fieldValidation');
     const warnings: string[] = [];
-    const wopts: WriteOptions = { fieldValidation: fv === 'Strict' || fv === 'Ignore' ? (fv as FieldValidation) : 'Warn', warnings };
+    const wopts: WriteOptions = { fieldValidation: fv === 'Strict' || fv === 'Ignore' ? (fv as FieldValidation) : 'Warn', warnings, user };
     if (namespace !== undefined) wopts.namespace = namespace;
     if (q.getAll('dryRun').includes('All')) wopts.dryRun = true;
     if (t.sub === 'status') wopts.subresource = 'status';

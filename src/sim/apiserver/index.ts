@@ -1,14 +1,26 @@
 // The embedded Kubernetes API server: an in-process HTTP server speaking the REST + watch
 // protocol for the resources the operator uses, good enough for client-node and real kubectl.
 
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import type { Server, Socket } from 'node:net';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { stringify as toYaml } from 'yaml';
+import { AuthApi, type TokenOptions } from './auth-api.js';
+import { ADMIN_USER, Authenticator, type LiveUid } from './authn.js';
+import { Authorizer } from './authz.js';
+import { bootstrapClusterRoleBindings, bootstrapClusterRoles } from './bootstrap-rbac.js';
+import { CLUSTERROLEBINDINGS, CLUSTERROLES, RBAC_RESOURCES, ROLEBINDINGS, ROLES } from './builtin-kinds.js';
 import { Faults } from './faults.js';
 import { type NodeProxyHandler, Router } from './http.js';
+import { type TlsMaterial, dualProtocolServer, selfSignedCert } from './listener.js';
 import { Persistence } from './persistence.js';
 import { Store } from './store-api.js';
+import { TokenSigner } from './tokens.js';
+import { type KubeObject, resKey } from './types.js';
+import type { UserInfo } from './userinfo.js';
 
 export { Store } from './store-api.js';
 export type { PatchOptions, UpdateOptions } from './store-api.js';
@@ -19,6 +31,10 @@ export type { WatchEventType } from './history.js';
 export type { PatchType } from './patch.js';
 export type { ResourceDef } from './registry.js';
 export type { NodeProxyHandler } from './http.js';
+export type { UserInfo } from './userinfo.js';
+export { IN_PROCESS_ADMIN } from './userinfo.js';
+export type { TokenOptions } from './auth-api.js';
+export { SERVICEACCOUNTS, SERVICES, SECRETS, PODS, DEPLOYMENTS, DAEMONSETS, PDBS, ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS, VAPS, VAP_BINDINGS } from './builtin-kinds.js';
 export { NODES, NAMESPACES, CONFIGMAPS, EVENTS, EVENTS_V1, LEASES, CRDS, resKey, type KubeObject, type ObjectMeta, type ResourceRef, type PrinterColumn } from './types.js';
 
 export interface ApiServerOptions {
@@ -32,6 +48,51 @@ export interface ApiServerOptions {
   bookmarkIntervalMs?: number;
   /** Events kept for resuming watches and paginated lists (older ones get 410). Default 10,000. */
   historySize?: number;
+  /**
+   * Bearer token of the admin the written kubeconfig uses. Default: derived from the signing key
+   * (stable across restarts with a stateDir, random otherwise).
+   */
+  adminToken?: string;
+  /** Who the admin token authenticates as. Default kubernetes-admin in system:masters. */
+  adminUser?: UserInfo;
+}
+
+export interface KubeconfigOptions {
+  /** Bearer token of the user (default: the admin token). */
+  token?: string;
+  /** Name of the kubeconfig's user entry. Default 'kto-sim'. */
+  user?: string;
+  /**
+   * Point at the https endpoint. kubectl (client-go) sends credentials only over TLS, so a
+   * kubeconfig for kubectl needs it; in-process client-node authenticates over plain http too.
+   * kubeconfigYaml() defaults to false, writeKubeconfig() to true.
+   */
+  tls?: boolean;
+}
+
+/** A ServiceAccount token minted in-process (tests, `kto sim` running components under their identity). */
+export interface ServiceAccountTokenOptions {
+  /** Bind the token to this Node: it carries `authentication.kubernetes.io/node-name` and dies with the Node. */
+  boundNode?: string;
+  /** Bind the token to this Pod (which must run as the ServiceAccount). */
+  boundPod?: string;
+  expirationSeconds?: number;
+  audiences?: string[];
+}
+
+function signingKey(stateDir: string | undefined): Buffer {
+  if (!stateDir) return randomBytes(32);
+  const file = join(stateDir, 'sa-signing.key');
+  try {
+    const k = Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+    if (k.length >= 32) return k;
+  } catch {
+    // no key yet
+  }
+  const k = randomBytes(32);
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(file, `${k.toString('hex')}\n`, { mode: 0o600 });
+  return k;
 }
 
 export class ApiServer {
@@ -45,15 +106,35 @@ export class ApiServer {
   private counts = { reads: 0, writes: 0, byVerb: {} as Record<string, number> };
   private readonly persistence: Persistence | undefined;
   private loaded = false;
+  /** The bearer token of the admin kubeconfig (kubeconfigYaml()). */
+  readonly adminToken: string;
+  private readonly signer: TokenSigner;
+  private readonly authz: Authorizer;
+  private readonly authn: Authenticator;
+  private readonly authApi: AuthApi;
+  private tls: TlsMaterial | undefined;
 
   constructor(private readonly opts: ApiServerOptions = {}) {
     this.port = opts.port ?? 0;
     this.store = new Store(opts.historySize);
+    this.signer = new TokenSigner(signingKey(opts.stateDir));
+    this.adminToken = opts.adminToken ?? `kto-admin-${this.signer.derive('admin-token')}`;
+    const list = (r: typeof ROLES): KubeObject[] => this.store.listEntries(r).items.map((e) => e.obj);
+    this.authz = new Authorizer(() => ({ clusterRoles: list(CLUSTERROLES), roles: list(ROLES), clusterRoleBindings: list(CLUSTERROLEBINDINGS), roleBindings: list(ROLEBINDINGS) }));
+    const minor = Number(/^v\d+\.(\d+)/.exec(opts.gitVersion ?? 'v1.32.0')?.[1] ?? '32');
+    this.authn = new Authenticator({ signer: this.signer, adminToken: this.adminToken, adminUser: opts.adminUser ?? ADMIN_USER, liveUid: this.liveUid, credentialIdExtra: minor >= 30, nowMs: () => Date.now() });
+    this.authApi = new AuthApi({ store: this.store, signer: this.signer, authn: () => this.authn, authz: this.authz, minor, nowMs: () => Date.now() });
+    const rbacKeys = new Set(RBAC_RESOURCES.map(resKey));
+    let p: Persistence | undefined;
     if (opts.stateDir) {
-      const p = new Persistence(opts.stateDir, this.store);
+      p = new Persistence(opts.stateDir, this.store);
       this.persistence = p;
-      this.store.onCommit = () => p.schedule();
     }
+    this.store.onCommit = (key) => {
+      p?.schedule();
+      if (rbacKeys.has(key)) this.authz.invalidate();
+    };
+    this.ensureBootstrapPolicy();
     this.faults.dropHandler = () => {
       for (const res of [...this.openWatches]) {
         this.openWatches.delete(res);
@@ -63,8 +144,32 @@ export class ApiServer {
     };
   }
 
+  private readonly liveUid: LiveUid = (kind, namespace, name) => {
+    const resource = { ServiceAccount: 'serviceaccounts', Pod: 'pods', Node: 'nodes', Secret: 'secrets' }[kind];
+    try {
+      const e = this.store.getEntry({ group: '', version: 'v1', resource }, name, namespace === '' ? undefined : namespace).obj;
+      return e.metadata.deletionTimestamp ? undefined : e.metadata.uid;
+    } catch {
+      return undefined;
+    }
+  };
+
+  /** The default RBAC a real server reconciles at start (missing objects are created). */
+  private ensureBootstrapPolicy(): void {
+    for (const [res, objs] of [[CLUSTERROLES, bootstrapClusterRoles()], [CLUSTERROLEBINDINGS, bootstrapClusterRoleBindings()]] as const) {
+      for (const o of objs) if (!this.store.tryGet(res, o.metadata.name ?? '')) this.store.createEntry(res, o);
+    }
+    this.authz.invalidate();
+  }
+
+  /** Plain HTTP (tests, in-process clients). The same port also speaks TLS: see httpsUrl. */
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** The same server over TLS (self-signed): kubectl sends a kubeconfig's credentials only over https. */
+  get httpsUrl(): string {
+    return `https://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {
@@ -72,6 +177,7 @@ export class ApiServer {
     if (this.persistence && !this.loaded) {
       this.loaded = true;
       if (!(await this.persistence.load())) this.persistence.markDirty();
+      this.ensureBootstrapPolicy();
     }
     const router = new Router({
       store: this.store,
@@ -82,10 +188,12 @@ export class ApiServer {
       nodeProxy: () => this.proxyHandler,
       count: (verb) => this.count(verb),
       serverAddress: () => `127.0.0.1:${this.port}`,
+      authn: this.authn,
+      authz: this.authz,
+      authApi: this.authApi,
     });
-    const server = createServer((req, res) => void router.handle(req, res));
-    server.keepAliveTimeout = 30_000;
-    server.on('connection', (s: Socket) => {
+    this.tls ??= await selfSignedCert();
+    const server = dualProtocolServer((req, res) => void router.handle(req, res), this.tls, (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
@@ -118,26 +226,48 @@ export class ApiServer {
   /** Stop, then start on the same port from persisted state (stateDir) or the kept memory. */
   async restart(): Promise<void> {
     await this.stop();
-    if (this.persistence) await this.persistence.load();
-    else this.store.hub.reset(this.store.resourceVersion);
+    if (this.persistence) {
+      await this.persistence.load();
+      this.ensureBootstrapPolicy();
+    } else this.store.hub.reset(this.store.resourceVersion);
     await this.start();
   }
 
-  kubeconfigYaml(): string {
+  /**
+   * A kubeconfig for this server: the admin (system:masters) by default, or whoever `token`
+   * authenticates as (see tokenFor). `user` names the kubeconfig's user entry.
+   */
+  kubeconfigYaml(opts: KubeconfigOptions = {}): string {
+    const user = opts.user ?? 'kto-sim';
     return toYaml({
       apiVersion: 'v1',
       kind: 'Config',
-      // client-node 1.4 refuses a plain http:// server unless the cluster skips TLS verification.
-      clusters: [{ name: 'kto-sim', cluster: { server: this.url, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'kto-sim', user: { token: 'kto-sim' } }],
-      contexts: [{ name: 'kto-sim', context: { cluster: 'kto-sim', user: 'kto-sim' } }],
+      // client-node 1.4 refuses a plain http:// server unless the cluster skips TLS verification,
+      // and the certificate is self-signed.
+      clusters: [{ name: 'kto-sim', cluster: { server: opts.tls ? this.httpsUrl : this.url, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: user, user: { token: opts.token ?? this.adminToken } }],
+      contexts: [{ name: 'kto-sim', context: { cluster: 'kto-sim', user } }],
       'current-context': 'kto-sim',
       preferences: {},
     });
   }
 
-  async writeKubeconfig(path: string): Promise<void> {
-    await writeFile(path, this.kubeconfigYaml(), { mode: 0o600 });
+  /** Writes a kubeconfig for kubectl and other processes: https unless `tls: false`. */
+  async writeKubeconfig(path: string, opts: KubeconfigOptions = {}): Promise<void> {
+    await writeFile(path, this.kubeconfigYaml({ tls: true, ...opts }), { mode: 0o600 });
+  }
+
+  /**
+   * Mints a token of an existing ServiceAccount, as TokenRequest would (same checks: the
+   * ServiceAccount and any bound object must exist). Throws the real ApiError otherwise.
+   */
+  tokenFor(namespace: string, serviceAccount: string, o: ServiceAccountTokenOptions = {}): string {
+    const t: TokenOptions = {};
+    if (o.expirationSeconds !== undefined) t.expirationSeconds = o.expirationSeconds;
+    if (o.audiences) t.audiences = o.audiences;
+    if (o.boundNode !== undefined) t.boundObjectRef = { kind: 'Node', apiVersion: 'v1', name: o.boundNode };
+    if (o.boundPod !== undefined) t.boundObjectRef = { kind: 'Pod', apiVersion: 'v1', name: o.boundPod };
+    return this.authApi.mint(namespace, serviceAccount, t).token;
   }
 
   setNodeProxy(handler: NodeProxyHandler): void {

@@ -3,6 +3,7 @@
 // Built-in schemas are deliberately loose; CR schemas are the CRD's openAPIV3Schema.
 
 import { createHash } from 'node:crypto';
+import { BUILTIN_SCHEMAS } from './builtin-schemas.js';
 import type { Registry, ResourceDef } from './registry.js';
 import { type JsonObject, groupVersion, isObject } from './types.js';
 
@@ -52,6 +53,12 @@ function builtinSchema(def: ResourceDef): JsonObject {
     kind: { description: 'Kind is a string value representing the REST resource this object represents.', type: 'string' },
     metadata: { description: "Standard object's metadata.", allOf: [{ $ref: `#/components/schemas/${OBJECT_META}` }], default: {} },
   };
+  const known = BUILTIN_SCHEMAS[`${def.group}/${def.kind}`];
+  if (known) {
+    const out: JsonObject = { description: known.description, type: 'object', properties: { ...props, ...structuredClone(known.properties) }, 'x-kubernetes-group-version-kind': [gvk(def)] };
+    if (known.required) out['required'] = known.required;
+    return out;
+  }
   switch (def.kind) {
     case 'ConfigMap':
       props['data'] = { type: 'object', additionalProperties: { type: 'string' } };
@@ -103,6 +110,7 @@ function op(def: ResourceDef, action: string, ref: string, extraParams: string[]
 function paths(def: ResourceDef, prefix: string, ref: string): JsonObject {
   const base = def.namespaced ? `${prefix}/namespaces/{namespace}/${def.resource}` : `${prefix}/${def.resource}`;
   const writeParams = ['dryRun', 'fieldManager', 'fieldValidation', 'pretty'];
+  if (def.virtual) return { [base]: { post: op(def, 'post', ref, writeParams) } };
   const out: JsonObject = {
     [base]: { get: op(def, 'list', ref, ['labelSelector', 'fieldSelector', 'limit', 'continue', 'watch']), post: op(def, 'post', ref, writeParams) },
     [`${base}/{name}`]: {
@@ -154,6 +162,10 @@ export function v2Document(registry: Registry): JsonObject {
     // Swagger 2 style: metadata is a plain $ref (kube-openapi's v2 models do not follow allOf).
     const props = isObject(s['properties']) ? s['properties'] : {};
     props['metadata'] = { description: "Standard object's metadata.", $ref: `#/definitions/${OBJECT_META}` };
+    // kubectl apply computes a strategic merge patch from the v2 model of a kind when it finds
+    // one; without it, from its own compiled types. For the kinds with nested lists served here,
+    // the compiled types are the exact patch metadata, so their v2 models are not indexed by kind.
+    if (BUILTIN_SCHEMAS[`${d.group}/${d.kind}`]) delete s['x-kubernetes-group-version-kind'];
     definitions[schemaName(d)] = JSON.parse(JSON.stringify(s).replaceAll('#/components/schemas/', '#/definitions/')) as JsonObject;
   }
   return { swagger: '2.0', info: { title: 'Kubernetes', version: 'unversioned' }, paths: {}, definitions, 'x-kto-groupversions': registry.all().map((d) => groupVersion(d.group, d.version)) };

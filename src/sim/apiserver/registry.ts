@@ -3,6 +3,7 @@
 
 import { type JsonObject, type KubeObject, type PrinterColumn, type ResourceRef, groupVersion, isObject, resKey } from './types.js';
 import type { Schema } from './schema.js';
+import { type SubresourceDef, reviewDefs, storedBuiltinDefs } from './builtin-kinds.js';
 
 export interface ResourceDef extends ResourceRef {
   kind: string;
@@ -21,6 +22,12 @@ export interface ResourceDef extends ResourceRef {
   /** Objects live under another resource (events.k8s.io/v1 events are core/v1 events). */
   storage?: ResourceRef;
   fromCRD?: string;
+  /** Kinds whose objects carry no metadata.generation on a real server (Secret, RBAC, ...). */
+  noGeneration?: boolean;
+  /** Create-only review APIs: answered from the request, nothing stored. */
+  virtual?: boolean;
+  /** Subresources other than status (serviceaccounts/token). */
+  subresources?: SubresourceDef[];
 }
 
 const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -57,6 +64,8 @@ export function builtinDefs(): ResourceDef[] {
       categories: ['api-extensions'],
       returnDeletedObject: true,
     }),
+    ...storedBuiltinDefs(),
+    ...reviewDefs(),
   ];
 }
 
@@ -182,6 +191,9 @@ export class Registry {
       resources.push(r);
       if (d.hasStatus) resources.push({ name: `${d.resource}/status`, singularName: '', namespaced: d.namespaced, kind: d.kind, verbs: ['get', 'patch', 'update'] });
       if (d.resource === 'nodes' && d.group === '') resources.push({ name: 'nodes/proxy', singularName: '', namespaced: false, kind: 'NodeProxyOptions', verbs: ['create', 'delete', 'get', 'patch', 'update'] });
+      for (const s of d.subresources ?? []) {
+        resources.push({ name: `${d.resource}/${s.name}`, singularName: '', namespaced: d.namespaced, ...(s.group !== undefined ? { group: s.group, version: s.version } : {}), kind: s.kind, verbs: s.verbs });
+      }
     }
     return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: groupVersion(group, version), resources };
   }

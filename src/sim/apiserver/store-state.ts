@@ -83,8 +83,8 @@ export class StoreState {
   readonly hub: WatchHub;
   protected rv = 0;
   protected readonly tables = new Map<string, Table>();
-  /** Called after every committed write (persistence debounce). */
-  onCommit: (() => void) | undefined;
+  /** Called after every committed write with the storage key written (persistence, RBAC index). */
+  onCommit: ((storageKey: string) => void) | undefined;
 
   constructor(historySize = 10_000) {
     this.hub = new WatchHub(historySize);

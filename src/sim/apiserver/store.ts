@@ -6,7 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { alreadyExists, badRequest, conflict, invalid, notFound, type StatusCause } from './errors.js';
 import type { StoredEvent } from './history.js';
+import { admitBuiltin } from './builtin-validate.js';
 import { establishCRD, eventCoreToV1, pruneKnownShape, validateCRD } from './hooks.js';
+import { pathSegmentNameErrors } from './rbac-validate.js';
 import { applyPatch, type PatchType } from './patch.js';
 import type { ResourceDef } from './registry.js';
 import { processCustomResource } from './schema.js';
@@ -36,12 +38,12 @@ export class ObjectStore extends StoreState {
     const ev: StoredEvent = { rv: this.rv, res: storageKey, key, type, obj: stored, json };
     if (prev) ev.prev = prev;
     this.hub.push(ev);
-    this.onCommit?.();
+    this.onCommit?.(storageKey);
     return entry;
   }
 
   /** Schema handling for custom resources and CRD checks; returns the object to store. */
-  private admit(def: ResourceDef, obj: KubeObject, opts: WriteOptions): KubeObject {
+  private admit(def: ResourceDef, obj: KubeObject, opts: WriteOptions, old?: KubeObject): KubeObject {
     const name = obj.metadata.name ?? '';
     const shape = pruneKnownShape(def.group, def.kind, obj);
     let out = shape.obj;
@@ -52,6 +54,11 @@ export class ObjectStore extends StoreState {
       unknownFields.push(...r.unknownFields);
       causes = r.causes;
       out = { ...(r.obj as KubeObject), metadata: out.metadata };
+    } else {
+      const r = admitBuiltin(def, out, old);
+      unknownFields.push(...r.unknownFields);
+      causes = r.causes;
+      out = r.obj;
     }
     const mode = opts.fieldValidation ?? 'Ignore';
     if (unknownFields.length > 0 && mode === 'Strict') {
@@ -85,7 +92,10 @@ export class ObjectStore extends StoreState {
     const meta = obj.metadata;
     if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${randomUUID().slice(0, 5)}`;
     if (!meta.name) throw invalid(def.kind, def.group, '', [{ reason: 'FieldValueRequired', message: 'Required value: name or generateName is required', field: 'metadata.name' }]);
-    if (meta.name.length > 253 || !DNS_SUBDOMAIN.test(meta.name)) {
+    if (def.group === 'rbac.authorization.k8s.io') {
+      const errs = pathSegmentNameErrors(meta.name);
+      if (errs.length > 0) throw invalid(def.kind, def.group, meta.name, errs.map((m) => ({ reason: 'FieldValueInvalid', field: 'metadata.name', message: `Invalid value: ${JSON.stringify(meta.name)}: ${m}` })));
+    } else if (meta.name.length > 253 || !DNS_SUBDOMAIN.test(meta.name)) {
       throw invalid(def.kind, def.group, meta.name, [{ reason: 'FieldValueInvalid', field: 'metadata.name', message: `Invalid value: ${JSON.stringify(meta.name)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')` }]);
     }
     const ns = this.namespaceOf(def, obj, opts.namespace);
@@ -95,6 +105,7 @@ export class ObjectStore extends StoreState {
     if (table.entries.has(key)) throw alreadyExists(def.resource, def.group, meta.name);
     const created = now();
     obj.metadata = { ...meta, uid: randomUUID(), creationTimestamp: created, generation: 1 };
+    if (def.noGeneration) delete obj.metadata.generation;
     if (ns !== undefined) obj.metadata.namespace = ns;
     else delete obj.metadata.namespace;
     delete obj.metadata.resourceVersion;
@@ -151,8 +162,8 @@ export class ObjectStore extends StoreState {
           throw invalid(def.kind, def.group, name, [{ reason: 'FieldValueForbidden', message: 'Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{' + added.map((f) => JSON.stringify(f)).join(', ') + '}', field: 'metadata.finalizers' }]);
         }
       }
-      next = this.admit(def, next, opts);
-      if (specChanged(old, next)) next.metadata.generation = (old.metadata.generation ?? 1) + 1;
+      next = this.admit(def, next, opts, old);
+      if (!def.noGeneration && specChanged(old, next)) next.metadata.generation = (old.metadata.generation ?? 1) + 1;
       if (def.group === CRDS.group && def.resource === CRDS.resource) next = establishCRD(next, now());
     }
     next.metadata.resourceVersion = old.metadata.resourceVersion;
