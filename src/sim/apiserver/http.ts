@@ -10,6 +10,7 @@ import type { Faults } from './faults.js';
 import { gvDocument, v2Document, v3Index } from './openapi.js';
 import { encodeV2 } from './openapi-pb.js';
 import { PATCH_CONTENT_TYPES } from './patch.js';
+import { decodeKubeProtobuf } from './protobuf.js';
 import type { ResourceDef } from './registry.js';
 import type { Entry, FieldValidation, ObjectStore, WriteOptions } from './store.js';
 import { toTable, wantsTable } from './table.js';
@@ -55,10 +56,22 @@ function sendError(res: ServerResponse, e: ApiError): void {
   send(res, e.code, e.status, e.headers);
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+async function readRaw(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  return (await readRaw(req)).toString('utf8');
+}
+
+/** A create/update body: JSON, YAML, or (from kubectl's typed clients) Kubernetes protobuf. */
+async function readObject(req: IncomingMessage): Promise<unknown> {
+  const raw = await readRaw(req);
+  const ct = req.headers['content-type'];
+  if (ct?.includes('protobuf')) return decodeKubeProtobuf(raw);
+  return parseBody(raw.toString('utf8'), ct);
 }
 
 function parseBody(text: string, contentType: string | undefined): unknown {
@@ -168,12 +181,12 @@ export class Router {
     if (fault === 500) throw internalError('injected fault');
     if (def.virtual) {
       if (verb !== 'create' || name !== undefined) throw methodNotAllowed();
-      send(res, 201, this.d.authApi.review(def, parseBody(await readBody(req), req.headers['content-type']), namespace, user));
+      send(res, 201, this.d.authApi.review(def, await readObject(req), namespace, user));
       return;
     }
     if (sub === 'token' && def.resource === 'serviceaccounts' && def.group === '' && name !== undefined && namespace !== undefined) {
       if (method !== 'POST') throw methodNotAllowed();
-      send(res, 201, this.d.authApi.tokenRequest(namespace, name, parseBody(await readBody(req), req.headers['content-type'])));
+      send(res, 201, this.d.authApi.tokenRequest(namespace, name, await readObject(req)));
       return;
     }
     if (sub !== undefined && !(sub === 'status' && def.hasStatus) && !(sub === 'proxy' && def.kind === 'Node' && def.group === '')) {
@@ -266,12 +279,12 @@ export class Router {
         return;
       case 'create': {
         if (t.name !== undefined) throw methodNotAllowed();
-        const body = parseBody(await readBody(req), req.headers['content-type']);
+        const body = await readObject(req);
         reply(201, store.createEntry(def, body, wopts));
         return;
       }
       case 'update': {
-        const body = parseBody(await readBody(req), req.headers['content-type']);
+        const body = await readObject(req);
         reply(200, store.updateEntry(def, body, wopts, t.name));
         return;
       }

@@ -1,6 +1,7 @@
 // PATCH bodies: JSON merge patch (RFC 7386), JSON patch (RFC 6902, fast-json-patch) and the part
 // of strategic merge patch our clients use: maps merge; `metadata.finalizers` merges as a set;
-// `conditions`/`addresses` merge by `type`, `ownerReferences` by `uid`; other lists are replaced.
+// `conditions`/`addresses` merge by `type`, `ownerReferences` by `uid`, pod and container lists by
+// their real keys (a Service's `spec.ports` by `port`); other lists are replaced.
 // Directives: `$patch: delete|replace|merge`, `$retainKeys`, `$deleteFromPrimitiveList/…`,
 // `$setElementOrder/…` (accepted, order ignored).
 
@@ -44,8 +45,18 @@ const MERGE_KEYS: Record<string, string> = {
   ownerReferences: 'uid',
   volumes: 'name',
   containers: 'name',
+  initContainers: 'name',
+  ephemeralContainers: 'name',
   env: 'name',
   ports: 'containerPort',
+  volumeMounts: 'mountPath',
+  volumeDevices: 'devicePath',
+  imagePullSecrets: 'name',
+  hostAliases: 'ip',
+  topologySpreadConstraints: 'topologyKey',
+  schedulingGates: 'name',
+  resourceClaims: 'name',
+  secrets: 'name',
 };
 const SET_LISTS = new Set(['finalizers']);
 
@@ -68,7 +79,13 @@ function mergeKeyedList(orig: unknown[], patch: unknown[], key: string): unknown
   return out;
 }
 
-export function strategicMerge(target: unknown, patch: unknown): unknown {
+/** The merge key of a list field; a Service's `spec.ports` merge by `port`, a container's by `containerPort`. */
+function mergeKeyOf(field: string, path: string): string | undefined {
+  if (field === 'ports' && path === 'spec') return 'port';
+  return MERGE_KEYS[field];
+}
+
+export function strategicMerge(target: unknown, patch: unknown, path = ''): unknown {
   if (!isObject(patch)) return structuredClone(patch);
   if (patch['$patch'] === 'delete') return undefined;
   const replace = patch['$patch'] === 'replace';
@@ -89,12 +106,12 @@ export function strategicMerge(target: unknown, patch: unknown): unknown {
     }
     const cur = base[k];
     if (Array.isArray(v)) {
-      const key = MERGE_KEYS[k];
+      const key = mergeKeyOf(k, path);
       if (SET_LISTS.has(k) && Array.isArray(cur)) base[k] = [...cur, ...v.filter((x) => !cur.includes(x))];
       else if (key && Array.isArray(cur)) base[k] = mergeKeyedList(cur, v, key);
       else base[k] = key ? mergeKeyedList([], v, key) : structuredClone(v);
     } else if (isObject(v)) {
-      const merged = strategicMerge(cur, v);
+      const merged = strategicMerge(cur, v, path === '' ? k : `${path}.${k}`);
       if (merged === undefined) delete base[k];
       else base[k] = merged;
     } else base[k] = v;
