@@ -99,6 +99,35 @@ function nodeAddress(o: KubeObject, type: string): string {
   return isObject(a) && typeof a['address'] === 'string' ? a['address'] : '<none>';
 }
 
+const num = (o: KubeObject, p: string): number => {
+  const v = getPath(o, p);
+  return typeof v === 'number' ? v : 0;
+};
+
+function labelsText(m: unknown): string {
+  return isObject(m) && Object.keys(m).length > 0 ? Object.entries(m).map(([k, v]) => `${k}=${String(v)}`).join(',') : '<none>';
+}
+
+function selector(o: KubeObject): string {
+  return labelsText(getPath(o, 'spec.selector.matchLabels'));
+}
+
+const containers = (field: string) => (o: KubeObject): string => {
+  const cs = getPath(o, 'spec.template.spec.containers');
+  return Array.isArray(cs) ? cs.map((c) => (isObject(c) ? String(c[field] ?? '') : '')).join(',') : '';
+};
+
+function servicePorts(o: KubeObject): string {
+  const ps = getPath(o, 'spec.ports');
+  if (!Array.isArray(ps) || ps.length === 0) return '<none>';
+  return ps.filter(isObject).map((p) => `${String(p['port'])}${p['nodePort'] ? `:${String(p['nodePort'])}` : ''}/${String(p['protocol'] ?? 'TCP')}`).join(',');
+}
+
+const subjects = (kind: string) => (o: KubeObject): string => {
+  const ss = Array.isArray(o['subjects']) ? o['subjects'].filter(isObject) : [];
+  return ss.filter((s) => s['kind'] === kind).map((s) => (kind === 'ServiceAccount' ? `${String(s['namespace'] ?? '')}/${String(s['name'])}` : String(s['name']))).join(', ');
+};
+
 function columnsFor(def: ResourceDef): Column[] {
   if (def.printerColumns !== undefined || def.fromCRD) {
     const extra = (def.printerColumns ?? []).map((c) => col(c.name, (o) => cellFor(c, evalJsonPath(o, c.jsonPath)), c.priority ?? 0, c.type === 'date' ? 'date' : c.type, c.format ?? '', c.description ?? ''));
@@ -141,6 +170,28 @@ function columnsFor(def: ResourceDef): Column[] {
         }),
         col('Message', (o) => String(getPath(o, 'message') ?? getPath(o, 'note') ?? '')),
       ];
+    case 'apps/deployments':
+      return [nameCol, col('Ready', (o) => `${num(o, 'status.readyReplicas')}/${num(o, 'spec.replicas')}`), col('Up-to-date', (o) => num(o, 'status.updatedReplicas'), 0, 'integer'), col('Available', (o) => num(o, 'status.availableReplicas'), 0, 'integer'), ageCol, col('Containers', containers('name'), 1), col('Images', containers('image'), 1), col('Selector', selector, 1)];
+    case 'apps/daemonsets':
+      return [nameCol, ...['desiredNumberScheduled', 'currentNumberScheduled', 'numberReady', 'updatedNumberScheduled', 'numberAvailable'].map((f, i) => col(['Desired', 'Current', 'Ready', 'Up-to-date', 'Available'][i] ?? f, (o) => num(o, `status.${f}`), 0, 'integer')), col('Node Selector', (o) => labelsText(getPath(o, 'spec.template.spec.nodeSelector'))), ageCol, col('Containers', containers('name'), 1), col('Images', containers('image'), 1), col('Selector', selector, 1)];
+    case '/services':
+      return [nameCol, col('Type', str('spec.type')), col('Cluster-IP', str('spec.clusterIP')), col('External-IP', (o) => (getPath(o, 'spec.externalIPs') as string[] | undefined)?.join(',') || '<none>'), col('Port(s)', servicePorts), ageCol, col('Selector', (o) => labelsText(getPath(o, 'spec.selector')), 1)];
+    case '/serviceaccounts':
+      return [nameCol, col('Secrets', (o) => (Array.isArray(o['secrets']) ? o['secrets'].length : 0), 0, 'integer'), ageCol];
+    case '/secrets':
+      return [nameCol, col('Type', str('type')), col('Data', (o) => Object.keys(isObject(o['data']) ? o['data'] : {}).length, 0, 'integer'), ageCol];
+    case 'policy/poddisruptionbudgets':
+      return [nameCol, col('Min Available', (o) => String(getPath(o, 'spec.minAvailable') ?? 'N/A')), col('Max Unavailable', (o) => String(getPath(o, 'spec.maxUnavailable') ?? 'N/A')), col('Allowed Disruptions', (o) => num(o, 'status.disruptionsAllowed'), 0, 'integer'), ageCol];
+    case 'rbac.authorization.k8s.io/roles':
+    case 'rbac.authorization.k8s.io/clusterroles':
+      return [nameCol, col('Created At', (o) => o.metadata.creationTimestamp ?? '', 0, 'date')];
+    case 'rbac.authorization.k8s.io/rolebindings':
+    case 'rbac.authorization.k8s.io/clusterrolebindings':
+      return [nameCol, col('Role', (o) => `${String(getPath(o, 'roleRef.kind'))}/${String(getPath(o, 'roleRef.name'))}`), ageCol, col('Users', subjects('User'), 1), col('Groups', subjects('Group'), 1), col('ServiceAccounts', subjects('ServiceAccount'), 1)];
+    case 'admissionregistration.k8s.io/validatingadmissionpolicies':
+      return [nameCol, col('Validations', (o) => (getPath(o, 'spec.validations') as unknown[] | undefined)?.length ?? 0, 0, 'integer'), col('ParamKind', (o) => { const k = getPath(o, 'spec.paramKind'); return isObject(k) ? `${String(k['apiVersion'])}/${String(k['kind'])}` : '<unset>'; }), ageCol];
+    case 'admissionregistration.k8s.io/validatingadmissionpolicybindings':
+      return [nameCol, col('PolicyName', str('spec.policyName')), col('ParamRef', (o) => (getPath(o, 'spec.paramRef') ? JSON.stringify(getPath(o, 'spec.paramRef')) : '<unset>')), ageCol];
     case 'apiextensions.k8s.io/customresourcedefinitions':
       return [nameCol, col('Created At', (o) => o.metadata.creationTimestamp ?? '', 0, 'date')];
     default:
