@@ -32,7 +32,7 @@ const full = await time('full list (client-node)', () => core.listNode());
 if (full.items.length !== N) throw new Error(`listed ${full.items.length}`);
 await time('full list again (warm)', () => core.listNode());
 await time('full list, raw HTTP (fetch + JSON.parse)', async () => {
-  const r = await fetch(`${server.url}/api/v1/nodes`);
+  const r = await fetch(`${server.url}/api/v1/nodes`, { headers: { authorization: `Bearer ${server.adminToken}` } });
   const body = (await r.json()) as { items: unknown[] };
   if (body.items.length !== N) throw new Error('raw list');
 });
