@@ -154,19 +154,14 @@ export class OtlpReceiver {
     this.grpc = undefined;
     this.http = undefined;
     this.listeners.clear();
-    await Promise.all([
-      grpc &&
-        new Promise<void>((resolve) => {
-          // Exporters keep their channel open: do not wait for them to hang up.
-          grpc.forceShutdown();
-          resolve();
-        }),
-      http &&
-        new Promise<void>((resolve) => {
-          http.close(() => resolve());
-          http.closeAllConnections();
-        }),
-    ]);
+    // Exporters keep their gRPC channel open: do not wait for them to hang up.
+    grpc?.forceShutdown();
+    if (http) {
+      await new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      });
+    }
   }
 
   private urlHost(): string {
