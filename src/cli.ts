@@ -3,13 +3,15 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { demoCommand, type DemoFlags } from './cli/demo.js';
 import { agentCommand, controllerCommand, simCommand, type AgentFlags, type ControllerFlags, type SimFlags } from './cli/processes.js';
 import { crdCommand, renderCommand, validateCommand } from './cli/static.js';
-import { resolveTracesEndpoint } from './telemetry/tracing.js';
+import { OTLP_PROTOCOLS, OtlpFlagError, otelSettings } from './telemetry/otel-env.js';
+import { VERSION } from './version.js';
 
 const EXIT_USAGE = 2;
 
 export function buildProgram(): Command {
   const program = new Command('kto')
     .description('kubelet-tracing-operator: roll out kubelet tracing (KEP-2831) across a cluster')
+    .version(VERSION)
     .exitOverride()
     .showHelpAfterError();
 
@@ -45,7 +47,16 @@ export function buildProgram(): Command {
     .option('--lease-namespace <ns>', 'namespace of the leader-election Lease', 'kube-system')
     .option('--lease-name <name>', 'name of the leader-election Lease', 'kubelet-tracing-operator')
     .option('--id <identity>', 'leader-election identity (default: hostname + random suffix)')
-    .option('--no-leader-election', 'act without a Lease (a single replica only)');
+    .option('--no-leader-election', 'act without a Lease (a single replica only)')
+    .addOption(new Option('--lease-duration <duration>', 'how long standbys wait after the last renewal before taking the Lease').argParser(duration).default(15_000, '15s'))
+    .addOption(new Option('--renew-deadline <duration>', 'how long the leader keeps trying to renew before it stops acting (< --lease-duration)').argParser(duration).default(10_000, '10s'))
+    .addOption(new Option('--retry-period <duration>', 'how often the Lease is renewed or tried (--renew-deadline > 1.2 x this)').argParser(duration).default(2_000, '2s'))
+    .hook('preAction', (cmd) => {
+      // client-go's leaderelection rules: otherwise a leader can lose the Lease while still acting.
+      const o = cmd.opts<ControllerFlags>();
+      if (o.leaseDuration <= o.renewDeadline) cmd.error('error: --lease-duration must be greater than --renew-deadline', { exitCode: EXIT_USAGE });
+      if (o.renewDeadline <= o.retryPeriod * 1.2) cmd.error('error: --renew-deadline must be greater than 1.2 x --retry-period', { exitCode: EXIT_USAGE });
+    });
   serviceOptions(controller, 'port of /metrics, /healthz, /readyz (0: none)', 8080).action(async (opts: ControllerFlags) => {
     process.exitCode = await controllerCommand(opts);
   });
@@ -90,23 +101,43 @@ export function buildProgram(): Command {
     .option('--report <file>', 'write a JSON report here')
     .option('--max-unavailable <n|pct>', 'maxUnavailable of the demo policy', '25%')
     .option('--timeout-seconds <n>', 'give up after this long', positiveInt, 300)
-    .option('--otlp-endpoint <url>', OTLP_HELP, otlpEndpoint)
-    .action(async (opts: DemoFlags) => {
+    .option('--otlp-endpoint <url>', OTLP_ENDPOINT_HELP)
+    .addOption(otlpProtocolOption());
+  checkOtlpFlags(demo).action(async (opts: DemoFlags) => {
       process.exitCode = await demoCommand(opts);
     });
 
   return program;
 }
 
-const OTLP_HELP = "the operator's own spans: OTLP/HTTP collector URL, e.g. http://otel-collector:4318 (default: $OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT; none: tracing off)";
+const OTLP_ENDPOINT_HELP =
+  "the operator's own spans: the OTLP collector for --otlp-protocol. http/protobuf (the default) and http/json: a base URL, e.g. http://otel-collector:4318 (/v1/traces is appended); grpc: http://otel-collector:4317 (plaintext), https://... (TLS) or host:4317, no path (default: $OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT; none: tracing off)";
 
-function otlpEndpoint(v: string): string {
-  try {
-    resolveTracesEndpoint(v, {});
-  } catch (err) {
-    throw new InvalidArgumentError(err instanceof Error ? err.message.replace(/^--otlp-endpoint: /, '') : String(err));
-  }
-  return v;
+function otlpProtocolOption(): Option {
+  return new Option('--otlp-protocol <protocol>', 'OTLP protocol of the spans (default: $OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL, else http/protobuf)').choices(OTLP_PROTOCOLS);
+}
+
+/** The endpoint is read for the protocol, which may come from the environment: check them together. */
+function checkOtlpFlags(cmd: Command): Command {
+  return cmd.hook('preAction', (c) => {
+    const o = c.opts<{ otlpEndpoint?: string; otlpProtocol?: string }>();
+    try {
+      otelSettings({ endpoint: o.otlpEndpoint, protocol: o.otlpProtocol }, process.env);
+    } catch (err) {
+      if (err instanceof OtlpFlagError) c.error(`error: ${err.message}`, { exitCode: EXIT_USAGE });
+      throw err;
+    }
+  });
+}
+
+/** A Go-style duration (90s, 1m30s, 500ms) in ms, as the kube components' flags take them. */
+function duration(v: string): number {
+  const parts = [...v.matchAll(/(\d+)(ms|s|m|h)/g)];
+  if (v === '' || parts.map((p) => p[0]).join('') !== v) throw new InvalidArgumentError('must be a duration such as 15s, 1m30s or 500ms');
+  const unit: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+  const ms = parts.reduce((sum, p) => sum + Number(p[1]) * (unit[p[2] ?? ''] ?? 0), 0);
+  if (ms <= 0) throw new InvalidArgumentError('must be more than 0');
+  return ms;
 }
 
 /** The embedded cluster's shape: the same for `kto sim` and `kto demo` (one wiring, one set of flags). */
@@ -120,10 +151,13 @@ function clusterOptions(cmd: Command, nodes: number): Command {
 
 /** Logging, metrics and tracing: the same for every long-running service. */
 function serviceOptions(cmd: Command, metricsHelp: string, metricsPort: number): Command {
-  return cmd
-    .option('--log-level <level>', 'info, warn, error, debug', 'info')
-    .option('--metrics-port <port>', metricsHelp, nonNegativeInt, metricsPort)
-    .option('--otlp-endpoint <url>', OTLP_HELP, otlpEndpoint);
+  return checkOtlpFlags(
+    cmd
+      .option('--log-level <level>', 'info, warn, error, debug', 'info')
+      .option('--metrics-port <port>', metricsHelp, nonNegativeInt, metricsPort)
+      .option('--otlp-endpoint <url>', OTLP_ENDPOINT_HELP)
+      .addOption(otlpProtocolOption()),
+  );
 }
 
 function nonNegativeInt(v: string): number {

@@ -37,7 +37,8 @@ export function buildCrd(): Record<string, unknown> {
         plural: PLURAL,
         singular: SINGULAR,
         shortNames: [SHORT_NAME],
-        categories: ['all-tracing'],
+        // `kubectl get nodetracing` lists every kind of the project (one, for now).
+        categories: ['nodetracing'],
       },
       versions: [
         {
@@ -50,6 +51,8 @@ export function buildCrd(): Record<string, unknown> {
             { name: 'Updated', type: 'integer', jsonPath: '.status.updatedNodes' },
             { name: 'Failed', type: 'integer', jsonPath: '.status.failedNodes' },
             { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+            // Why not Ready: RolloutInProgress, RolloutPaused, RolloutHalted, RolloutBlocked, InvalidSpec, Removing.
+            { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason' },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],
           schema: { openAPIV3Schema: structural(crdSchema) },

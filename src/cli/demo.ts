@@ -24,6 +24,7 @@ export interface DemoFlags {
   versions?: string;
   timeoutSeconds: number;
   otlpEndpoint?: string;
+  otlpProtocol?: string;
 }
 
 export interface DemoReport {
@@ -64,8 +65,8 @@ export async function demoCommand(f: DemoFlags): Promise<number> {
   const failNodes = clusterOptions.failNodes;
   // Controller and agents share this process, so one registry; each keeps its service name.
   const registry = new Registry();
-  const ctlTracing = startTracing({ service: 'kubelet-tracing-controller', endpoint: f.otlpEndpoint, registry });
-  const agentTracing = startTracing({ service: 'kubelet-tracing-agent', endpoint: f.otlpEndpoint, registry });
+  const ctlTracing = startTracing({ service: 'kubelet-tracing-controller', endpoint: f.otlpEndpoint, protocol: f.otlpProtocol, registry });
+  const agentTracing = startTracing({ service: 'kubelet-tracing-agent', endpoint: f.otlpEndpoint, protocol: f.otlpProtocol, registry });
   const telemetry = new ControllerTelemetry(ctlTracing, registry);
   const agentTelemetry = new AgentTelemetry(agentTracing, registry);
   const cluster = await SimCluster.start({
@@ -123,7 +124,7 @@ export async function demoCommand(f: DemoFlags): Promise<number> {
 
 function tracesLine(tracing: Tracing, traceId: string | undefined): string {
   if (!tracing.enabled) return 'traces: tracing off (pass --otlp-endpoint or set OTEL_EXPORTER_OTLP_ENDPOINT)\n';
-  return `traces: sent to ${tracing.endpoint ?? '?'}; rollout trace id ${traceId ?? '(none: no node was released)'}\n`;
+  return `traces: sent to ${tracing.target ? `${tracing.target.url} (${tracing.target.protocol})` : '?'}; rollout trace id ${traceId ?? '(none: no node was released)'}\n`;
 }
 
 function summarize(cluster: SimCluster, policy: NodeTracingPolicy, s: RolloutSummary | undefined, durationMs: number, restartMs: number): DemoReport {

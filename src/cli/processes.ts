@@ -33,10 +33,15 @@ export interface ControllerFlags {
   leaseName: string;
   id?: string;
   leaderElection: boolean;
+  /** Leader-election timings, ms (--lease-duration, --renew-deadline, --retry-period). */
+  leaseDuration: number;
+  renewDeadline: number;
+  retryPeriod: number;
   logLevel: string;
   /** /metrics, /healthz, /readyz; 0: no server. */
   metricsPort: number;
   otlpEndpoint?: string;
+  otlpProtocol?: string;
 }
 
 /** One registry per process (never prom-client's global one), with the process metrics. */
@@ -54,13 +59,13 @@ async function serveTelemetry(port: number, registry: Registry, live: () => Chec
 }
 
 function logTracing(logger: Logger, tracing: Tracing): void {
-  logger.info(tracing.enabled ? { endpoint: tracing.endpoint } : {}, tracing.enabled ? 'tracing on' : 'tracing off (no OTLP endpoint)');
+  logger.info(tracing.target ? { endpoint: tracing.target.url, protocol: tracing.target.protocol } : {}, tracing.enabled ? 'tracing on' : 'tracing off (no OTLP endpoint)');
 }
 
 export async function controllerCommand(f: ControllerFlags): Promise<number> {
   const logger = createLogger('controller', f.logLevel);
   const registry = processRegistry();
-  const tracing = startTracing({ service: 'kubelet-tracing-controller', endpoint: f.otlpEndpoint, registry });
+  const tracing = startTracing({ service: 'kubelet-tracing-controller', endpoint: f.otlpEndpoint, protocol: f.otlpProtocol, registry, warn: (m) => logger.warn(m) });
   logTracing(logger, tracing);
   const telemetry = new ControllerTelemetry(tracing, registry);
   const controller = new Controller({
@@ -69,6 +74,9 @@ export async function controllerCommand(f: ControllerFlags): Promise<number> {
     leaseNamespace: f.leaseNamespace,
     leaseName: f.leaseName,
     noLeaderElection: !f.leaderElection,
+    leaseDurationMs: f.leaseDuration,
+    renewDeadlineMs: f.renewDeadline,
+    retryPeriodMs: f.retryPeriod,
     log: logFn(logger),
     ...telemetry.hooks(),
   });
@@ -109,6 +117,7 @@ export interface AgentFlags {
   /** /metrics, /healthz, /readyz; 0: no server. */
   metricsPort: number;
   otlpEndpoint?: string;
+  otlpProtocol?: string;
 }
 
 /** Ready when our own Node can be read: the agent's whole world. Probed at most every 5 s. */
@@ -137,7 +146,7 @@ export async function agentCommand(f: AgentFlags): Promise<number> {
   }
   const logger = createLogger('agent', f.logLevel).child({ node: nodeName });
   const registry = processRegistry();
-  const tracing = startTracing({ service: 'kubelet-tracing-agent', endpoint: f.otlpEndpoint, registry });
+  const tracing = startTracing({ service: 'kubelet-tracing-agent', endpoint: f.otlpEndpoint, protocol: f.otlpProtocol, registry, warn: (m) => logger.warn(m) });
   logTracing(logger, tracing);
   const telemetry = new AgentTelemetry(tracing, registry);
   const kubeConfig = loadKubeConfig(f.kubeconfig);

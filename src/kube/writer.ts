@@ -1,5 +1,6 @@
 // The one module that writes to the API server. Everything else asks it. Every write checks
 // leadership first, so a replica that lost its lease stops writing at once.
+import { hostname } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type NodeTracingPolicyStatus } from '../api/types.js';
 import { mergePatch } from './client.js';
@@ -32,7 +33,14 @@ export class ApiWriter {
 
   constructor(
     kc: k8s.KubeConfig,
-    private readonly opts: { canWrite: () => boolean; component: string; eventNamespace?: string; observe?: WriteObserver },
+    private readonly opts: {
+      canWrite: () => boolean;
+      component: string;
+      /** Events' reportingInstance: this replica. Default: $POD_NAME (the downward API), else the hostname (a pod's name too). */
+      instance?: string;
+      eventNamespace?: string;
+      observe?: WriteObserver;
+    },
   ) {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
@@ -104,7 +112,7 @@ export class ApiWriter {
       message,
       source: { component: this.opts.component },
       reportingComponent: this.opts.component,
-      reportingInstance: this.opts.component,
+      reportingInstance: this.opts.instance ?? (process.env.POD_NAME || hostname()),
       firstTimestamp: now,
       lastTimestamp: now,
       count: 1,

@@ -26,7 +26,7 @@ export class AgentTelemetry {
 
     const wrapApply: AgentHooks['wrapApply'] = (ctx, fn) => {
       const parent = ctx.traceparent !== undefined ? propagation.extract(ROOT_CONTEXT, { traceparent: ctx.traceparent }) : ROOT_CONTEXT;
-      const attributes = { 'kto.node': node, 'kto.config_hash': ctx.hash };
+      const attributes = { 'k8s.node.name': node, 'kto.config_hash': ctx.hash };
       return tracer.startActiveSpan(`apply ${node}`, { kind: SpanKind.CONSUMER, attributes }, parent, async (span) => {
         try {
           const result = await fn();
@@ -43,7 +43,7 @@ export class AgentTelemetry {
     const onPhase: PhaseHook = (phase, fn) => {
       if (phase === 'restart') m?.restarts.inc();
       if (phase === 'rollback') m?.rollbacks.inc();
-      return tracer.startActiveSpan(phase, { attributes: { 'kto.node': node } }, async (span) => {
+      return tracer.startActiveSpan(phase, { attributes: { 'k8s.node.name': node } }, async (span) => {
         try {
           const out = await fn();
           // health resolves false when the kubelet did not come back in time

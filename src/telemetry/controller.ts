@@ -7,7 +7,7 @@
 // root ends when the rollout completes, halts or is superseded by a new hash: at most one open
 // root per policy, so memory stays bounded.
 import { randomUUID } from 'node:crypto';
-import { propagation, ROOT_CONTEXT, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
+import { type Attributes, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { REMOVED_HASH } from '../api/annotations.js';
 import type { NodeTracingPolicy } from '../api/types.js';
 import type { ControllerOptions } from '../controller/controller.js';
@@ -112,13 +112,9 @@ export class ControllerTelemetry {
     if (!this.tracing.enabled) return;
     const end = Date.now();
     const span = this.tracing.tracer.startSpan(`${w.verb} ${w.resource}`, {
+      kind: SpanKind.CLIENT,
       startTime: end - w.ms,
-      attributes: {
-        'http.request.method': w.verb === 'create' ? 'POST' : 'PATCH',
-        'k8s.resource': w.resource,
-        'k8s.name': w.name,
-        'http.response.status_code': w.code,
-      },
+      attributes: { 'http.request.method': w.verb === 'create' ? 'POST' : 'PATCH', ...writeAttributes(w) },
     });
     if (!w.ok) span.setStatus({ code: SpanStatusCode.ERROR });
     span.end(end);
@@ -190,6 +186,17 @@ export class ControllerTelemetry {
     if (outcome === 'halted') r.span.setStatus({ code: SpanStatusCode.ERROR, message: 'rollout halted: too many failed nodes' });
     r.span.end();
   }
+}
+
+/**
+ * The object a write touched, in semantic-convention names where they exist (k8s.node.name) and
+ * ours where they do not (the k8s.* namespace is reserved for the conventions). No response
+ * (code 0): error.type instead of a status code, as the HTTP conventions ask.
+ */
+function writeAttributes(w: Parameters<WriteObserver>[0]): Attributes {
+  const object: Attributes = w.resource === 'nodes' ? { 'k8s.node.name': w.name } : w.resource.startsWith('nodetracingpolicies') ? { 'kto.policy': w.name } : { 'kto.object.name': w.name };
+  const outcome: Attributes = w.code === 0 ? { 'error.type': 'no_response' } : { 'http.response.status_code': w.code, ...(w.ok ? {} : { 'error.type': String(w.code) }) };
+  return { 'kto.api.resource': w.resource, ...object, ...outcome };
 }
 
 /** Readiness of the controller: caches synced and the leadership state known. */

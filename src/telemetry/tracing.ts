@@ -1,6 +1,7 @@
 // OpenTelemetry tracing for one service (controller or agent): NodeTracerProvider, a bounded
-// BatchSpanProcessor and the OTLP/HTTP exporter, configured by the standard OTEL_* variables or
-// an explicit --otlp-endpoint. With no endpoint it is off: a no-op tracer, no provider, no timers.
+// BatchSpanProcessor and the OTLP exporter made for the protocol in use (grpc, http/protobuf or
+// http/json), configured by the standard OTEL_* variables or the --otlp-endpoint/--otlp-protocol
+// flags (otel-env.ts). With no endpoint it is off: a no-op tracer, no provider, no timers.
 //
 // A collector that is down must cost us nothing but the spans: the queue is bounded (full ->
 // dropped and counted), each export gives up after exportTimeoutMillis, and shutdown() waits at
@@ -8,6 +9,8 @@
 import {
   createNoopMeter,
   type Counter as OtelCounter,
+  diag,
+  DiagLogLevel,
   type Meter,
   type MeterProvider,
   type MetricAttributes,
@@ -15,38 +18,36 @@ import {
   ProxyTracerProvider,
   type Tracer,
 } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as ProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type BufferConfig, NodeTracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace-node';
+import { VERSION } from '../version.js';
 import { Registry, spanMetrics, type SpanMetrics } from './metrics.js';
+import { type OtlpFlags, type OtlpProtocol, type OtlpTarget, otelSettings } from './otel-env.js';
+
+export { DEFAULT_QUEUE, EXPORTER_TIMEOUT_MS, OTLP_PROTOCOLS, type OtlpProtocol } from './otel-env.js';
 
 export type ServiceName = 'kubelet-tracing-controller' | 'kubelet-tracing-agent';
 
-export const DEFAULT_QUEUE: Required<BufferConfig> = {
-  maxQueueSize: 2048,
-  maxExportBatchSize: 512,
-  scheduledDelayMillis: 500,
-  exportTimeoutMillis: 5000,
-};
-
-export interface TracingOptions {
+export interface TracingOptions extends OtlpFlags {
   service: ServiceName;
-  /** `--otlp-endpoint`: the collector's OTLP/HTTP base URL (http://host:4318) or its full
-   *  /v1/traces URL. Wins over OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT. */
-  endpoint?: string;
   /** Where kto_spans_* are counted. */
   registry?: Registry;
-  /** Overrides of DEFAULT_QUEUE (tests). */
+  /** Overrides of the batch processor settings (tests); win over OTEL_BSP_*. */
   queue?: Partial<BufferConfig>;
   /** Replaces the OTLP exporter (tests); counting still applies. */
   exporter?: SpanExporter;
+  /** Where configuration warnings go (a malformed OTEL_* variable); default process.emitWarning. */
+  warn?: (message: string) => void;
 }
 
 export interface Tracing {
   readonly enabled: boolean;
   readonly service: ServiceName;
-  /** The URL spans are posted to, when enabled. */
-  readonly endpoint: string | undefined;
+  /** Where spans go and how, when enabled. */
+  readonly target: OtlpTarget | undefined;
   readonly tracer: Tracer;
   forceFlush(): Promise<void>;
   /** Flushes and stops; gives up waiting after timeoutMs (an unreachable collector). */
@@ -59,82 +60,61 @@ const EXPORT_FAILED = 1;
 /** The BatchSpanProcessor reports each span it drops on this counter, error.type=queue_full. */
 const PROCESSED_METRIC = 'otel.sdk.processor.span.processed';
 
-/** The traces URL from the flag or the environment, or undefined when tracing is off. */
-export function resolveTracesEndpoint(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (explicit !== undefined && explicit !== '') return tracesUrl(explicit, '--otlp-endpoint');
-  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return undefined;
-  if (env.OTEL_TRACES_EXPORTER?.trim().toLowerCase() === 'none') return undefined;
-  const signal = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
-  if (signal) return checkedUrl(signal, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
-  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
-  if (base) return tracesUrl(base, 'OTEL_EXPORTER_OTLP_ENDPOINT');
-  return undefined;
+function otlpExporter(t: OtlpTarget, timeoutMillis: number): SpanExporter {
+  const byProtocol: Record<OtlpProtocol, () => SpanExporter> = {
+    grpc: () => new GrpcExporter({ url: t.url, timeoutMillis }),
+    'http/protobuf': () => new ProtobufExporter({ url: t.url, timeoutMillis }),
+    'http/json': () => new JsonExporter({ url: t.url, timeoutMillis }),
+  };
+  return byProtocol[t.protocol]();
 }
 
-function tracesUrl(base: string, what: string): string {
-  const url = checkedUrl(base, what);
-  return /\/v1\/traces\/?$/.test(new URL(url).pathname) ? url : `${url.replace(/\/+$/, '')}/v1/traces`;
-}
-
-function checkedUrl(raw: string, what: string): string {
-  let u: URL;
-  try {
-    u = new URL(raw);
-  } catch {
-    throw new Error(`${what}: "${raw}" is not a URL (want http://host:4318)`);
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`${what}: scheme "${u.protocol.replace(/:$/, '')}" is not OTLP/HTTP (want http:// or https://)`);
-  return raw;
-}
-
-/**
- * Each batch's export (with the exporter's own retries) gives up after this, unless
- * OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT says otherwise. Short on purpose: a refused connection is
- * retried once, not for seconds, so a dead collector neither holds the last flush nor keeps the
- * process alive after shutdown. The processor's exportTimeoutMillis stays the backstop.
- */
-export const EXPORTER_TIMEOUT_MS = 2_000;
-
-function exporterTimeout(): { timeoutMillis?: number } {
-  const fromEnv = process.env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT ?? process.env.OTEL_EXPORTER_OTLP_TIMEOUT;
-  return fromEnv !== undefined && fromEnv.trim() !== '' ? {} : { timeoutMillis: EXPORTER_TIMEOUT_MS };
-}
+const defaultWarn = (message: string): void => process.emitWarning(message, 'OpenTelemetryConfigWarning');
 
 let globalsRegistered = false;
 
 export function startTracing(o: TracingOptions): Tracing {
-  const endpoint = resolveTracesEndpoint(o.endpoint);
-  if (endpoint === undefined && o.exporter === undefined) return disabledTracing(o.service);
+  const warn = o.warn ?? defaultWarn;
+  // Throws OtlpFlagError on a bad flag; the CLI checks the flags before it gets here.
+  const settings = otelSettings({ endpoint: o.endpoint, protocol: o.protocol }, process.env);
+  for (const w of settings.warnings) warn(w);
+  const { target } = settings;
+  const otlp = o.exporter ?? (target && otlpExporter(target, settings.timeoutMillis));
+  if (otlp === undefined) return disabledTracing(o.service);
 
   const metrics = spanMetrics(o.registry ?? new Registry());
-  const otlp = o.exporter ?? new OTLPTraceExporter({ url: endpoint, ...exporterTimeout() });
   const queue: BufferConfig & { selfObsMeterProvider: MeterProvider } = {
-    ...DEFAULT_QUEUE,
+    ...settings.queue,
     ...o.queue,
     // Typed BufferConfig does not list it, but the processor takes it and reports drops there.
     selfObsMeterProvider: dropReporter(metrics),
   };
-  // Env resource (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES) merged last so it wins over our
-  // default service name: passing a resource of our own would otherwise hide both variables.
+  // Env resource (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES: the chart's k8s.pod.name,
+  // k8s.namespace.name, k8s.node.name) merged last so it wins over our defaults: passing a
+  // resource of our own would otherwise hide both variables.
   const resource = defaultResource()
-    .merge(resourceFromAttributes({ 'service.name': o.service }))
+    .merge(resourceFromAttributes({ 'service.name': o.service, 'service.version': VERSION }))
     .merge(detectResources({ detectors: [envDetector] }));
   const provider = new NodeTracerProvider({
     resource,
     spanProcessors: [new BatchSpanProcessor(new CountingExporter(otlp, metrics), queue)],
   });
-  // Context manager (AsyncLocalStorage) and the W3C propagator are process-wide: the demo runs
-  // a controller and agents (two providers) in one process, and the first registration holds.
+  // Context manager (AsyncLocalStorage), the W3C propagator and the SDK's own diagnostics are
+  // process-wide: the demo runs a controller and agents (two providers) in one process, and the
+  // first registration holds.
   if (!globalsRegistered) {
     provider.register();
+    // The exporters warn (diag) about the variables they read themselves (headers, compression,
+    // certificates): surface those as ours. Export errors are counted, not logged per batch.
+    diag.setLogger({ error: () => undefined, warn: (m: string) => warn(m), info: () => undefined, debug: () => undefined, verbose: () => undefined }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
     globalsRegistered = true;
   }
-  const tracer = provider.getTracer('kubelet-tracing-operator');
+  const tracer = provider.getTracer('kubelet-tracing-operator', VERSION);
   let stopped: Promise<void> | undefined;
   return {
     enabled: true,
     service: o.service,
-    endpoint,
+    target,
     tracer,
     forceFlush: () => provider.forceFlush(),
     shutdown(timeoutMs = 5_000) {
@@ -147,7 +127,7 @@ export function startTracing(o: TracingOptions): Tracing {
 function disabledTracing(service: ServiceName): Tracing {
   // A proxy with no delegate hands out the API's no-op tracer, without touching the globals.
   const tracer = new ProxyTracerProvider().getTracer('kubelet-tracing-operator');
-  return { enabled: false, service, endpoint: undefined, tracer, forceFlush: async () => undefined, shutdown: async () => undefined };
+  return { enabled: false, service, target: undefined, tracer, forceFlush: async () => undefined, shutdown: async () => undefined };
 }
 
 async function withTimeout(p: Promise<void>, ms: number): Promise<void> {

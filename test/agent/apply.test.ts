@@ -34,6 +34,22 @@ const cfg = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
   tracing,
 });
 
+/**
+ * An agent that "dies" when it reaches the restart (its promise never settles): `reached` resolves
+ * then, with the files written. (Waiting for a file to appear instead raced with the atomic
+ * writer's temp file, which shows up before the drop-in itself.)
+ */
+function dieAtRestart(): { onPhase: NonNullable<ApplyOptions['onPhase']>; reached: Promise<void> } {
+  let reachedRestart!: () => void;
+  const reached = new Promise<void>((resolve) => (reachedRestart = resolve));
+  const onPhase: NonNullable<ApplyOptions['onPhase']> = (p, fn) => {
+    if (p !== 'restart') return fn();
+    reachedRestart();
+    return new Promise<never>(() => undefined);
+  };
+  return { onPhase, reached };
+}
+
 function opts(k: SimKubelet, layout: KubeletLayout, hash: string, config: Record<string, unknown> | null): ApplyOptions {
   return { layout, desired: { hash, config }, restarter: k, health: k, clock: realClock, timeoutMs: 500, pollMs: 5 };
 }
@@ -114,13 +130,9 @@ describe('applyDesired against the simulated kubelet', () => {
   test('agent dies mid-apply: the next run restarts although the files match', async () => {
     const { k, layout } = await node('v1.30.1');
     // The first agent writes and then "dies" before restarting (its promise never settles).
-    void applyDesired({
-      ...opts(k, layout, 'h7', cfg()),
-      onPhase: (p, fn) => (p === 'restart' ? new Promise<never>(() => undefined) : fn()),
-    });
-    for (let i = 0; i < 100 && (await readdir(layout.mode === 'dropin' ? layout.dropinDir : '')).length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    const died = dieAtRestart();
+    void applyDesired({ ...opts(k, layout, 'h7', cfg()), onPhase: died.onPhase });
+    await died.reached;
     assert.equal(k.restartLog.length, 1);
     const res = await applyDesired(opts(k, layout, 'h7', cfg()));
     assert.deepEqual({ state: res.state, restarted: res.restarted }, { state: 'Applied', restarted: true });
@@ -130,13 +142,9 @@ describe('applyDesired against the simulated kubelet', () => {
 
   test('agent dies mid-apply of a bad config: the next run still rolls back to the real previous bytes', async () => {
     const { k, layout } = await node('v1.34.1');
-    void applyDesired({
-      ...opts(k, layout, 'h8', cfg({ featureGates: { KubeletTracing: false } })),
-      onPhase: (p, fn) => (p === 'restart' ? new Promise<never>(() => undefined) : fn()),
-    });
-    for (let i = 0; i < 100 && (await readdir(layout.mode === 'dropin' ? layout.dropinDir : '')).length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    const died = dieAtRestart();
+    void applyDesired({ ...opts(k, layout, 'h8', cfg({ featureGates: { KubeletTracing: false } })), onPhase: died.onPhase });
+    await died.reached;
     const res = await applyDesired(opts(k, layout, 'h8', cfg({ featureGates: { KubeletTracing: false } })));
     assert.equal(res.state, 'RolledBack');
     assert.match(res.message ?? '', /locked to true/);

@@ -29,7 +29,7 @@ test('single controller killed 50 times over 5 rollouts (8 nodes, maxUnavailable
 
 test('two leader-elected replicas, the leader killed 10 times over 2 rollouts: the standby finishes safely', async (t) => {
   const r = await runKillChaos({
-    seed: 303, nodes: 6, rollouts: 2, killsPerRollout: 5, maxUnavailable: 2, restartMs: 40, leaderElection: true, maxKillDelayMs: 150,
+    seed: 303, nodes: 10, rollouts: 2, killsPerRollout: 5, maxUnavailable: 2, restartMs: 150, leaderElection: true, maxKillDelayMs: 150,
   });
   check(r);
   t.diagnostic(`seed ${r.seed}: ${r.kills} kills, ${r.midRolloutKills} mid-rollout, peak ${r.maxConcurrent} restarting, ${r.ms} ms`);

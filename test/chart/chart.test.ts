@@ -23,12 +23,42 @@ const valuesYaml = (): Record<string, unknown> => parseYaml(readFileSync(join(CH
 const VARIANTS: Record<string, object> = {
   defaults: {},
   everythingOn: {
-    controller: { verifyConfigz: true, extraArgs: ['--log-level', 'debug'], extraEnv: [{ name: 'OTEL_EXPORTER_OTLP_ENDPOINT', value: 'http://c:4318' }], priorityClassName: 'high' },
-    agent: { layout: 'k3s', extraWritableHostPaths: ['/opt/kubelet.d'], configDir: '/opt/kubelet.d', restartCommand: 'nsenter -t 1 -m -- systemctl restart k3s-agent', priorityClassName: 'system-node-critical' },
-    metrics: { serviceMonitor: { enabled: true, labels: { release: 'prom' } } },
+    controller: {
+      verifyConfigz: true,
+      extraArgs: ['--log-level', 'debug'],
+      extraEnv: [{ name: 'OTEL_EXPORTER_OTLP_HEADERS', value: 'x-tenant=a' }],
+      priorityClassName: 'high',
+      otlpEndpoint: 'http://otel-collector.observability.svc:4317',
+      otlpProtocol: 'grpc',
+      leaseDuration: '30s',
+      renewDeadline: '20s',
+      retryPeriod: '4s',
+      podSecurityContext: { runAsNonRoot: true, fsGroup: 1000700000, seccompProfile: { type: 'RuntimeDefault' } },
+      topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway' }],
+    },
+    agent: {
+      layout: 'k3s',
+      extraWritableHostPaths: ['/opt/kubelet.d'],
+      configDir: '/opt/kubelet.d',
+      restartCommand: 'nsenter -t 1 -m -- systemctl restart k3s-agent',
+      priorityClassName: 'system-node-critical',
+      otlpEndpoint: 'http://otel-collector.observability.svc:4318',
+      otlpProtocol: 'http/json',
+    },
+    metrics: { serviceMonitor: { enabled: true, labels: { release: 'prom' } }, podMonitor: { enabled: true, labels: { release: 'prom' } } },
     imagePullSecrets: [{ name: 'regcred' }],
     commonLabels: { team: 'platform' },
-    image: { digest: `sha256:${'a'.repeat(64)}` },
+    otelResourceAttributes: { 'k8s.cluster.name': 'prod-eu' },
+    image: { registry: 'ghcr.io/acme', digest: `sha256:${'a'.repeat(64)}` },
+    extraObjects: [
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: '{{ .Release.Name }}-extra', namespace: '{{ .Release.Namespace }}', labels: { 'app.kubernetes.io/managed-by': '{{ .Release.Service }}' } },
+        data: { cluster: 'prod-eu' },
+      },
+      'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: {{ .Release.Name }}-controller\n  namespace: {{ .Release.Namespace }}\n  labels: {app.kubernetes.io/managed-by: {{ .Release.Service }}}\nspec:\n  podSelector: {matchLabels: {app.kubernetes.io/component: controller}}\n  policyTypes: [Ingress]\n',
+    ],
   },
   minimal: {
     controller: { replicas: 1, leaderElection: false },
@@ -94,11 +124,12 @@ describe('chart', { skip: skipReason !== undefined }, () => {
       for (const o of objects) {
         if (o.apiVersion === 'monitoring.coreos.com/v1') {
           // prometheus-operator's models need Node 22; check the fields the operator requires.
-          assert.equal(o.kind, 'ServiceMonitor');
+          assert.ok(['ServiceMonitor', 'PodMonitor'].includes(o.kind), o.kind);
           const spec = (o as any).spec;
-          assert.ok(spec.selector?.matchLabels, 'ServiceMonitor.spec.selector');
-          assert.ok(Array.isArray(spec.endpoints) && spec.endpoints.length > 0);
-          for (const e of spec.endpoints) assert.equal(e.port, 'metrics');
+          assert.ok(spec.selector?.matchLabels, `${o.kind}.spec.selector`);
+          const endpoints = o.kind === 'ServiceMonitor' ? spec.endpoints : spec.podMetricsEndpoints;
+          assert.ok(Array.isArray(endpoints) && endpoints.length > 0);
+          for (const e of endpoints) assert.equal(e.port, 'metrics');
           continue;
         }
         const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') : ['v1', undefined];
@@ -132,7 +163,9 @@ describe('chart', { skip: skipReason !== undefined }, () => {
     assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'metrics' });
     assert.deepEqual(c.readinessProbe.httpGet, { path: '/readyz', port: 'metrics' });
     assert.equal(spec.securityContext.runAsNonRoot, true);
-    assert.equal(spec.securityContext.runAsUser, 65532);
+    // No fixed UID: the image's user applies, and OpenShift's restricted SCC may assign its own.
+    assert.equal(spec.securityContext.runAsUser, undefined);
+    assert.equal(c.securityContext.runAsNonRoot, true);
     assert.equal(c.securityContext.readOnlyRootFilesystem, true);
     assert.equal(c.securityContext.allowPrivilegeEscalation, false);
     assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
@@ -356,7 +389,7 @@ describe('chart', { skip: skipReason !== undefined }, () => {
         const o = s as Record<string, unknown>;
         if (o.properties && o.additionalProperties !== false) open.push(path);
         for (const [k, v] of Object.entries(o)) {
-          if (k === 'properties' || k === 'patternProperties') for (const [p, sub] of Object.entries(v as object)) walk(sub, `${path}.${p}`);
+          if (k === 'properties' || k === 'patternProperties' || k === 'definitions') for (const [p, sub] of Object.entries(v as object)) walk(sub, `${path}.${p}`);
           else if (k === 'items' || k === 'additionalProperties') walk(v, `${path}[]`);
           else if (k === 'anyOf' || k === 'oneOf' || k === 'allOf') (v as unknown[]).forEach((sub, i) => walk(sub, `${path}|${i}`));
         }
@@ -382,6 +415,17 @@ describe('chart', { skip: skipReason !== undefined }, () => {
         ['toleration typo', { agent: { tolerations: [{ operator: 'Exists', effects: 'NoSchedule' }] } }],
         ['agentGuard.failurePolicy', { agentGuard: { failurePolicy: 'Deny' } }],
         ['crds.keep type', { crds: { keep: 'yes' } }],
+        ['image.registry with a scheme', { image: { registry: 'https://ghcr.io' } }],
+        ['controller.leaseDuration without a unit', { controller: { leaseDuration: '15' } }],
+        ['controller.otlpProtocol', { controller: { otlpProtocol: 'thrift' } }],
+        ['agent.otlpEndpoint with spaces', { agent: { otlpEndpoint: 'http://a b:4318' } }],
+        ['podSecurityContext typo', { controller: { podSecurityContext: { runAsUSer: 1000 } } }],
+        ['securityContext.capabilities.drop not a list', { controller: { securityContext: { capabilities: { drop: 'ALL' } } } }],
+        ['topologySpreadConstraints without topologyKey', { controller: { topologySpreadConstraints: [{ maxSkew: 1, whenUnsatisfiable: 'DoNotSchedule' }] } }],
+        ['otelResourceAttributes nested', { otelResourceAttributes: { k8s: { cluster: 'x' } } }],
+        ['agent.readinessProbe typo', { agent: { readinessProbe: { periodSecond: 5 } } }],
+        ['metrics.podMonitor.interval without a unit', { metrics: { podMonitor: { interval: '30' } } }],
+        ['extraObjects not a list', { extraObjects: { kind: 'ConfigMap' } }],
       ];
       for (const [what, override] of bad) {
         const v = structuredClone(valuesYaml());

@@ -114,3 +114,39 @@ test('kto crd prints the committed CRD', async () => {
   assert.equal(r.code, 0);
   assert.equal(r.stdout, await readFile(CRD_FILE, 'utf8'));
 });
+
+test('kto --version prints the package version', async () => {
+  const r = await runKto(['--version']);
+  assert.equal(r.code, 0, r.stderr);
+  const pkg = JSON.parse(await readFile('package.json', 'utf8')) as { version: string };
+  assert.equal(r.stdout.trim(), pkg.version);
+});
+
+test('controller and agent: OTLP flags are checked with the protocol they are read for (exit 2)', async () => {
+  const cases: Array<[string[], NodeJS.ProcessEnv, RegExp]> = [
+    [['agent', '--otlp-protocol', 'zipkin'], {}, /argument 'zipkin' is invalid. Allowed choices are grpc, http\/protobuf, http\/json/],
+    [['agent', '--otlp-endpoint', 'collector:4318'], {}, /--otlp-endpoint: "collector:4318" is not a URL \(want http:\/\/host:4318 for http\/protobuf\)/],
+    [['controller', '--otlp-endpoint', 'http://c:4317/v1/traces', '--otlp-protocol', 'grpc'], {}, /--otlp-endpoint: a gRPC endpoint has no path/],
+    // The protocol may come from the environment: the flag is read for it.
+    [['controller', '--otlp-endpoint', 'http://c:4317/v1/traces'], { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, /a gRPC endpoint has no path/],
+  ];
+  for (const [args, env, message] of cases) {
+    const r = await runKto(args, { env });
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
+});
+
+test('controller: leader-election timings are durations, in client-go order (exit 2 otherwise)', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--lease-duration', '15'], /must be a duration such as 15s, 1m30s or 500ms/],
+    [['--retry-period', '0s'], /must be more than 0/],
+    [['--lease-duration', '10s'], /--lease-duration must be greater than --renew-deadline/],
+    [['--renew-deadline', '2s'], /--renew-deadline must be greater than 1.2 x --retry-period/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await runKto(['controller', ...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
+});

@@ -38,7 +38,8 @@ test('the CRD has the names, scope, status subresource and printer columns kubec
   assert.equal(crd.spec.names.kind, 'NodeTracingPolicy');
   const v = crd.spec.versions[0];
   assert.deepEqual(v?.subresources, { status: {} });
-  assert.deepEqual(v?.additionalPrinterColumns.map((c) => c.name), ['Target', 'Updated', 'Failed', 'Ready', 'Age']);
+  assert.deepEqual(v?.additionalPrinterColumns.map((c) => c.name), ['Target', 'Updated', 'Failed', 'Ready', 'Reason', 'Age']);
+  assert.deepEqual((crd.spec.names as { categories?: string[] }).categories, ['nodetracing']);
 });
 
 test('every spec field has a description, so kubectl explain is useful', () => {

@@ -75,8 +75,10 @@ test('playground: kto sim + kto controller + kubectl apply converge; both stop c
     return t === '5' && u === '5' && r === 'True';
   }, () => diagnose(kc, sim, ctl));
   const table = await kubectl(kc, 'get', 'ntp');
-  assert.match(table.stdout, /NAME\s+TARGET\s+UPDATED\s+FAILED\s+READY\s+AGE/);
-  assert.match(table.stdout, /basic\s+5\s+5\s+0\s+True/);
+  assert.match(table.stdout, /NAME\s+TARGET\s+UPDATED\s+FAILED\s+READY\s+REASON\s+AGE/);
+  assert.match(table.stdout, /basic\s+5\s+5\s+0\s+True\s+RolloutComplete\s/);
+  // The project's category lists its kinds.
+  assert.match((await kubectl(kc, 'get', 'nodetracing')).stdout, /^basic\s+5\s+5\s+0\s+True\s+RolloutComplete\s/m);
   const nodes = await kubectl(kc, 'get', 'nodes', '-L', 'nodetracing.dev/state');
   assert.equal(nodes.code, 0, nodes.stderr);
 

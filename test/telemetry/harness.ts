@@ -1,133 +1,42 @@
-// Shared by the telemetry tests and bench/collector-down.ts: a real OTLP/HTTP receiver (the
-// exporter's own wire format, decoded), and a rollout on the embedded cluster with the
+// Shared by the telemetry tests and bench/collector-down.ts: a real OTLP receiver (gRPC and
+// OTLP/HTTP protobuf + JSON: src/sim/collector), and a rollout on the embedded cluster with the
 // controller and every agent wired to telemetry exactly as `kto demo` wires them.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { gunzipSync } from 'node:zlib';
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type NodeTracingPolicy } from '../../src/api/types.js';
 import { Controller } from '../../src/controller/controller.js';
 import type { RolloutSummary } from '../../src/controller/status.js';
 import { SimCluster } from '../../src/sim/cluster.js';
+import { OtlpReceiver, type Protocol, type ReceivedSpan } from '../../src/sim/collector/index.js';
 import { AgentTelemetry } from '../../src/telemetry/agent.js';
 import { ControllerTelemetry } from '../../src/telemetry/controller.js';
 import { Registry } from '../../src/telemetry/metrics.js';
 import { startTracing, type TracingOptions } from '../../src/telemetry/tracing.js';
 
-export interface OtlpSpan {
-  service: string;
-  traceId: string;
-  spanId: string;
-  parentSpanId: string;
-  name: string;
-  attributes: Record<string, string | number | boolean | undefined>;
-  statusCode: number;
-  startNs: bigint;
-  endNs: bigint;
+export type { Protocol, ReceivedSpan };
+export { OtlpReceiver };
+
+/** The receiver's endpoint for an exporter speaking `protocol`. */
+export function endpointFor(r: OtlpReceiver, protocol: Protocol): string {
+  return protocol === 'grpc' ? r.grpcEndpoint : r.httpEndpoint;
 }
 
+/** The older, smaller shape bench/collector-down.ts uses: OTLP/HTTP at `url`. */
 export interface Receiver {
   url: string;
-  spans: OtlpSpan[];
-  contentTypes: Set<string>;
+  readonly spans: ReceivedSpan[];
   close(): Promise<void>;
 }
 
-interface AnyValue {
-  stringValue?: string;
-  intValue?: string | number;
-  doubleValue?: number;
-  boolValue?: boolean;
-}
-interface KeyValue {
-  key: string;
-  value?: AnyValue;
-}
-interface JsonSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  attributes?: KeyValue[];
-  status?: { code?: number };
-  startTimeUnixNano: string | number;
-  endTimeUnixNano: string | number;
-}
-interface ExportRequest {
-  resourceSpans?: Array<{ resource?: { attributes?: KeyValue[] }; scopeSpans?: Array<{ spans?: JsonSpan[] }> }>;
-}
-
-function value(v: AnyValue | undefined): string | number | boolean | undefined {
-  if (!v) return undefined;
-  if (v.stringValue !== undefined) return v.stringValue;
-  if (v.intValue !== undefined) return Number(v.intValue);
-  if (v.doubleValue !== undefined) return v.doubleValue;
-  return v.boolValue;
-}
-
-function attrs(kvs: KeyValue[] | undefined): Record<string, string | number | boolean | undefined> {
-  return Object.fromEntries((kvs ?? []).map((kv) => [kv.key, value(kv.value)]));
-}
-
-/** Ids arrive as hex in OTLP/JSON; tolerate base64 (the proto3 JSON mapping) too. */
-function hexId(id: string | undefined): string {
-  if (id === undefined || id === '') return '';
-  return /^[0-9a-f]+$/i.test(id) ? id.toLowerCase() : Buffer.from(id, 'base64').toString('hex');
-}
-
-/** Decodes an OTLP/JSON ExportTraceServiceRequest. */
-export function decodeTraces(body: ExportRequest): OtlpSpan[] {
-  const out: OtlpSpan[] = [];
-  for (const rs of body.resourceSpans ?? []) {
-    const service = String(attrs(rs.resource?.attributes)['service.name'] ?? '');
-    for (const ss of rs.scopeSpans ?? []) {
-      for (const s of ss.spans ?? []) {
-        out.push({
-          service,
-          traceId: hexId(s.traceId),
-          spanId: hexId(s.spanId),
-          parentSpanId: hexId(s.parentSpanId),
-          name: s.name,
-          attributes: attrs(s.attributes),
-          statusCode: s.status?.code ?? 0,
-          startNs: BigInt(s.startTimeUnixNano),
-          endNs: BigInt(s.endTimeUnixNano),
-        });
-      }
-    }
-  }
-  return out;
-}
-
 export async function startReceiver(): Promise<Receiver> {
-  const spans: OtlpSpan[] = [];
-  const contentTypes = new Set<string>();
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (req.method !== 'POST' || req.url !== '/v1/traces') {
-        res.writeHead(404).end();
-        return;
-      }
-      const type = req.headers['content-type'] ?? '';
-      contentTypes.add(type);
-      let raw = Buffer.concat(chunks);
-      if (req.headers['content-encoding'] === 'gzip') raw = gunzipSync(raw);
-      if (!type.startsWith('application/json')) {
-        res.writeHead(415).end();
-        return;
-      }
-      spans.push(...decodeTraces(JSON.parse(raw.toString('utf8')) as ExportRequest));
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  const port = await listen(server);
+  const r = await OtlpReceiver.start();
   return {
-    url: `http://127.0.0.1:${port}`,
-    spans,
-    contentTypes,
-    close: () => closeServer(server),
+    url: r.httpEndpoint,
+    get spans() {
+      return r.spans();
+    },
+    close: () => r.stop(),
   };
 }
 
@@ -163,6 +72,8 @@ export interface RolloutEnvOptions {
   maxFailures?: number;
   /** OTLP endpoint for both services; undefined: tracing off. */
   endpoint?: string;
+  /** OTLP protocol for both services (default: the spec's, http/protobuf). */
+  protocol?: Protocol;
   queue?: TracingOptions['queue'];
 }
 
@@ -180,7 +91,7 @@ export interface RolloutEnv {
 
 export async function startRolloutEnv(o: RolloutEnvOptions): Promise<RolloutEnv> {
   const registry = new Registry();
-  const tracingOpts = { registry, ...(o.endpoint !== undefined ? { endpoint: o.endpoint } : {}), ...(o.queue ? { queue: o.queue } : {}) };
+  const tracingOpts = { registry, endpoint: o.endpoint, protocol: o.protocol, ...(o.queue ? { queue: o.queue } : {}) };
   const ctlTracing = startTracing({ service: 'kubelet-tracing-controller', ...tracingOpts });
   const agentTracing = startTracing({ service: 'kubelet-tracing-agent', ...tracingOpts });
   const ctl = new ControllerTelemetry(ctlTracing, registry);

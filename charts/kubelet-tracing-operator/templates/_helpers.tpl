@@ -23,6 +23,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | 
 app.kubernetes.io/name: {{ include "kto.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: kubelet-tracing-operator
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- with .Values.commonLabels }}
 {{ toYaml . }}
@@ -59,13 +60,57 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end -}}
 {{- end -}}
 
-{{/* The image reference: repository@digest, or repository:tag (tag defaults to appVersion). */}}
+{{/* The image reference: [registry/]repository@digest, or [registry/]repository:tag (tag defaults to appVersion). */}}
 {{- define "kto.image" -}}
-{{- if .Values.image.digest -}}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
-{{- else -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- $repo := .Values.image.repository -}}
+{{- with .Values.image.registry -}}
+{{- $repo = printf "%s/%s" (trimSuffix "/" .) $repo -}}
 {{- end -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" $repo .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repo (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Labels of one component's pod template: every standard label (not only the selector's), then
+the component's podLabels: include "kto.podLabels" (list . "controller" .Values.controller.podLabels).
+*/}}
+{{- define "kto.podLabels" -}}
+{{ include "kto.componentLabels" (list (index . 0) (index . 1)) }}
+{{- with index . 2 }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Environment of a component's container for its spans' resource (OpenTelemetry semantic
+conventions, as the OpenTelemetry Operator injects them): the pod, namespace and node from the
+downward API, expanded by the kubelet into OTEL_RESOURCE_ATTRIBUTES with $(VAR), plus
+otelResourceAttributes. include "kto.otelEnv" (list . "k8s.deployment.name" "<name>").
+*/}}
+{{- define "kto.otelEnv" -}}
+{{- $root := index . 0 -}}
+{{- $attrs := list "k8s.pod.name=$(POD_NAME)" "k8s.namespace.name=$(POD_NAMESPACE)" "k8s.node.name=$(NODE_NAME)" (printf "%s=%s" (index . 1) (index . 2)) -}}
+{{- range $k, $v := $root.Values.otelResourceAttributes }}
+{{- /* percent-encoded as the spec asks (urlquery writes a space as "+": a literal "+" is already %2B) */ -}}
+{{- $attrs = append $attrs (printf "%s=%s" (urlquery $k | replace "+" "%20") (urlquery (toString $v) | replace "+" "%20")) -}}
+{{- end -}}
+- name: NODE_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: spec.nodeName
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ join "," $attrs | quote }}
 {{- end -}}
 
 {{/*
