@@ -29,11 +29,13 @@ const BASE: JsonObject = { apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'K
 
 const HOSTS = ['otel', 'otel-collector.observability.svc', 'localhost', '10.0.0.7', '[::1]', 'a.b-c.d', 'collector'];
 function validEndpoint(r: Rand): string {
-  switch (int(r, 0, 4)) {
+  switch (int(r, 0, 6)) {
     case 0: return `${pick(r, HOSTS)}:${int(r, 1, 65535)}`;
-    case 1: return `dns://${pick(r, HOSTS)}:${int(r, 1, 65535)}`;
+    case 1: return `dns:///${pick(r, HOSTS)}:${int(r, 1, 65535)}`;
     case 2: return `dns:///${pick(r, HOSTS)}:4317`;
     case 3: return `unix:///run/otel/${pick(r, ['otel.sock', 'c.sock', 'x'])}`;
+    case 4: return `dns:${pick(r, HOSTS)}:${int(r, 1, 65535)}`;
+    case 5: return `unix:/run/${pick(r, ['otel.sock', 'x'])}`;
     default: return pick(r, HOSTS.filter((h) => !h.includes(':')));
   }
 }
@@ -85,7 +87,7 @@ function validDoc(r: Rand, i: number): { [k: string]: Json } {
 const ODD_ENDPOINTS = [
   'http://otel:4317', 'https://otel:4317', 'grpc://otel:4317', 'otel:0', 'otel:65536', 'otel:99999', 'otel:', 'otel:grpc', 'otel:-1',
   'a b:4317', 'otel\t:4317', 'otel\n', 'h%zz:1', '::1:4317', '', ' ', 'dns://', 'unix:', '//', 'ü.example:4317', 'x'.repeat(600),
-  'dns://otel:4317/path?q#f', 'DNS://OTEL:4317', 'unix-abstract:otel', 'otel:08', '[::1]:4317', '[::1', 'u@otel:4317', '\u0000',
+  'dns://otel:4317/path?q#f', 'DNS://OTEL:4317', 'unix-abstract:otel', 'dns://otel-collector:4317', 'unix://run/x', 'unix:run/x', 'dns:otel:0', 'otel:08', '[::1]:4317', '[::1', 'u@otel:4317', '\u0000',
 ];
 
 function wrongValue(r: Rand, depth = 0): Json {
