@@ -1,9 +1,10 @@
 // Structural-schema handling for custom resources, in the real server's order: prune unknown
 // fields, apply defaults, validate. Messages mimic k8s.io/kube-openapi's validator so a client
 // sees `spec.x: Invalid value: 2000000: spec.x in body should be less than or equal to 1000000`.
-// CEL rules (x-kubernetes-validations) are not evaluated.
+// Then list-type uniqueness and the CEL rules (x-kubernetes-validations): see schema-rules.ts.
 
 import type { StatusCause } from './errors.js';
+import { celCauses, listTypeCauses } from './schema-rules.js';
 import { isObject } from './types.js';
 
 export interface Schema {
@@ -193,8 +194,16 @@ function wouldPass(value: unknown, schema: Schema, path: string): boolean {
   return c.length === 0;
 }
 
-/** Prunes, defaults and validates a custom resource. Root-level metadata is left to the store. */
-export function processCustomResource(obj: Record<string, unknown>, schema: Schema): { obj: Record<string, unknown>; unknownFields: string[]; causes: StatusCause[] } {
+/**
+ * Prunes, defaults and validates a custom resource (with `old`, the stored object, on update:
+ * transition rules and ratcheting need it). Root-level metadata is left to the store.
+ */
+export function processCustomResource(
+  obj: Record<string, unknown>,
+  schema: Schema,
+  old?: Record<string, unknown>,
+  warnings?: string[],
+): { obj: Record<string, unknown>; unknownFields: string[]; causes: StatusCause[] } {
   const unknownFields: string[] = [];
   const pruned = pruneAndDefault(obj, schema, '', unknownFields, true);
   const out = isObject(pruned) ? pruned : {};
@@ -205,5 +214,7 @@ export function processCustomResource(obj: Record<string, unknown>, schema: Sche
   delete rootProps['apiVersion'];
   delete rootProps['kind'];
   validate(body, { ...schema, properties: rootProps, required: (schema.required ?? []).filter((r) => !ROOT_KEEP.has(r)) }, '', causes);
+  listTypeCauses(body, schema, '', causes);
+  celCauses(out, old, schema, causes, warnings);
   return { obj: out, unknownFields, causes };
 }

@@ -10,6 +10,7 @@ import { establishCRD, eventCoreToV1, pruneKnownShape, validateCRD } from './hoo
 import { applyPatch, type PatchType } from './patch.js';
 import type { ResourceDef } from './registry.js';
 import { processCustomResource } from './schema.js';
+import { crdRuleCauses } from './schema-rules.js';
 import { DNS_SUBDOMAIN, type Entry, StoreState, type WriteOptions, now, objKey } from './store-state.js';
 import { type JsonObject, type KubeObject, type ResourceRef, CRDS, NAMESPACES, groupVersion, isObject, resKey } from './types.js';
 
@@ -40,15 +41,16 @@ export class ObjectStore extends StoreState {
     return entry;
   }
 
-  /** Schema handling for custom resources and CRD checks; returns the object to store. */
-  private admit(def: ResourceDef, obj: KubeObject, opts: WriteOptions): KubeObject {
+  /** Schema handling for custom resources and CRD checks; returns the object to store. `old` is
+   *  the stored object on update (CEL transition rules and ratcheting read it). */
+  private admit(def: ResourceDef, obj: KubeObject, opts: WriteOptions, old?: KubeObject): KubeObject {
     const name = obj.metadata.name ?? '';
     const shape = pruneKnownShape(def.group, def.kind, obj);
     let out = shape.obj;
     const unknownFields = shape.unknownFields;
     let causes: StatusCause[] = [];
     if (def.schema) {
-      const r = processCustomResource(out, def.schema);
+      const r = processCustomResource(out, def.schema, old, opts.warnings);
       unknownFields.push(...r.unknownFields);
       causes = r.causes;
       out = { ...(r.obj as KubeObject), metadata: out.metadata };
@@ -61,7 +63,7 @@ export class ObjectStore extends StoreState {
     if (mode === 'Warn') for (const f of unknownFields) opts.warnings?.push(`unknown field "${f}"`);
     if (causes.length > 0) throw invalid(def.kind, def.group, name, causes);
     if (def.group === CRDS.group && def.resource === CRDS.resource) {
-      const crdCauses = validateCRD(out);
+      const crdCauses = [...validateCRD(out), ...crdRuleCauses(out)];
       if (crdCauses.length > 0) throw invalid(def.kind, def.group, name, crdCauses);
     }
     return out;
@@ -131,7 +133,7 @@ export class ObjectStore extends StoreState {
       next = { ...old };
       if (incoming['status'] === undefined) delete next['status'];
       else next['status'] = incoming['status'];
-      if (def.schema) next = this.admit(def, next, opts);
+      if (def.schema) next = this.admit(def, next, opts, old);
     } else {
       next = { ...incoming, metadata: { ...incoming.metadata } };
       if (def.hasStatus) {
@@ -151,7 +153,7 @@ export class ObjectStore extends StoreState {
           throw invalid(def.kind, def.group, name, [{ reason: 'FieldValueForbidden', message: 'Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{' + added.map((f) => JSON.stringify(f)).join(', ') + '}', field: 'metadata.finalizers' }]);
         }
       }
-      next = this.admit(def, next, opts);
+      next = this.admit(def, next, opts, old);
       if (specChanged(old, next)) next.metadata.generation = (old.metadata.generation ?? 1) + 1;
       if (def.group === CRDS.group && def.resource === CRDS.resource) next = establishCRD(next, now());
     }
