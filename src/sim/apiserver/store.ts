@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { alreadyExists, badRequest, conflict, invalid, notFound, type StatusCause } from './errors.js';
 import type { StoredEvent } from './history.js';
+import { type AdmissionRequest, ValidatingAdmission, VAP, VAPB, admissionObjectCauses, isAdmissionKind, registerAdmissionKinds, withDefaults } from './admission/index.js';
 import { establishCRD, eventCoreToV1, pruneKnownShape, validateCRD } from './hooks.js';
 import { applyPatch, type PatchType } from './patch.js';
 import type { ResourceDef } from './registry.js';
@@ -13,12 +14,21 @@ import { processCustomResource } from './schema.js';
 import { crdRuleCauses } from './schema-rules.js';
 import { DNS_SUBDOMAIN, type Entry, StoreState, type WriteOptions, now, objKey } from './store-state.js';
 import { type JsonObject, type KubeObject, type ResourceRef, CRDS, NAMESPACES, groupVersion, isObject, resKey } from './types.js';
+import type { UserInfo } from './userinfo.js';
 
 export type { Entry, FieldValidation, KubeList, ListOptions, ListResult, WatchOptions, WriteOptions } from './store-state.js';
 
 export class ObjectStore extends StoreState {
+  /** ValidatingAdmissionPolicy, for writes that name their requester (WriteOptions.user). */
+  readonly admission = new ValidatingAdmission({
+    policies: () => this.listEntries(VAP).items.map((e) => e.obj),
+    bindings: () => this.listEntries(VAPB).items.map((e) => e.obj),
+    namespace: (name) => this.table(resKey(NAMESPACES)).entries.get(objKey(undefined, name))?.obj,
+  });
+
   constructor(historySize?: number) {
     super(historySize);
+    registerAdmissionKinds(this.registry);
     for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
       this.createEntry(NAMESPACES, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, {});
     }
@@ -37,8 +47,16 @@ export class ObjectStore extends StoreState {
     const ev: StoredEvent = { rv: this.rv, res: storageKey, key, type, obj: stored, json };
     if (prev) ev.prev = prev;
     this.hub.push(ev);
+    if (isAdmissionKind(def)) this.admission.invalidate();
     this.onCommit?.();
     return entry;
+  }
+
+  /** Runs validating admission when the write names its requester; warnings go to the response. */
+  private validatingAdmission(req: Omit<AdmissionRequest, 'user' | 'dryRun'>, opts: { user?: UserInfo; dryRun?: boolean; warnings?: string[] }): void {
+    if (!opts.user) return;
+    const warnings = this.admission.admit({ ...req, user: opts.user, dryRun: opts.dryRun === true });
+    opts.warnings?.push(...warnings);
   }
 
   /** Schema handling for custom resources and CRD checks; returns the object to store. `old` is
@@ -65,6 +83,11 @@ export class ObjectStore extends StoreState {
     if (def.group === CRDS.group && def.resource === CRDS.resource) {
       const crdCauses = [...validateCRD(out), ...crdRuleCauses(out)];
       if (crdCauses.length > 0) throw invalid(def.kind, def.group, name, crdCauses);
+    }
+    if (isAdmissionKind(def) && opts.subresource !== 'status') {
+      out = withDefaults(out);
+      const admissionCauses = admissionObjectCauses(out);
+      if (admissionCauses.length > 0) throw invalid(def.kind, def.group, name, admissionCauses);
     }
     return out;
   }
@@ -105,6 +128,7 @@ export class ObjectStore extends StoreState {
     if (def.resource === 'namespaces' && def.group === '') obj = { ...obj, status: { phase: 'Active' } };
     obj = this.admit(def, obj, opts);
     if (def.group === CRDS.group && def.resource === CRDS.resource) obj = establishCRD(obj, created);
+    this.validatingAdmission({ def, operation: 'CREATE', name: meta.name, ...(ns !== undefined ? { namespace: ns } : {}), object: obj, oldObject: null }, opts);
     obj = this.toStorage(def, obj);
     if (opts.dryRun) return this.view(def, { obj, json: JSON.stringify(obj) });
     const entry = this.commit(def, key, 'ADDED', obj);
@@ -158,6 +182,8 @@ export class ObjectStore extends StoreState {
       if (def.group === CRDS.group && def.resource === CRDS.resource) next = establishCRD(next, now());
     }
     next.metadata.resourceVersion = old.metadata.resourceVersion;
+    const sub = opts.subresource !== undefined ? { subresource: opts.subresource } : {};
+    this.validatingAdmission({ def, operation: 'UPDATE', ...sub, name, ...(ns !== undefined ? { namespace: ns } : {}), object: next, oldObject: old }, opts);
     next = this.toStorage(def, next);
     if (opts.dryRun) return this.view(def, { obj: next, json: JSON.stringify(next) });
     if (JSON.stringify(next) === cur.json) return this.view(def, cur);
@@ -175,7 +201,7 @@ export class ObjectStore extends StoreState {
     return this.updateEntry(res, patched, opts, name);
   }
 
-  deleteEntry(res: ResourceRef, name: string, namespace?: string, opts: { dryRun?: boolean; preconditions?: { uid?: string; resourceVersion?: string } } = {}): { entry: Entry; removed: boolean } {
+  deleteEntry(res: ResourceRef, name: string, namespace?: string, opts: { dryRun?: boolean; preconditions?: { uid?: string; resourceVersion?: string }; user?: UserInfo; warnings?: string[] } = {}): { entry: Entry; removed: boolean } {
     const def = this.def(res);
     const ns = def.namespaced ? (namespace ?? 'default') : undefined;
     if (def.namespaced) this.requireNamespace(ns);
@@ -189,6 +215,7 @@ export class ObjectStore extends StoreState {
     if (pre?.resourceVersion && pre.resourceVersion !== cur.obj.metadata.resourceVersion) {
       throw conflict(def.resource, def.group, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${cur.obj.metadata.resourceVersion ?? ''}`);
     }
+    this.validatingAdmission({ def, operation: 'DELETE', name, ...(ns !== undefined ? { namespace: ns } : {}), object: null, oldObject: this.view(def, cur).obj }, opts);
     if (opts.dryRun) return { entry: this.view(def, cur), removed: false };
     if ((cur.obj.metadata.finalizers ?? []).length > 0) {
       if (cur.obj.metadata.deletionTimestamp) return { entry: this.view(def, cur), removed: false };
@@ -245,6 +272,7 @@ export class ObjectStore extends StoreState {
     }
     this.rv = state.resourceVersion;
     this.hub.reset(this.rv);
+    this.admission.invalidate();
   }
 }
 
