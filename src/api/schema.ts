@@ -217,13 +217,28 @@ export const documentSchema: JsonSchema = {
     ...(crdSchema.properties as JsonSchema),
     apiVersion: { type: 'string', const: 'nodetracing.dev/v1alpha1' },
     kind: { type: 'string', const: 'NodeTracingPolicy' },
+    // ObjectMeta as the API server decodes it: its own fields only (kubectl apply's strict field
+    // validation rejects others), a name that is a DNS subdomain.
     metadata: {
       type: 'object',
       required: ['name'],
+      additionalProperties: false,
       properties: {
         name: { type: 'string', minLength: 1, maxLength: 253, pattern: NAME_PATTERN },
+        generateName: { type: 'string' },
+        namespace: { type: 'string' },
+        selfLink: { type: 'string' },
+        uid: { type: 'string' },
+        resourceVersion: { type: 'string' },
+        generation: { type: 'integer' },
+        creationTimestamp: { type: ['string', 'null'] },
+        deletionTimestamp: { type: ['string', 'null'] },
+        deletionGracePeriodSeconds: { type: 'integer' },
         labels: { type: 'object', additionalProperties: { type: 'string' } },
         annotations: { type: 'object', additionalProperties: { type: 'string' } },
+        ownerReferences: { type: 'array', items: { type: 'object' } },
+        finalizers: { type: 'array', items: { type: 'string' } },
+        managedFields: { type: 'array', items: { type: 'object' } },
       },
     },
   },

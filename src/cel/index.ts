@@ -3,3 +3,4 @@ export { CelEnv, type CelProgram, type CelTypeName, type CompileResult, type Obj
 export { CelCostError, CelRuntimeError } from './errors.js';
 export { toCel, fromCel } from './values.js';
 export { compileSchemaRules, RULE_REASONS, type CompiledSchemaRules, type RuleCompileIssue, type RuleReason, type RuleSchema, type RuleViolation, type ValidationRule } from './rules.js';
+export { ownProp } from './schema-types.js';

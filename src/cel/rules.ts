@@ -11,7 +11,7 @@
 
 import { CelEnv, type CelProgram, type ObjectTypes } from './env.js';
 import { CelCostError, CelRuntimeError } from './errors.js';
-import { declareType, type TypedSchema, typedValue } from './schema-types.js';
+import { declareType, ownProp, type TypedSchema, typedValue } from './schema-types.js';
 
 export const RULE_REASONS = ['FieldValueDuplicate', 'FieldValueForbidden', 'FieldValueInvalid', 'FieldValueRequired'] as const;
 export type RuleReason = (typeof RULE_REASONS)[number];
@@ -109,7 +109,7 @@ function fieldPathExists(schema: RuleSchema, segs: string[]): boolean {
   let cur: RuleSchema | undefined = schema;
   for (const s of segs) {
     const addl: RuleSchema | undefined = isObj(cur?.additionalProperties) ? (cur?.additionalProperties as RuleSchema) : undefined;
-    cur = cur?.properties?.[s] ?? addl;
+    cur = ownProp(cur?.properties, s) ?? addl;
     if (!cur) return false;
   }
   return true;
@@ -281,7 +281,7 @@ function validateValue(nodes: Map<RuleSchema, CompiledNode>, s: RuleSchema, valu
   const oldObj = isObj(old) ? old : undefined;
   const addl = isObj(s.additionalProperties) ? (s.additionalProperties as RuleSchema) : undefined;
   for (const [k, v] of Object.entries(value)) {
-    const sub = s.properties?.[k] ?? addl;
+    const sub = ownProp(s.properties, k) ?? addl;
     if (sub) validateValue(nodes, sub, v, oldObj && Object.prototype.hasOwnProperty.call(oldObj, k) ? oldObj[k] : undefined, join(path, k), out);
   }
 }

@@ -8,6 +8,11 @@
 import type { CelTypeName, ObjectTypes } from './env.js';
 import { toCel } from './values.js';
 
+/** A property schema by name; never one inherited from Object.prototype (a field named "__proto__"). */
+export function ownProp<T>(props: Record<string, T> | undefined, k: string): T | undefined {
+  return props !== undefined && Object.prototype.hasOwnProperty.call(props, k) ? props[k] : undefined;
+}
+
 /** The part of a structural schema the CEL typing reads. */
 export interface TypedSchema {
   type?: string;
@@ -73,7 +78,7 @@ export function typedValue(v: unknown, schema: TypedSchema | undefined): unknown
     const out: Record<string, unknown> = {};
     const addl = objectSchema(schema.additionalProperties);
     for (const [k, x] of Object.entries(v)) {
-      const sub = schema.properties?.[k] ?? addl;
+      const sub = ownProp(schema.properties, k) ?? addl;
       const value = sub ? typedValue(x, sub) : toCel(x);
       if (k === '__proto__') Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
       else out[k] = value;

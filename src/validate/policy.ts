@@ -6,9 +6,9 @@
 // on create and update (it has its own subresource).
 import { Ajv, type ErrorObject } from 'ajv';
 import { LABEL_VALUE_PATTERN, NAME_PATTERN } from '../api/rules.js';
-import { crdSchema, documentSchema } from '../api/schema.js';
+import { type JsonSchema, crdSchema, documentSchema } from '../api/schema.js';
 import type { NodeTracingPolicy } from '../api/types.js';
-import { compileSchemaRules, type RuleSchema, type RuleViolation } from '../cel/index.js';
+import { compileSchemaRules, ownProp, type RuleSchema, type RuleViolation } from '../cel/index.js';
 import type { FieldError } from './errors.js';
 
 export type ValidationResult =
@@ -109,12 +109,39 @@ function ruleErrors(doc: Record<string, unknown>, structural: FieldError[]): Fie
     .map((v) => ({ path: v.path, message: v.detail }));
 }
 
+/**
+ * The API server drops a null where the schema neither allows null nor has a default, and
+ * replaces it by the default where there is one (structural defaulting); either way, null
+ * means "unset", so it is dropped here before the checks.
+ */
+function dropNulls(v: unknown, schema: JsonSchema | undefined): unknown {
+  if (Array.isArray(v)) return v.map((x) => dropNulls(x, schema?.items as JsonSchema | undefined));
+  if (typeof v !== 'object' || v === null) return v;
+  const props = schema?.properties as Record<string, JsonSchema> | undefined;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    const sub = ownProp(props, k);
+    if (x === null && sub !== undefined && sub['nullable'] !== true && !(Array.isArray(sub['type']) && sub['type'].includes('null'))) continue;
+    const value = dropNulls(x, sub ?? (typeof schema?.additionalProperties === 'object' ? (schema.additionalProperties as JsonSchema) : undefined));
+    if (k === '__proto__') Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
+    else out[k] = value;
+  }
+  return out;
+}
+
 /** Validates a whole NodeTracingPolicy document. Never throws. */
 export function validatePolicy(obj: unknown): ValidationResult {
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
     return { ok: false, errors: [{ path: '(document)', message: 'must be a YAML/JSON object' }] };
   }
-  const { status: _ignored, ...doc } = obj as Record<string, unknown>;
+  let doc: Record<string, unknown>;
+  try {
+    const { status: _ignored, ...rest } = dropNulls(obj, documentSchema) as Record<string, unknown>;
+    doc = rest;
+  } catch {
+    // A cyclic value (a YAML alias to an enclosing node) has no JSON form: nothing can accept it.
+    return { ok: false, errors: [{ path: '(document)', message: 'holds a value that refers to itself (a YAML alias cycle)' }] };
+  }
   const structural = validateStructure(doc)
     ? []
     : (validateStructure.errors ?? []).map(ajvError).filter((e): e is FieldError => e !== undefined);

@@ -4,7 +4,7 @@
 // error makes them meaningless. Also the CRD-side check: rules that do not compile reject the
 // CRD at create/update, as the real server's type check does.
 
-import { RULE_REASONS, type RuleSchema, type RuleViolation, type ValidationRule, compileSchemaRules } from '../../cel/index.js';
+import { RULE_REASONS, ownProp, type RuleSchema, type RuleViolation, type ValidationRule, compileSchemaRules } from '../../cel/index.js';
 import type { StatusCause } from './errors.js';
 import type { Schema } from './schema.js';
 import { type KubeObject, isObject } from './types.js';
@@ -51,7 +51,7 @@ export function listTypeCauses(value: unknown, schema: Schema, path: string, out
   }
   if (!isObject(value)) return;
   for (const [k, v] of Object.entries(value)) {
-    const sub = schema.properties?.[k] ?? (isObject(schema.additionalProperties) ? schema.additionalProperties : undefined);
+    const sub = ownProp(schema.properties, k) ?? (isObject(schema.additionalProperties) ? schema.additionalProperties : undefined);
     if (sub) listTypeCauses(v, sub, path === '' ? k : `${path}.${k}`, out);
   }
 }

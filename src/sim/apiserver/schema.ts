@@ -4,6 +4,7 @@
 // Then list-type uniqueness and the CEL rules (x-kubernetes-validations): see schema-rules.ts.
 
 import type { StatusCause } from './errors.js';
+import { ownProp } from '../../cel/index.js';
 import { celCauses, listTypeCauses } from './schema-rules.js';
 import { isObject } from './types.js';
 
@@ -62,8 +63,10 @@ export function pruneAndDefault(value: unknown, schema: Schema, path: string, un
   const preserve = schema['x-kubernetes-preserve-unknown-fields'] === true;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    const p = props?.[k];
+    const p = ownProp(props, k);
     if (root && ROOT_KEEP.has(k)) out[k] = v;
+    // PruneNonNullableNullsWithoutDefaults: a null the schema does not allow is dropped.
+    else if (p && v === null && p.nullable !== true && p.default === undefined) continue;
     else if (p) out[k] = pruneAndDefault(v, p, join(path, k), unknown);
     else if (isObject(addl)) out[k] = pruneAndDefault(v, addl, join(path, k), unknown);
     else if (preserve || addl === true || (!props && schema.type !== 'object' && !schema.type)) out[k] = v;
@@ -178,7 +181,7 @@ export function validate(value: unknown, schema: Schema, path: string, causes: S
     if (schema.maxProperties !== undefined && n > schema.maxProperties) bad(`Too many: ${n}: must have at most ${schema.maxProperties} items`, 'FieldValueTooMany');
     if (schema.minProperties !== undefined && n < schema.minProperties) bad(`Invalid value: ${n}: ${path} in body should have at least ${schema.minProperties} properties`);
     for (const [k, v] of Object.entries(value)) {
-      const p = schema.properties?.[k];
+      const p = ownProp(schema.properties, k);
       if (p) validate(v, p, join(path, k), causes);
       else if (isObject(schema.additionalProperties)) validate(v, schema.additionalProperties, join(path, k), causes);
     }

@@ -8,6 +8,7 @@ import { alreadyExists, badRequest, conflict, invalid, notFound, type StatusCaus
 import type { StoredEvent } from './history.js';
 import { type AdmissionRequest, ValidatingAdmission, VAP, VAPB, admissionObjectCauses, isAdmissionKind, registerAdmissionKinds, withDefaults } from './admission/index.js';
 import { establishCRD, eventCoreToV1, pruneKnownShape, validateCRD } from './hooks.js';
+import { objectMetaTypeProblem } from './objectmeta.js';
 import { applyPatch, type PatchType } from './patch.js';
 import type { ResourceDef } from './registry.js';
 import { processCustomResource } from './schema.js';
@@ -96,6 +97,8 @@ export class ObjectStore extends StoreState {
     if (!isObject(body)) throw badRequest(`Object 'Kind' is missing in '${JSON.stringify(body)}'`);
     const meta = body['metadata'] === undefined ? {} : body['metadata'];
     if (!isObject(meta)) throw badRequest('metadata: expected an object');
+    const metaProblem = objectMetaTypeProblem(meta);
+    if (metaProblem) throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: ${metaProblem}`);
     const gv = groupVersion(def.group, def.version);
     if (body['apiVersion'] !== undefined && body['apiVersion'] !== gv) {
       throw badRequest(`the API version in the data (${String(body['apiVersion'])}) does not match the expected API version (${gv})`);
