@@ -40,9 +40,12 @@ function compileMessage(summary: string, code: string): string {
 
 /** `ERROR: <input>:L:C: message` plus the offending line and a caret, as cel-go's issues print. */
 export function formatCompileError(expression: string, e: unknown): string {
-  const { summary, code, start } = summaryOf(e);
+  const { summary, code } = summaryOf(e);
+  let { start } = summaryOf(e);
   const msg = compileMessage(summary, code);
   if (start === undefined) return `ERROR: <input>:1:1: ${msg}`;
+  // cel-go places a field selection at its ".", cel-js at the field name.
+  if (msg.startsWith('undefined field') && expression[start - 1] === '.') start--;
   const before = expression.slice(0, start);
   const line = before.split('\n').length;
   const lineStart = before.lastIndexOf('\n') + 1;

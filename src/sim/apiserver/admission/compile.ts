@@ -67,11 +67,10 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 const list = (v: unknown): Obj[] => (Array.isArray(v) ? v.map((x) => (isObj(x) ? x : {})) : []);
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
+/** `variables` is an object of the variables declared so far, so a later or unknown one fails to compile. */
 function envWith(variableNames: string[]): CelEnv {
   const types: ObjectTypes = [...REQUEST_TYPES, { name: 'k8s.Variables', fields: Object.fromEntries(variableNames.map((n) => [n, 'dyn'])) }];
-  // cel-js needs at least one field to declare an object type; a policy without variables gets an empty map.
-  const vars = variableNames.length > 0 ? { ...BASE_VARS, variables: 'k8s.Variables' } : { ...BASE_VARS, variables: 'map<string, dyn>' };
-  return new CelEnv(vars, variableNames.length > 0 ? types : REQUEST_TYPES);
+  return new CelEnv({ ...BASE_VARS, variables: 'k8s.Variables' }, types);
 }
 
 /** Compiles every expression of a policy spec; `issues` is empty when the policy is usable. */
