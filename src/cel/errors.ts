@@ -22,13 +22,13 @@ function summaryOf(e: unknown): { summary: string; code: string; start: number |
 const TRANSLATIONS: Array<[RegExp, (m: RegExpExecArray) => string]> = [
   [/^Unknown variable: (.*)$/, (m) => `undeclared reference to '${m[1] ?? ''}' (in container '')`],
   [/^No such key: (.*)$/, (m) => `undefined field '${m[1] ?? ''}'`],
-  [/__re2_matches/g, () => ''],
 ];
 
 /** The message of a compile (parse or type-check) error, without position. */
 function compileMessage(summary: string, code: string): string {
+  // `matches` runs under another name (see env.ts); users wrote `matches`.
   let msg = summary.replace(/__re2_matches/g, 'matches');
-  for (const [re, fmt] of TRANSLATIONS.slice(0, 2)) {
+  for (const [re, fmt] of TRANSLATIONS) {
     const m = re.exec(msg);
     if (m) msg = fmt(m);
   }

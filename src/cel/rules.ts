@@ -132,7 +132,8 @@ function compileNode(schema: RuleSchema, schemaPath: string, issues: RuleCompile
       return;
     }
     const reason = r.reason === undefined ? 'FieldValueInvalid' : str(r.reason);
-    if (!(RULE_REASONS as readonly string[]).includes(reason)) issue('reason', 'NotSupported', reason);
+    const reasonOk = (RULE_REASONS as readonly string[]).includes(reason);
+    if (!reasonOk) issue('reason', 'NotSupported', reason);
     const fieldPath = str(r.fieldPath);
     const segs = fieldPath === '' ? [] : parseFieldPath(fieldPath);
     if (!segs) issue('fieldPath', 'Invalid', 'fieldPath must be a valid path');
@@ -148,7 +149,7 @@ function compileNode(schema: RuleSchema, schemaPath: string, issues: RuleCompile
       if (m.ok) messageProgram = m.program;
       else issue('messageExpression', 'Invalid', `messageExpression ${m.error}`);
     }
-    if (compiled.ok && reason !== '' && segs) {
+    if (compiled.ok && reasonOk && segs) {
       rules.push({
         source: r,
         rule,
