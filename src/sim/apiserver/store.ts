@@ -6,13 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import { alreadyExists, badRequest, conflict, invalid, notFound, type StatusCause } from './errors.js';
 import type { StoredEvent } from './history.js';
-import { type AdmissionRequest, ValidatingAdmission, VAP, VAPB, admissionObjectCauses, isAdmissionKind, registerAdmissionKinds, withDefaults } from './admission/index.js';
 import { establishCRD, eventCoreToV1, pruneKnownShape, validateCRD } from './hooks.js';
-import { objectMetaTypeProblem } from './objectmeta.js';
 import { applyPatch, type PatchType } from './patch.js';
 import type { ResourceDef } from './registry.js';
 import { processCustomResource } from './schema.js';
 import { crdRuleCauses } from './schema-rules.js';
+import { objectMetaTypeProblem } from './objectmeta.js';
+import { type AdmissionRequest, ValidatingAdmission, VAP, VAPB, admissionObjectCauses, isAdmissionKind, registerAdmissionKinds, withDefaults } from './admission/index.js';
 import { DNS_SUBDOMAIN, type Entry, StoreState, type WriteOptions, now, objKey } from './store-state.js';
 import { type JsonObject, type KubeObject, type ResourceRef, CRDS, NAMESPACES, groupVersion, isObject, resKey } from './types.js';
 import type { UserInfo } from './userinfo.js';
@@ -45,19 +45,12 @@ export class ObjectStore extends StoreState {
     const entry = { obj: stored, json };
     if (type === 'DELETED') this.table(storageKey).delete(key);
     else this.table(storageKey).set(key, entry);
+    if (isAdmissionKind(def)) this.admission.invalidate();
     const ev: StoredEvent = { rv: this.rv, res: storageKey, key, type, obj: stored, json };
     if (prev) ev.prev = prev;
     this.hub.push(ev);
-    if (isAdmissionKind(def)) this.admission.invalidate();
     this.onCommit?.();
     return entry;
-  }
-
-  /** Runs validating admission when the write names its requester; warnings go to the response. */
-  private validatingAdmission(req: Omit<AdmissionRequest, 'user' | 'dryRun'>, opts: { user?: UserInfo; dryRun?: boolean; warnings?: string[] }): void {
-    if (!opts.user) return;
-    const warnings = this.admission.admit({ ...req, user: opts.user, dryRun: opts.dryRun === true });
-    opts.warnings?.push(...warnings);
   }
 
   /** Schema handling for custom resources and CRD checks; returns the object to store. `old` is
@@ -252,6 +245,13 @@ export class ObjectStore extends StoreState {
       this.tables.delete(storageKey);
       this.hub.closeAll(storageKey);
     }
+  }
+
+  /** Runs validating admission when the write names its requester; warnings go to the response. */
+  private validatingAdmission(req: Omit<AdmissionRequest, 'user' | 'dryRun'>, opts: { user?: UserInfo; dryRun?: boolean; warnings?: string[] }): void {
+    if (!opts.user) return;
+    const warnings = this.admission.admit({ ...req, user: opts.user, dryRun: opts.dryRun === true });
+    opts.warnings?.push(...warnings);
   }
 
   // ---- persistence ------------------------------------------------------------------------
