@@ -53,8 +53,7 @@ export class ObjectStore extends StoreState {
     return entry;
   }
 
-  /** Schema handling for custom resources and CRD checks; returns the object to store. `old` is
-   *  the stored object on update (CEL transition rules and ratcheting read it). */
+  /** Schema handling for custom resources and CRD checks; returns the object to store. */
   private admit(def: ResourceDef, obj: KubeObject, opts: WriteOptions, old?: KubeObject): KubeObject {
     const name = obj.metadata.name ?? '';
     const shape = pruneKnownShape(def.group, def.kind, obj);
