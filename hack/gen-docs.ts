@@ -42,6 +42,11 @@ function constraintsOf(s: JsonSchema): string {
   if (s.minLength !== undefined) c.push(`length >= ${String(s.minLength)}`);
   if (s.maxLength !== undefined) c.push(`length <= ${String(s.maxLength)}`);
   if (s.maxItems !== undefined) c.push(`at most ${String(s.maxItems)} items`);
+  if (s.maxProperties !== undefined) c.push(`at most ${String(s.maxProperties)} entries`);
+  const values = s.additionalProperties;
+  if (values && typeof values === 'object' && (values as JsonSchema).pattern !== undefined) {
+    c.push(`values: string matching ${code((values as JsonSchema).pattern)}`);
+  }
   if (s.format !== undefined) c.push(`format ${String(s.format)}`);
   for (const v of (s['x-kubernetes-validations'] as { message?: string; rule: string }[] | undefined) ?? []) {
     c.push(v.message ?? `rule ${code(v.rule)}`);
@@ -94,8 +99,10 @@ export function generate(): string {
 \`ntp\`). ${esc(String(crdSchema.description ?? ''))}
 
 The same schema is the CRD's \`openAPIV3Schema\` (\`crds/\`, \`kto crd\`) and the validator behind
-\`kto validate\`, so the API server and the CLI accept exactly the same documents. \`kto validate\`
-adds the checks a schema cannot express (the kubelet's endpoint rule, label selector syntax).
+\`kto validate\`, so the API server and the CLI accept exactly the same documents. The rules a
+JSON schema keyword cannot say (label key syntax, selector operators, the endpoint forms the
+kubelet and gRPC accept) are CEL \`x-kubernetes-validations\` in the CRD, so \`kubectl apply\`
+rejects a bad policy with the field named; \`kto validate\` evaluates the same rules offline.
 
 \`\`\`yaml
 apiVersion: nodetracing.dev/v1alpha1

@@ -4,9 +4,15 @@
 // It is a structural OpenAPI v3 schema (every node typed, no $ref), which keeps it usable as
 // both a CRD openAPIV3Schema and a JSON Schema for ajv.
 
+import { LABEL_VALUE_PATTERN, NAME_PATTERN, endpointRules, labelKeyRule, matchLabelsKeysRule, requirementValuesRule } from './rules.js';
+
 export type JsonSchema = { [key: string]: unknown };
 
 const MAX_UNAVAILABLE_PATTERN = '^([1-9][0-9]?|100)%$';
+const INT32_MIN = -2147483648;
+const INT32_MAX = 2147483647;
+/** Bounds the CEL cost estimate of the key rule (a real server rejects a CRD whose rules may cost too much). */
+const MAX_MATCH_LABELS = 64;
 export const ENDPOINT_MAX_LENGTH = 512;
 export const RATE_MAX = 1_000_000;
 
@@ -19,24 +25,27 @@ const labelSelector: JsonSchema = {
     matchLabels: {
       type: 'object',
       description: 'Label key/value pairs a node must all carry.',
-      additionalProperties: { type: 'string', maxLength: 63 },
+      maxProperties: MAX_MATCH_LABELS,
+      additionalProperties: { type: 'string', maxLength: 63, pattern: LABEL_VALUE_PATTERN },
+      'x-kubernetes-validations': [matchLabelsKeysRule],
     },
     matchExpressions: {
       type: 'array',
       maxItems: 32,
       description: 'Label requirements a node must all satisfy.',
-      'x-kubernetes-validations': [
-        {
-          rule: "self.all(r, r.operator in ['In', 'NotIn'] ? has(r.values) && size(r.values) > 0 : !has(r.values) || size(r.values) == 0)",
-          message: 'In and NotIn need values; Exists and DoesNotExist take none',
-        },
-      ],
       items: {
         type: 'object',
         additionalProperties: false,
         required: ['key', 'operator'],
+        'x-kubernetes-validations': [requirementValuesRule],
         properties: {
-          key: { type: 'string', minLength: 1, maxLength: 317, description: 'The label key.' },
+          key: {
+            type: 'string',
+            minLength: 1,
+            maxLength: 317,
+            description: 'The label key.',
+            'x-kubernetes-validations': [labelKeyRule],
+          },
           operator: {
             type: 'string',
             enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'],
@@ -45,7 +54,7 @@ const labelSelector: JsonSchema = {
           values: {
             type: 'array',
             maxItems: 256,
-            items: { type: 'string', maxLength: 63 },
+            items: { type: 'string', maxLength: 63, pattern: LABEL_VALUE_PATTERN },
             description: 'The values for In and NotIn.',
           },
         },
@@ -65,7 +74,8 @@ const tracing: JsonSchema = {
       minLength: 1,
       maxLength: ENDPOINT_MAX_LENGTH,
       description:
-        'OTLP gRPC collector endpoint, e.g. otel-collector.observability.svc:4317 (read as dns://...), dns://host:port, unix:///path. http:// and https:// are rejected by the kubelet. Unset: the kubelet default localhost:4317.',
+        'OTLP gRPC collector endpoint as a gRPC target: host:port (e.g. otel-collector.observability.svc:4317), dns:///host:port, dns://dns-server/host:port, unix:///path or unix:/path. http://, https:// and grpc:// are rejected by the kubelet; dns://host:port names a DNS server and no target. Unset: the kubelet default localhost:4317.',
+      'x-kubernetes-validations': endpointRules,
     },
     samplingRatePerMillion: {
       type: 'integer',
@@ -138,6 +148,9 @@ const spec: JsonSchema = {
     },
     priority: {
       type: 'integer',
+      format: 'int32',
+      minimum: INT32_MIN,
+      maximum: INT32_MAX,
       default: 0,
       description: 'When policies overlap on a node, the highest priority wins, then the first name; losers report Conflict.',
     },
@@ -204,13 +217,28 @@ export const documentSchema: JsonSchema = {
     ...(crdSchema.properties as JsonSchema),
     apiVersion: { type: 'string', const: 'nodetracing.dev/v1alpha1' },
     kind: { type: 'string', const: 'NodeTracingPolicy' },
+    // ObjectMeta as the API server decodes it: its own fields only (kubectl apply's strict field
+    // validation rejects others), a name that is a DNS subdomain.
     metadata: {
       type: 'object',
       required: ['name'],
+      additionalProperties: false,
       properties: {
-        name: { type: 'string', minLength: 1, maxLength: 253 },
+        name: { type: 'string', minLength: 1, maxLength: 253, pattern: NAME_PATTERN },
+        generateName: { type: 'string' },
+        namespace: { type: 'string' },
+        selfLink: { type: 'string' },
+        uid: { type: 'string' },
+        resourceVersion: { type: 'string' },
+        generation: { type: 'integer' },
+        creationTimestamp: { type: ['string', 'null'] },
+        deletionTimestamp: { type: ['string', 'null'] },
+        deletionGracePeriodSeconds: { type: 'integer' },
         labels: { type: 'object', additionalProperties: { type: 'string' } },
         annotations: { type: 'object', additionalProperties: { type: 'string' } },
+        ownerReferences: { type: 'array', items: { type: 'object' } },
+        finalizers: { type: 'array', items: { type: 'string' } },
+        managedFields: { type: 'array', items: { type: 'object' } },
       },
     },
   },

@@ -1,12 +1,15 @@
 // validatePolicy: the one gate every policy passes, from a file (`kto validate`) or from the
-// cluster (the controller). Structure comes from the shared schema through ajv; the rules a
-// JSON schema cannot say (the kubelet's endpoint rule, label selector rules, percentages) follow.
+// cluster (the controller). It gives the API server's verdict offline: structure comes from the
+// shared schema through ajv, and the schema's CEL rules (x-kubernetes-validations: label keys,
+// selector operators, the endpoint forms the kubelet and gRPC accept) run through the same CEL
+// module the embedded API server uses (src/cel). `status` is ignored, as the server ignores it
+// on create and update (it has its own subresource).
 import { Ajv, type ErrorObject } from 'ajv';
-import { documentSchema } from '../api/schema.js';
-import type { LabelSelector, NodeTracingPolicy } from '../api/types.js';
-import { endpointProblem } from './endpoint.js';
+import { LABEL_VALUE_PATTERN, NAME_PATTERN } from '../api/rules.js';
+import { type JsonSchema, crdSchema, documentSchema } from '../api/schema.js';
+import type { NodeTracingPolicy } from '../api/types.js';
+import { compileSchemaRules, ownProp, type RuleSchema, type RuleViolation } from '../cel/index.js';
 import type { FieldError } from './errors.js';
-import { selectorErrors } from './selector.js';
 
 export type ValidationResult =
   | { ok: true; policy: NodeTracingPolicy }
@@ -14,7 +17,7 @@ export type ValidationResult =
 
 // strictTypes is off because int-or-string fields carry minimum (numbers) and pattern (strings)
 // beside an anyOf of the two types, the shape Kubernetes requires; every other strict check stays.
-const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictTypes: false, formats: { 'date-time': true } });
+const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictTypes: false, formats: { 'date-time': true, int32: true } });
 for (const keyword of [
   'x-kubernetes-int-or-string',
   'x-kubernetes-validations',
@@ -24,6 +27,12 @@ for (const keyword of [
   ajv.addKeyword({ keyword, schemaType: ['boolean', 'array', 'string'] });
 }
 const validateStructure = ajv.compile(documentSchema);
+
+const celRules = compileSchemaRules(crdSchema as RuleSchema);
+if (celRules.issues.length > 0) {
+  // A rule in src/api/rules.ts that does not compile would also make the CRD unusable: fail loudly.
+  throw new Error(`schema CEL rules do not compile: ${celRules.issues.map((i) => `${i.schemaPath}.x-kubernetes-validations[${i.index}].${i.field}: ${i.detail}`).join('; ')}`);
+}
 
 function toPath(instancePath: string): string {
   return instancePath
@@ -41,6 +50,12 @@ function describe(value: unknown): string {
     return typeof value === 'object' && value !== null ? '(a cyclic or unprintable value)' : String(value);
   }
 }
+
+/** Patterns that read better as the rule they encode. */
+const PATTERN_RULES: Record<string, string> = {
+  [LABEL_VALUE_PATTERN]: "must be a label value: empty, or at most 63 alphanumeric characters, '-', '_' or '.', starting and ending alphanumeric",
+  [NAME_PATTERN]: "must be a lowercase RFC 1123 subdomain: lowercase alphanumeric characters, '-' or '.', starting and ending with an alphanumeric character",
+};
 
 function ajvError(e: ErrorObject): FieldError | undefined {
   const path = toPath(e.instancePath);
@@ -67,29 +82,51 @@ function ajvError(e: ErrorObject): FieldError | undefined {
     case 'anyOf':
       return { path, message: `matches none of the allowed types (got ${describe(e.data)})` };
     case 'pattern':
-      return { path, message: `must match ${String(p.pattern)} (got ${describe(e.data)})` };
+      return { path, message: `${PATTERN_RULES[String(p.pattern)] ?? `must match ${String(p.pattern)}`} (got ${describe(e.data)})` };
     default:
       return { path, message: e.message ?? e.keyword };
   }
 }
 
-type Loose = { spec?: { tracing?: { endpoint?: unknown }; nodeSelector?: unknown } };
+/** Two paths on one branch of the document (one is the other or lies under it). */
+function related(a: string, b: string): boolean {
+  const under = (x: string, y: string): boolean => x === y || x.startsWith(`${y}.`) || x.startsWith(`${y}[`);
+  return under(a, b) || under(b, a);
+}
 
-/** Rules beyond the schema. Runs on structurally invalid input too (every check is type-guarded),
- *  so one run reports every problem. */
-function semanticErrors(policy: Loose, structural: FieldError[]): FieldError[] {
-  const errors: FieldError[] = [];
-  const endpoint = policy.spec?.tracing?.endpoint;
-  if (typeof endpoint === 'string') {
-    const problem = endpointProblem(endpoint);
-    if (problem) errors.push({ path: 'spec.tracing.endpoint', message: problem });
+/** The schema's CEL rules, run on the whole document; a rule whose value already broke the
+ *  structure says nothing new (and the API server would not run it), so it is dropped. */
+function ruleErrors(doc: Record<string, unknown>, structural: FieldError[]): FieldError[] {
+  let violations: RuleViolation[];
+  try {
+    violations = celRules.validate(doc, undefined).errors;
+  } catch {
+    // Values no JSON parser makes (cycles from YAML aliases, BigInt) cannot reach the server either.
+    return structural.length > 0 ? [] : [{ path: '(document)', message: 'holds a value that has no JSON form' }];
   }
-  const sel = policy.spec?.nodeSelector;
-  // Selector rules need a well-typed selector: skip them where the schema already complained.
-  if (sel !== undefined && !structural.some((e) => e.path.startsWith('spec.nodeSelector'))) {
-    errors.push(...selectorErrors(sel as LabelSelector, 'spec.nodeSelector'));
+  return violations
+    .filter((v) => !structural.some((e) => related(e.path, v.path)))
+    .map((v) => ({ path: v.path, message: v.detail }));
+}
+
+/**
+ * The API server drops a null where the schema neither allows null nor has a default, and
+ * replaces it by the default where there is one (structural defaulting); either way, null
+ * means "unset", so it is dropped here before the checks.
+ */
+function dropNulls(v: unknown, schema: JsonSchema | undefined): unknown {
+  if (Array.isArray(v)) return v.map((x) => dropNulls(x, schema?.items as JsonSchema | undefined));
+  if (typeof v !== 'object' || v === null) return v;
+  const props = schema?.properties as Record<string, JsonSchema> | undefined;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    const sub = ownProp(props, k);
+    if (x === null && sub !== undefined && sub['nullable'] !== true && !(Array.isArray(sub['type']) && sub['type'].includes('null'))) continue;
+    const value = dropNulls(x, sub ?? (typeof schema?.additionalProperties === 'object' ? (schema.additionalProperties as JsonSchema) : undefined));
+    if (k === '__proto__') Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
+    else out[k] = value;
   }
-  return errors;
+  return out;
 }
 
 /** Validates a whole NodeTracingPolicy document. Never throws. */
@@ -97,10 +134,18 @@ export function validatePolicy(obj: unknown): ValidationResult {
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
     return { ok: false, errors: [{ path: '(document)', message: 'must be a YAML/JSON object' }] };
   }
-  const structural = validateStructure(obj)
+  let doc: Record<string, unknown>;
+  try {
+    const { status: _ignored, ...rest } = dropNulls(obj, documentSchema) as Record<string, unknown>;
+    doc = rest;
+  } catch {
+    // A cyclic value (a YAML alias to an enclosing node) has no JSON form: nothing can accept it.
+    return { ok: false, errors: [{ path: '(document)', message: 'holds a value that refers to itself (a YAML alias cycle)' }] };
+  }
+  const structural = validateStructure(doc)
     ? []
     : (validateStructure.errors ?? []).map(ajvError).filter((e): e is FieldError => e !== undefined);
-  const errors = dedupe([...structural.map(friendly), ...semanticErrors(obj as Loose, structural)]);
+  const errors = dedupe([...structural.map(friendly), ...ruleErrors(doc, structural)]);
   return errors.length ? { ok: false, errors } : { ok: true, policy: obj as NodeTracingPolicy };
 }
 

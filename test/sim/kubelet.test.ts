@@ -75,7 +75,7 @@ const cases: Case[] = [
         tracing: { endpoint: 'http://collector:4318' },
       },
     }),
-    expect: (m) => (m < 25 ? { ok: true } : { ok: false, error: /tracing\.endpoint.*unsupported scheme: 'http'/ }),
+    expect: (m) => (m < 25 ? { ok: true } : { ok: false, error: /tracing\.endpoint: Invalid value: "http:\/\/collector:4318": unsupported scheme: http\.  Options are none, dns, unix, or unix-abstract/ }),
   },
   {
     name: 'bad rate',
@@ -278,8 +278,14 @@ describe('simulated kubelet behaviour', () => {
         return e instanceof Error ? e.message : String(e);
       }
     };
-    for (const ok of ['localhost:4317', 'dns://otel:4317', 'dns:///otel.svc:4317', 'unix:///var/run/otel.sock', 'unix-abstract://otel', 'otel']) {
+    // Go's url.Parse, not WHATWG's URL: any digits as a port, a colon inside the host, "<" in a host.
+    for (const ok of ['localhost:4317', 'dns://otel:4317', 'dns:///otel.svc:4317', 'unix:///var/run/otel.sock', 'unix-abstract://otel', 'otel',
+      'dns:otel:4317', 'unix:/run/otel.sock', 'otel:99999', 'dns://:4317', 'u@otel:4317', 'ü.example:4317', 'otel:4317/x?%zz']) {
       assert.equal(check(ok), 'ok', ok);
+    }
+    for (const [bad, why] of [['otel{:4317', /invalid character "\{" in host name/], ['h%41:1', /invalid URL escape "%41"/], ['otel:4317/%zz', /invalid URL escape "%zz"/],
+      ['unix:run/otel.sock', /parse "dns:\/\/unix:run\/otel.sock": invalid port ":run" after host/], ['[::1:4317', /missing '\]' in host/], ['//otel:4317', /unsupported scheme: \./]] as const) {
+      assert.match(check(bad), why, bad);
     }
     for (const bad of ['http://otel:4318', 'https://otel:4318', 'grpc://otel:4317']) {
       assert.match(check(bad), /tracing\.endpoint.*unsupported scheme/, bad);

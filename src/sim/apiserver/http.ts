@@ -307,6 +307,8 @@ export class Router {
           if (Array.isArray(opts['dryRun']) && opts['dryRun'].includes('All')) delOpts.dryRun = true;
         }
         if (wopts.dryRun) delOpts.dryRun = true;
+        if (wopts.user) delOpts.user = wopts.user;
+        delOpts.warnings = warnings;
         const r = store.deleteEntry(def, t.name ?? '', namespace, delOpts);
         if (def.returnDeletedObject || !r.removed) reply(200, r.entry);
         else send(res, 200, successStatus({ name: t.name, group: def.group, kind: def.resource, uid: r.entry.obj.metadata.uid }));
@@ -320,7 +322,7 @@ export class Router {
         if (ls) opts.labelSelector = ls;
         if (fs) opts.fieldSelector = fs;
         const items = store.listEntries(def, opts).items;
-        for (const e of items) store.deleteEntry(def, e.obj.metadata.name ?? '', e.obj.metadata.namespace);
+        for (const e of items) store.deleteEntry(def, e.obj.metadata.name ?? '', e.obj.metadata.namespace, wopts.user ? { user: wopts.user } : {});
         send(res, 200, successStatus());
         return;
       }

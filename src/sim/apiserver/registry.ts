@@ -135,6 +135,11 @@ export class Registry {
     return [...this.defs.values()];
   }
 
+  /** Serves one more built-in resource (the admission kinds register themselves this way). */
+  addBuiltin(def: ResourceDef): void {
+    if (!this.defs.has(resKey(def))) this.defs.set(resKey(def), def);
+  }
+
   addCRD(crd: KubeObject): ResourceDef[] {
     this.removeCRD(crd.metadata.name ?? '');
     const defs = defsFromCRD(crd);

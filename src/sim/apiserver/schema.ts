@@ -1,9 +1,11 @@
 // Structural-schema handling for custom resources, in the real server's order: prune unknown
 // fields, apply defaults, validate. Messages mimic k8s.io/kube-openapi's validator so a client
 // sees `spec.x: Invalid value: 2000000: spec.x in body should be less than or equal to 1000000`.
-// CEL rules (x-kubernetes-validations) are not evaluated.
+// Then list-type uniqueness and the CEL rules (x-kubernetes-validations): see schema-rules.ts.
 
 import type { StatusCause } from './errors.js';
+import { ownProp } from '../../cel/index.js';
+import { celCauses, listTypeCauses } from './schema-rules.js';
 import { isObject } from './types.js';
 
 export interface Schema {
@@ -61,8 +63,10 @@ export function pruneAndDefault(value: unknown, schema: Schema, path: string, un
   const preserve = schema['x-kubernetes-preserve-unknown-fields'] === true;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    const p = props?.[k];
+    const p = ownProp(props, k);
     if (root && ROOT_KEEP.has(k)) out[k] = v;
+    // PruneNonNullableNullsWithoutDefaults: a null the schema does not allow is dropped.
+    else if (p && v === null && p.nullable !== true && p.default === undefined) continue;
     else if (p) out[k] = pruneAndDefault(v, p, join(path, k), unknown);
     else if (isObject(addl)) out[k] = pruneAndDefault(v, addl, join(path, k), unknown);
     else if (preserve || addl === true || (!props && schema.type !== 'object' && !schema.type)) out[k] = v;
@@ -177,7 +181,7 @@ export function validate(value: unknown, schema: Schema, path: string, causes: S
     if (schema.maxProperties !== undefined && n > schema.maxProperties) bad(`Too many: ${n}: must have at most ${schema.maxProperties} items`, 'FieldValueTooMany');
     if (schema.minProperties !== undefined && n < schema.minProperties) bad(`Invalid value: ${n}: ${path} in body should have at least ${schema.minProperties} properties`);
     for (const [k, v] of Object.entries(value)) {
-      const p = schema.properties?.[k];
+      const p = ownProp(schema.properties, k);
       if (p) validate(v, p, join(path, k), causes);
       else if (isObject(schema.additionalProperties)) validate(v, schema.additionalProperties, join(path, k), causes);
     }
@@ -193,8 +197,16 @@ function wouldPass(value: unknown, schema: Schema, path: string): boolean {
   return c.length === 0;
 }
 
-/** Prunes, defaults and validates a custom resource. Root-level metadata is left to the store. */
-export function processCustomResource(obj: Record<string, unknown>, schema: Schema): { obj: Record<string, unknown>; unknownFields: string[]; causes: StatusCause[] } {
+/**
+ * Prunes, defaults and validates a custom resource (with `old`, the stored object, on update:
+ * transition rules and ratcheting need it). Root-level metadata is left to the store.
+ */
+export function processCustomResource(
+  obj: Record<string, unknown>,
+  schema: Schema,
+  old?: Record<string, unknown>,
+  warnings?: string[],
+): { obj: Record<string, unknown>; unknownFields: string[]; causes: StatusCause[] } {
   const unknownFields: string[] = [];
   const pruned = pruneAndDefault(obj, schema, '', unknownFields, true);
   const out = isObject(pruned) ? pruned : {};
@@ -205,5 +217,7 @@ export function processCustomResource(obj: Record<string, unknown>, schema: Sche
   delete rootProps['apiVersion'];
   delete rootProps['kind'];
   validate(body, { ...schema, properties: rootProps, required: (schema.required ?? []).filter((r) => !ROOT_KEEP.has(r)) }, '', causes);
+  listTypeCauses(body, schema, '', causes);
+  celCauses(out, old, schema, causes, warnings);
   return { obj: out, unknownFields, causes };
 }

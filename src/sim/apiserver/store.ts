@@ -12,14 +12,26 @@ import { pathSegmentNameErrors } from './rbac-validate.js';
 import { applyPatch, type PatchType } from './patch.js';
 import type { ResourceDef } from './registry.js';
 import { processCustomResource } from './schema.js';
+import { crdRuleCauses } from './schema-rules.js';
+import { objectMetaTypeProblem } from './objectmeta.js';
+import { type AdmissionRequest, ValidatingAdmission, VAP, VAPB, admissionObjectCauses, isAdmissionKind, registerAdmissionKinds, withDefaults } from './admission/index.js';
 import { DNS_SUBDOMAIN, type Entry, StoreState, type WriteOptions, now, objKey } from './store-state.js';
 import { type JsonObject, type KubeObject, type ResourceRef, CRDS, NAMESPACES, groupVersion, isObject, resKey } from './types.js';
+import type { UserInfo } from './userinfo.js';
 
 export type { Entry, FieldValidation, KubeList, ListOptions, ListResult, WatchOptions, WriteOptions } from './store-state.js';
 
 export class ObjectStore extends StoreState {
+  /** ValidatingAdmissionPolicy, for writes that name their requester (WriteOptions.user). */
+  readonly admission = new ValidatingAdmission({
+    policies: () => this.listEntries(VAP).items.map((e) => e.obj),
+    bindings: () => this.listEntries(VAPB).items.map((e) => e.obj),
+    namespace: (name) => this.table(resKey(NAMESPACES)).entries.get(objKey(undefined, name))?.obj,
+  });
+
   constructor(historySize?: number) {
     super(historySize);
+    registerAdmissionKinds(this.registry);
     for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
       this.createEntry(NAMESPACES, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, {});
     }
@@ -35,6 +47,7 @@ export class ObjectStore extends StoreState {
     const entry = { obj: stored, json };
     if (type === 'DELETED') this.table(storageKey).delete(key);
     else this.table(storageKey).set(key, entry);
+    if (isAdmissionKind(def)) this.admission.invalidate();
     const ev: StoredEvent = { rv: this.rv, res: storageKey, key, type, obj: stored, json };
     if (prev) ev.prev = prev;
     this.hub.push(ev);
@@ -50,7 +63,7 @@ export class ObjectStore extends StoreState {
     const unknownFields = shape.unknownFields;
     let causes: StatusCause[] = [];
     if (def.schema) {
-      const r = processCustomResource(out, def.schema);
+      const r = processCustomResource(out, def.schema, old, opts.warnings);
       unknownFields.push(...r.unknownFields);
       causes = r.causes;
       out = { ...(r.obj as KubeObject), metadata: out.metadata };
@@ -68,8 +81,13 @@ export class ObjectStore extends StoreState {
     if (mode === 'Warn') for (const f of unknownFields) opts.warnings?.push(`unknown field "${f}"`);
     if (causes.length > 0) throw invalid(def.kind, def.group, name, causes);
     if (def.group === CRDS.group && def.resource === CRDS.resource) {
-      const crdCauses = validateCRD(out);
+      const crdCauses = [...validateCRD(out), ...crdRuleCauses(out)];
       if (crdCauses.length > 0) throw invalid(def.kind, def.group, name, crdCauses);
+    }
+    if (isAdmissionKind(def) && opts.subresource !== 'status') {
+      out = withDefaults(out);
+      const admissionCauses = admissionObjectCauses(out);
+      if (admissionCauses.length > 0) throw invalid(def.kind, def.group, name, admissionCauses);
     }
     return out;
   }
@@ -78,6 +96,8 @@ export class ObjectStore extends StoreState {
     if (!isObject(body)) throw badRequest(`Object 'Kind' is missing in '${JSON.stringify(body)}'`);
     const meta = body['metadata'] === undefined ? {} : body['metadata'];
     if (!isObject(meta)) throw badRequest('metadata: expected an object');
+    const metaProblem = objectMetaTypeProblem(meta);
+    if (metaProblem) throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: ${metaProblem}`);
     const gv = groupVersion(def.group, def.version);
     if (body['apiVersion'] !== undefined && body['apiVersion'] !== gv) {
       throw badRequest(`the API version in the data (${String(body['apiVersion'])}) does not match the expected API version (${gv})`);
@@ -114,6 +134,7 @@ export class ObjectStore extends StoreState {
     if (def.resource === 'namespaces' && def.group === '') obj = { ...obj, status: { phase: 'Active' } };
     obj = this.admit(def, obj, opts);
     if (def.group === CRDS.group && def.resource === CRDS.resource) obj = establishCRD(obj, created);
+    this.validatingAdmission({ def, operation: 'CREATE', name: meta.name, ...(ns !== undefined ? { namespace: ns } : {}), object: obj, oldObject: null }, opts);
     obj = this.toStorage(def, obj);
     if (opts.dryRun) return this.view(def, { obj, json: JSON.stringify(obj) });
     const entry = this.commit(def, key, 'ADDED', obj);
@@ -142,7 +163,7 @@ export class ObjectStore extends StoreState {
       next = { ...old };
       if (incoming['status'] === undefined) delete next['status'];
       else next['status'] = incoming['status'];
-      if (def.schema) next = this.admit(def, next, opts);
+      if (def.schema) next = this.admit(def, next, opts, old);
     } else {
       next = { ...incoming, metadata: { ...incoming.metadata } };
       if (def.hasStatus) {
@@ -167,6 +188,8 @@ export class ObjectStore extends StoreState {
       if (def.group === CRDS.group && def.resource === CRDS.resource) next = establishCRD(next, now());
     }
     next.metadata.resourceVersion = old.metadata.resourceVersion;
+    const sub = opts.subresource !== undefined ? { subresource: opts.subresource } : {};
+    this.validatingAdmission({ def, operation: 'UPDATE', ...sub, name, ...(ns !== undefined ? { namespace: ns } : {}), object: next, oldObject: old }, opts);
     next = this.toStorage(def, next);
     if (opts.dryRun) return this.view(def, { obj: next, json: JSON.stringify(next) });
     if (JSON.stringify(next) === cur.json) return this.view(def, cur);
@@ -184,7 +207,7 @@ export class ObjectStore extends StoreState {
     return this.updateEntry(res, patched, opts, name);
   }
 
-  deleteEntry(res: ResourceRef, name: string, namespace?: string, opts: { dryRun?: boolean; preconditions?: { uid?: string; resourceVersion?: string } } = {}): { entry: Entry; removed: boolean } {
+  deleteEntry(res: ResourceRef, name: string, namespace?: string, opts: { dryRun?: boolean; preconditions?: { uid?: string; resourceVersion?: string }; user?: UserInfo; warnings?: string[] } = {}): { entry: Entry; removed: boolean } {
     const def = this.def(res);
     const ns = def.namespaced ? (namespace ?? 'default') : undefined;
     if (def.namespaced) this.requireNamespace(ns);
@@ -198,6 +221,7 @@ export class ObjectStore extends StoreState {
     if (pre?.resourceVersion && pre.resourceVersion !== cur.obj.metadata.resourceVersion) {
       throw conflict(def.resource, def.group, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${cur.obj.metadata.resourceVersion ?? ''}`);
     }
+    this.validatingAdmission({ def, operation: 'DELETE', name, ...(ns !== undefined ? { namespace: ns } : {}), object: null, oldObject: this.view(def, cur).obj }, opts);
     if (opts.dryRun) return { entry: this.view(def, cur), removed: false };
     if ((cur.obj.metadata.finalizers ?? []).length > 0) {
       if (cur.obj.metadata.deletionTimestamp) return { entry: this.view(def, cur), removed: false };
@@ -233,6 +257,13 @@ export class ObjectStore extends StoreState {
     }
   }
 
+  /** Runs validating admission when the write names its requester; warnings go to the response. */
+  private validatingAdmission(req: Omit<AdmissionRequest, 'user' | 'dryRun'>, opts: { user?: UserInfo; dryRun?: boolean; warnings?: string[] }): void {
+    if (!opts.user) return;
+    const warnings = this.admission.admit({ ...req, user: opts.user, dryRun: opts.dryRun === true });
+    opts.warnings?.push(...warnings);
+  }
+
   // ---- persistence ------------------------------------------------------------------------
 
   snapshot(): { resourceVersion: number; objects: { res: string; obj: KubeObject }[] } {
@@ -254,6 +285,7 @@ export class ObjectStore extends StoreState {
     }
     this.rv = state.resourceVersion;
     this.hub.reset(this.rv);
+    this.admission.invalidate();
   }
 }
 

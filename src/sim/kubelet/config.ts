@@ -4,6 +4,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { goUrlScheme } from './gourl.js';
 
 export const KUBELET_API_VERSION = 'kubelet.config.k8s.io/v1beta1';
 export const KUBELET_KIND = 'KubeletConfiguration';
@@ -141,17 +142,16 @@ function validateTracing(tracing: unknown): void {
     if (typeof endpoint !== 'string') {
       throw new Error(`invalid configuration: tracing.endpoint: Invalid value: ${JSON.stringify(endpoint)}: must be a string`);
     }
+    // component-base tracing/api/v1 validateEndpoint: no "//" means a gRPC dns target, then Go's
+    // url.Parse and a scheme check. The value in the message is the rewritten one, as there.
     const withScheme = endpoint.includes('//') ? endpoint : `dns://${endpoint}`;
-    let url: URL;
-    try {
-      url = new URL(withScheme);
-    } catch (e: unknown) {
-      throw new Error(`invalid configuration: tracing.endpoint: Invalid value: ${JSON.stringify(endpoint)}: ${String(e)}`);
+    const parsed = goUrlScheme(withScheme);
+    if ('error' in parsed) {
+      throw new Error(`invalid configuration: tracing.endpoint: Invalid value: ${JSON.stringify(withScheme)}: ${parsed.error}`);
     }
-    const scheme = url.protocol.replace(/:$/, '');
-    if (!['dns', 'unix', 'unix-abstract'].includes(scheme)) {
+    if (!['dns', 'unix', 'unix-abstract'].includes(parsed.scheme)) {
       throw new Error(
-        `invalid configuration: tracing.endpoint: Invalid value: ${JSON.stringify(endpoint)}: unsupported scheme: '${scheme}'. Options are none, dns, unix, or unix-abstract.`,
+        `invalid configuration: tracing.endpoint: Invalid value: ${JSON.stringify(withScheme)}: unsupported scheme: ${parsed.scheme}.  Options are none, dns, unix, or unix-abstract.  See https://github.com/grpc/grpc/blob/master/doc/naming.md`,
       );
     }
   }
