@@ -46,8 +46,17 @@ function dyingFs(killAt: number): { ops: FsOps; steps: () => number } {
           await h.sync();
         },
         async close() {
-          if (tick()) throw new Killed('close');
+          // A killed process's descriptors are closed by the kernel: close the real one either way
+          // (otherwise Node closes it on GC and warns, DEP0137).
+          let dies: boolean;
+          try {
+            dies = tick();
+          } catch (e) {
+            await h.close();
+            throw e;
+          }
           await h.close();
+          if (dies) throw new Killed('close');
         },
       };
       return wrapped;
