@@ -88,6 +88,7 @@ export function buildProgram(): Command {
     .option('--no-crd', 'do not pre-install the NodeTracingPolicy CRD (as installing the chart does)')
     .option('--keep', 'keep the node host directories on exit', false)
     .option('--state-dir <dir>', 'persist the API server state here')
+    .option('--as-installed', "run as the Helm chart installs the operator: the chart's ServiceAccounts, RBAC and agent guard; each agent under the agent ServiceAccount with a token bound to its Node; <kubeconfig>.controller for `kto controller` with the controller's rights", false)
     .addOption(new Option('--not-ready-after-ms <ms>', 'how long a down kubelet takes to turn its node NotReady').argParser(nonNegativeInt).default(40_000))
     .addHelpText('after', '\nNo pods are scheduled (as in envtest or kwok): Deployments and DaemonSets are stored and served but run no pods.')
     .action(async (opts: SimFlags) => {

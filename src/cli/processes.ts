@@ -6,6 +6,7 @@ import { runAgent } from '../agent/agent.js';
 import { HttpHealthProbe, SystemctlRestarter } from '../agent/restarter.js';
 import { Controller } from '../controller/controller.js';
 import { loadKubeConfig } from '../kube/client.js';
+import { AS_INSTALLED, asInstalledClusterOptions, writeControllerKubeconfig } from '../sim/as-installed.js';
 import { SimCluster } from '../sim/cluster.js';
 import { AgentTelemetry } from '../telemetry/agent.js';
 import { ControllerTelemetry, controllerReadiness } from '../telemetry/controller.js';
@@ -187,6 +188,8 @@ export interface SimFlags {
   stateDir?: string;
   notReadyAfterMs: number;
   crd: boolean;
+  /** The chart's identities, RBAC and agent guard (src/sim/as-installed.ts). */
+  asInstalled?: boolean;
 }
 
 /** A comma-separated flag value as a list ('' and spaces dropped). */
@@ -211,17 +214,28 @@ export function simOptions(f: Omit<SimFlags, 'kubeconfig'>) {
 }
 
 export async function simCommand(f: SimFlags): Promise<number> {
-  const cluster = await SimCluster.start({ ...simOptions(f), agentLog: createLogger('agent', 'warn') });
+  const cluster = await SimCluster.start({ ...simOptions(f), agentLog: createLogger('agent', 'warn'), ...(f.asInstalled ? asInstalledClusterOptions() : {}) });
   await cluster.server.writeKubeconfig(f.kubeconfig);
+  const controllerKubeconfig = `${f.kubeconfig}.controller`;
+  if (f.asInstalled) await writeControllerKubeconfig(cluster.server, controllerKubeconfig);
   const versions = [...new Set([...cluster.kubelets.values()].map((k) => k.version))].join(', ');
+  const ns = AS_INSTALLED.namespace;
+  const agents = !f.agents ? ', no agents' : f.asInstalled ? `, a node agent on each (ServiceAccount ${ns}/${AS_INSTALLED.agentServiceAccount}, token bound to its Node)` : ', a node agent on each';
+  const controller = f.asInstalled
+    ? [
+        `  kubeconfig: ${f.kubeconfig} (cluster admin)`,
+        `  kubeconfig: ${controllerKubeconfig} (ServiceAccount ${ns}/${AS_INSTALLED.controllerServiceAccount}: only what the chart grants it)`,
+        `  installed as the chart does: its ServiceAccounts, RBAC and agent guard (namespace ${ns})`,
+        '',
+        'next, in another terminal:',
+        `  kto controller --kubeconfig ${controllerKubeconfig} --lease-namespace ${ns}`,
+      ]
+    : [`  kubeconfig: ${f.kubeconfig}`, '', 'next, in another terminal:', `  kto controller --kubeconfig ${f.kubeconfig}`];
   process.stdout.write(
     [
       `embedded cluster ready: ${cluster.url}`,
-      `  ${f.nodes} nodes (kubelets ${versions})${f.agents ? ', a node agent on each' : ', no agents'}; host dirs under ${cluster.baseDir}`,
-      `  kubeconfig: ${f.kubeconfig}`,
-      '',
-      'next, in another terminal:',
-      `  kto controller --kubeconfig ${f.kubeconfig}`,
+      `  ${f.nodes} nodes (kubelets ${versions})${agents}; host dirs under ${cluster.baseDir}`,
+      ...controller,
       `  kubectl --kubeconfig ${f.kubeconfig} apply -f crds/ -f examples/basic.yaml`,
       `  kubectl --kubeconfig ${f.kubeconfig} get ntp -w`,
       '',
@@ -232,5 +246,6 @@ export async function simCommand(f: SimFlags): Promise<number> {
   await untilSignal();
   await cluster.stop();
   await rm(f.kubeconfig, { force: true });
+  if (f.asInstalled) await rm(controllerKubeconfig, { force: true });
   return 0;
 }

@@ -40,6 +40,10 @@ export interface SimClusterOptions {
   gitVersion?: string;
   /** Install the NodeTracingPolicy CRD at start, as installing the chart would. */
   installCrd?: boolean;
+  /** Runs once the API server is up, before the nodes and agents exist (e.g. install the chart's RBAC). */
+  beforeNodes?: (server: ApiServer) => Promise<void>;
+  /** Each agent's kubeconfig (default: the admin's), e.g. a Node-bound ServiceAccount token's. */
+  agentKubeConfig?: (node: string, server: ApiServer) => k8s.KubeConfig;
 }
 
 export interface NodeRestart extends RestartRecord {
@@ -64,6 +68,7 @@ export class SimCluster {
     const cluster = new SimCluster(server, baseDir, o);
     try {
       if (o.installCrd && !server.store.tryGet(CRDS, CRD_NAME)) server.store.create(CRDS, buildCrd());
+      await o.beforeNodes?.(server);
       await cluster.addNodes();
       if (o.agents ?? true) cluster.startAgents();
     } catch (err) {
@@ -123,7 +128,7 @@ export class SimCluster {
     for (const [nodeName, kubelet] of this.kubelets) {
       this.agentRuns.push(
         runAgent({
-          kubeConfig,
+          kubeConfig: this.o.agentKubeConfig?.(nodeName, this.server) ?? kubeConfig,
           nodeName,
           detect: { hostRoot: kubelet.root, procRoot: join(kubelet.root, 'proc'), kubeletVersion: kubelet.version },
           restarter: kubelet,

@@ -361,6 +361,21 @@ describe('embedded apiserver via client-node', () => {
     assert.equal(list.items.length, 1);
   });
 
+  test('an Event about a cluster-scoped object lives in "default" (422 elsewhere), as legacyValidateEvent has it', async () => {
+    const about = { apiVersion: 'nodetracing.dev/v1alpha1', kind: 'NodeTracingPolicy', name: 'p' };
+    const body = (ns: string, name: string): k8s.CoreV1Event => ({ metadata: { name, namespace: ns }, involvedObject: about, reason: 'RolloutComplete', message: 'done', type: 'Normal', firstTimestamp: new Date(), lastTimestamp: new Date(), count: 1 });
+    await core.createNamespacedEvent({ namespace: 'default', body: body('default', 'p.1') });
+    const wrong = await apiError(core.createNamespacedEvent({ namespace: 'kube-system', body: body('kube-system', 'p.2') }));
+    assert.equal(wrong.code, 422);
+    assert.equal(wrong.body.message, 'Event "p.2" is invalid: involvedObject.namespace: Invalid value: "": does not match event.namespace');
+    // A new-style Event (eventTime set) may also go to kube-system; one about a namespaced object goes with it.
+    const ev = kc.makeApiClient(k8s.EventsV1Api);
+    const v1 = (ns: string, name: string, regarding: k8s.V1ObjectReference): Promise<unknown> =>
+      ev.createNamespacedEvent({ namespace: ns, body: { metadata: { name }, eventTime: new k8s.V1MicroTime(), reportingController: 'kto', reportingInstance: 'kto-0', action: 'Rollout', reason: 'R', type: 'Normal', regarding } });
+    await v1('kube-system', 'p.3', about);
+    assert.equal((await apiError(v1('default', 'cm.1', { kind: 'ConfigMap', name: 'cm', namespace: 'kube-system' }))).code, 422);
+  });
+
   test('405 for unsupported verbs, 400 for undecodable bodies, 415 for apply patches', async () => {
     assert.equal((await adminFetch(server, `${server.url}/api/v1/nodes/n1`, { method: 'POST', body: '{}' })).status, 405);
     const r = await adminFetch(server, `${server.url}/api/v1/nodes`, { method: 'POST', body: '{nope', headers: { 'content-type': 'application/json' } });

@@ -8,6 +8,7 @@ import type { ResourceDef } from './registry.js';
 import { type Schema, pruneAndDefault } from './schema.js';
 import { type JsonObject, type KubeObject, isObject } from './types.js';
 import { validateRbac } from './rbac-validate.js';
+import { eventNamespaceCauses } from './hooks.js';
 
 export interface BuiltinResult {
   obj: KubeObject;
@@ -35,6 +36,7 @@ function goSelector(sel: JsonObject): string {
 export function admitBuiltin(def: ResourceDef, obj: KubeObject, old: KubeObject | undefined): BuiltinResult {
   const key = `${def.group}/${def.kind}`;
   const known = BUILTIN_SCHEMAS[key];
+  if (def.resource === 'events') return { obj, unknownFields: [], causes: eventNamespaceCauses(def.group, obj) };
   if (!known) return { obj, unknownFields: [], causes: [] };
   const unknownFields: string[] = [];
   const schema: Schema = { type: 'object', properties: known.properties as Record<string, Schema> };

@@ -83,6 +83,22 @@ export function eventCoreToV1(e: KubeObject): KubeObject {
   return out;
 }
 
+/**
+ * The namespace rule every Event passes on create and update, whatever its API version
+ * (legacyValidateEvent in pkg/apis/core/validation/events.go): an Event about a cluster-scoped
+ * object (a Node, a NodeTracingPolicy) lives in "default" (or "kube-system" for a new-style
+ * Event, one with eventTime); otherwise in the namespace of the object it is about.
+ */
+export function eventNamespaceCauses(group: string, e: KubeObject): StatusCause[] {
+  const about = e[group === 'events.k8s.io' ? 'regarding' : 'involvedObject'];
+  const aboutNs = isObject(about) && typeof about['namespace'] === 'string' ? about['namespace'] : '';
+  const ns = e.metadata.namespace ?? '';
+  const newStyle = typeof e['eventTime'] === 'string' && e['eventTime'] !== '';
+  const ok = aboutNs !== '' ? ns === aboutNs : newStyle ? ns === 'default' || ns === 'kube-system' : ns === '' || ns === 'default';
+  if (ok) return [];
+  return [{ reason: 'FieldValueInvalid', field: 'involvedObject.namespace', message: `Invalid value: ${JSON.stringify(aboutNs)}: does not match event.namespace` }];
+}
+
 const OBJECT_META_FIELDS = new Set([
   'name', 'generateName', 'namespace', 'selfLink', 'uid', 'resourceVersion', 'generation', 'creationTimestamp',
   'deletionTimestamp', 'deletionGracePeriodSeconds', 'labels', 'annotations', 'ownerReferences', 'finalizers', 'managedFields',
