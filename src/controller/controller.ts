@@ -49,6 +49,8 @@ export class Controller {
   private leading = false;
   private synced = false;
   private holder: string | undefined;
+  private resets = 0;
+  private reconciler: Reconciler | undefined;
   private readonly abort = new AbortController();
   readonly writer: ApiWriter;
   private electionDone: Promise<void> = Promise.resolve();
@@ -78,6 +80,7 @@ export class Controller {
     const custom = kc.makeApiClient(k8s.CustomObjectsApi);
     const core = kc.makeApiClient(k8s.CoreV1Api);
     const reconciler = new Reconciler({
+      caches: () => this.cacheState(),
       policies: () => this.policies.list(),
       policy: (name) => this.policies.get(name),
       nodes: () => this.nodes.list(),
@@ -89,6 +92,7 @@ export class Controller {
       onPlan: this.o.onPlan,
       planned: this.o.planned,
     });
+    this.reconciler = reconciler;
     this.queue = new WorkQueue({
       concurrency: this.o.concurrency ?? 4,
       worker: async (key) => {
@@ -105,21 +109,23 @@ export class Controller {
     this.policies = startInformer<NodeTracingPolicy, NodeTracingPolicy>({
       kubeConfig: kc,
       path: `/apis/${GROUP}/${VERSION}/${PLURAL}`,
-      listFn: async () => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as { items: NodeTracingPolicy[] },
+      listFn: async (req) => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, ...req })) as { items: NodeTracingPolicy[] },
       transform: (p) => JSON.parse(JSON.stringify(p)) as NodeTracingPolicy,
       onAdd: (p) => this.enqueue(p.metadata.name),
       onUpdate: (p) => this.enqueue(p.metadata.name),
       onDelete: (p) => this.enqueue(p.metadata.name),
+      onReset: () => this.historyReset(),
       log: this.log,
     });
     this.nodes = startInformer<k8s.V1Node, CachedNode>({
       kubeConfig: kc,
       path: '/api/v1/nodes',
-      listFn: () => core.listNode(),
+      listFn: (req) => core.listNode(req),
       transform: trimNode,
       onAdd: (n) => this.nodeChanged(n),
       onUpdate: (n, old) => this.nodeChanged(n, old),
       onDelete: (n) => this.nodeChanged(n),
+      onReset: () => this.historyReset(),
       log: this.log,
     });
     await Promise.all([this.policies.synced, this.nodes.synced]);
@@ -156,6 +162,24 @@ export class Controller {
   private becomeLeader(): void {
     this.leading = true;
     this.log('leading', { identity: this.identity });
+    this.resyncAll();
+  }
+
+  /** Both caches fresh, and how many times either found the server's history not its own. */
+  private cacheState(): { fresh: boolean; epoch: number } {
+    return { fresh: Boolean(this.policies?.health().fresh && this.nodes?.health().fresh), epoch: this.resets };
+  }
+
+  /** An informer rebuilt its cache from a server whose history is not the one it had (a
+   *  restore, a new server): what the reconciler remembers of the old one (releases it expects
+   *  to see, failures announced, configz verdicts) is void, and every policy is looked at again. */
+  private historyReset(): void {
+    this.resets++;
+    this.reconciler?.forget();
+    if (this.leading) this.resyncAll();
+  }
+
+  private resyncAll(): void {
     for (const p of this.policies.list()) this.enqueue(p.metadata.name);
     // Orphans: nodes carrying a policy that no longer exists.
     for (const n of this.nodes.list()) {

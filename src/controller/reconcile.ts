@@ -16,6 +16,8 @@ import { TerminalError } from './queue.js';
 import type { ConfigzVerifier } from './verify.js';
 
 export interface ReconcileDeps {
+  /** The caches' state: fresh (listed and watching), and a counter of history resets. */
+  caches?: () => { fresh: boolean; epoch: number };
   policies: () => NodeTracingPolicy[];
   policy: (name: string) => NodeTracingPolicy | undefined;
   nodes: () => CachedNode[];
@@ -34,6 +36,13 @@ export interface ReconcileDeps {
 /** Least time between two status writes that change only counts. */
 export const STATUS_INTERVAL_MS = 1000;
 
+/** How soon a reconcile that found the caches not fresh runs again. */
+export const STALE_CACHE_RETRY_MS = 500;
+
+/** Thrown (and turned into a requeue) when the caches were rebuilt from another history while a
+ *  reconcile was running: what it decided describes a server that is gone. */
+class StaleCache extends Error {}
+
 export interface Target {
   node: CachedNode;
   hash: string;
@@ -44,6 +53,9 @@ export interface Target {
  *  see the node as Pending again and could exceed maxUnavailable. */
 class Expectations {
   private readonly pending = new Map<string, { hash: string; timeMs: number }>();
+  clear(): void {
+    this.pending.clear();
+  }
   expect(node: string, hash: string, timeMs: number): void {
     this.pending.set(node, { hash, timeMs });
   }
@@ -68,9 +80,32 @@ export class Reconciler {
 
   constructor(private readonly d: ReconcileDeps) {}
 
+  /** The server's history changed under the caches: forget what was learnt from the old one. */
+  forget(): void {
+    this.expectations.clear();
+    this.announced.clear();
+    this.d.verifier?.forget();
+  }
+
+  /** Never decide, write status or release nodes from caches that may miss what the server
+   *  has: wait for them to be listed again. */
   async reconcile(name: string): Promise<{ requeueAfterMs?: number } | void> {
+    const caches = this.d.caches?.();
+    if (caches && !caches.fresh) return { requeueAfterMs: STALE_CACHE_RETRY_MS };
+    try {
+      return await this.reconcileFresh(name, () => {
+        const now = this.d.caches?.();
+        if (caches && now && (!now.fresh || now.epoch !== caches.epoch)) throw new StaleCache();
+      });
+    } catch (err) {
+      if (err instanceof StaleCache) return { requeueAfterMs: STALE_CACHE_RETRY_MS };
+      throw err;
+    }
+  }
+
+  private async reconcileFresh(name: string, stillFresh: () => void): Promise<{ requeueAfterMs?: number } | void> {
     const policy = this.d.policy(name);
-    if (!policy) return this.cleanupOrphans(name);
+    if (!policy) return this.cleanupOrphans(name, stillFresh);
     const checked = validatePolicy(policy);
     if (!checked.ok) {
       const message = checked.errors.map(formatFieldError).join('; ');
@@ -97,6 +132,7 @@ export class Reconciler {
     const plan = this.d.planned ? this.d.planned(decide) : decide();
 
     const byName = new Map(targets.map((t) => [t.node.name, t]));
+    stillFresh();
     // One batch, written together: the planner already counted every one of them.
     await Promise.all(
       plan.release.map((nodeName) => {
@@ -113,6 +149,7 @@ export class Reconciler {
     const summary = summarize(policy, plan, targets, unsupported, deleting, lost);
     this.d.onPlan?.(name, plan, summary);
 
+    stillFresh();
     if (deleting && removals.length === 0) {
       await this.d.writer.setPolicyFinalizers(name, finalizers.filter((f) => f !== FINALIZER), policy.metadata.resourceVersion);
       return;
@@ -213,7 +250,7 @@ export class Reconciler {
 
   /** The policy is gone without its finalizer having run (force-deleted): still take our
    *  configuration off its nodes, with the default rollout rules. */
-  private async cleanupOrphans(name: string): Promise<{ requeueAfterMs?: number } | void> {
+  private async cleanupOrphans(name: string, stillFresh: () => void): Promise<{ requeueAfterMs?: number } | void> {
     const orphans = this.d.nodes().filter((n) => ownerOf(n) === name && hasOurConfig(n));
     if (orphans.length === 0) {
       this.lastRollout.delete(name);
@@ -225,6 +262,7 @@ export class Reconciler {
     const plan = planRollout({ nodes: orphans.map((n) => this.expectations.overlay(toPlanNode(n, REMOVED_HASH))), rollout, now: this.d.now() });
     const now = this.d.now();
     const orphanPolicy = { metadata: { name } } as NodeTracingPolicy;
+    stillFresh();
     for (const node of plan.release) await this.release(orphanPolicy, node, REMOVED_HASH, null, now);
     for (const n of orphans) {
       if (plan.phases[n.name] === 'Updated') await this.d.writer.patchNodeAnnotations(n.name, clearOurs(n));

@@ -86,7 +86,7 @@ test('watch from a resourceVersion the server has not reached: nothing until it 
   })();
   server.store.create(NODES, node('w-1'));
   await new Promise((r) => setTimeout(r, 150)); // several bookmark intervals
-  assert.deepEqual(lines, [], 'no event and no bookmark below the requested resourceVersion');
+  assert.equal(lines.length, 0, `no event and no bookmark below the requested resourceVersion: ${JSON.stringify(lines)}`);
   server.store.create(NODES, node('w-2')); // == from: not newer either
   server.store.create(NODES, node('w-3'));
   await new Promise((r) => setTimeout(r, 100));
