@@ -56,6 +56,8 @@ export interface PlanNode {
   appliedHash?: string;
   /** The hash this node should end up with (a render hash, or REMOVED_HASH for removal). */
   targetHash: string;
+  /** nodetracing.dev/message (or a configz disagreement): not planned on, only reported. */
+  message?: string;
 }
 
 export interface PlanInput {
@@ -149,6 +151,13 @@ function classify(n: PlanNode, r: ResolvedRollout, now: number): Classified {
     return { phase: 'InProgress', timedOut: false, deadline: timeout };
   }
   return { phase: 'Pending', timedOut: false };
+}
+
+/** Released (for any hash) and its agent has not finished with that release, within the
+ *  timeout: its kubelet may be restarting right now. */
+export function inFlight(n: PlanNode, r: ResolvedRollout, now: number): boolean {
+  if (n.desiredHash === undefined || finishedWith(n, n.desiredHash)) return false;
+  return n.desiredTimeMs === undefined || now < n.desiredTimeMs + r.nodeTimeoutSeconds * 1000;
 }
 
 function finishedWith(n: PlanNode, hash: string): boolean {

@@ -56,7 +56,7 @@ export class ConfigzVerifier {
           this.results.set(n.name, r);
         }
         if (r.verdict.ok) return n;
-        return { ...n, state: 'Failed' as const };
+        return { ...n, state: 'Failed' as const, message: r.verdict.message };
       }),
     );
   }

@@ -107,7 +107,10 @@ export function isTooLargeResourceVersion(err: unknown): boolean {
 export function describeError(err: unknown): string {
   const s = err instanceof k8s.ApiException ? statusOf(err) : undefined;
   if (s) return `HTTP ${s.code ?? '?'}${s.message ? `: ${s.message}` : ''}`;
-  return err instanceof Error ? err.message : String(err);
+  // client-node's Watch fails with the response's status text and statusCode.
+  const code = typeof err === 'object' && err !== null && 'statusCode' in err ? err.statusCode : undefined;
+  const msg = err instanceof Error ? err.message : String(err);
+  return typeof code === 'number' ? `HTTP ${code}: ${msg}` : msg;
 }
 
 export function startInformer<T extends ObjectWithMeta, U = T>(opts: InformerOptions<T, U>): Informer<U> {

@@ -68,3 +68,16 @@ test('deleting the policy removes every drop-in, then releases the finalizer', a
   const main = await readFile(join(env.cluster.kubelets.get('node-01')?.root ?? '', 'var/lib/kubelet/config.yaml'), 'utf8');
   assert.doesNotMatch(main, /tracing/);
 });
+
+test('deleting a paused policy removes its configuration anyway: the delete is the newer request', async () => {
+  await env.createPolicy('q', { tracing: { samplingRatePerMillion: 3 }, rollout: { maxUnavailable: 2, minReadySeconds: 0 } });
+  await waitFor('q converged', async () => converged(await env.getPolicy('q')));
+  await env.patchPolicySpec('q', { rollout: { paused: true, maxUnavailable: 2, minReadySeconds: 0 } });
+  await waitFor('the pause observed', async () => {
+    const q = await env.getPolicy('q');
+    return q?.status?.observedGeneration === q?.metadata.generation;
+  });
+  await env.custom.deleteClusterCustomObject({ group: 'nodetracing.dev', version: 'v1alpha1', plural: 'nodetracingpolicies', name: 'q' });
+  await waitFor('q gone', async () => ((await env.getPolicy('q')) === undefined ? true : undefined), 20_000);
+  for (const name of env.cluster.nodeNames()) assert.equal(await exists(dropin(name)), false, `${name} drop-in removed`);
+});
