@@ -41,7 +41,7 @@ export function buildProgram(): Command {
   const controller = program
     .command('controller')
     .description('run the controller (in-cluster config, $KUBECONFIG, or --kubeconfig)')
-    .option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)')
     .option('--lease-namespace <ns>', 'namespace of the leader-election Lease', 'kube-system')
     .option('--lease-name <name>', 'name of the leader-election Lease', 'kubelet-tracing-operator')
     .option('--id <identity>', 'leader-election identity (default: hostname + random suffix)')
@@ -53,7 +53,7 @@ export function buildProgram(): Command {
   const agent = program
     .command('agent')
     .description("run the node agent (DaemonSet): applies the controller's hand-off to this node's kubelet")
-    .option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster)')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)')
     .option('--node-name <name>', 'this node (default: $NODE_NAME from the downward API)')
     .option('--host-root <dir>', "where the host's / is mounted", '/host')
     .option('--proc-root <dir>', 'process table to find the kubelet in (hostPID)', '/proc')

@@ -58,13 +58,15 @@ function logTracing(logger: Logger, tracing: Tracing): void {
 }
 
 export async function controllerCommand(f: ControllerFlags): Promise<number> {
+  // First: with no usable kubeconfig there is nothing to run, and nothing should be started.
+  const kubeConfig = loadKubeConfig(f.kubeconfig);
   const logger = createLogger('controller', f.logLevel);
   const registry = processRegistry();
   const tracing = startTracing({ service: 'kubelet-tracing-controller', endpoint: f.otlpEndpoint, registry });
   logTracing(logger, tracing);
   const telemetry = new ControllerTelemetry(tracing, registry);
   const controller = new Controller({
-    kubeConfig: loadKubeConfig(f.kubeconfig),
+    kubeConfig,
     identity: f.id,
     leaseNamespace: f.leaseNamespace,
     leaseName: f.leaseName,
@@ -135,12 +137,12 @@ export async function agentCommand(f: AgentFlags): Promise<number> {
     process.stderr.write('kto agent: --node-name or $NODE_NAME (from the downward API) is required\n');
     return 2;
   }
+  const kubeConfig = loadKubeConfig(f.kubeconfig);
   const logger = createLogger('agent', f.logLevel).child({ node: nodeName });
   const registry = processRegistry();
   const tracing = startTracing({ service: 'kubelet-tracing-agent', endpoint: f.otlpEndpoint, registry });
   logTracing(logger, tracing);
   const telemetry = new AgentTelemetry(tracing, registry);
-  const kubeConfig = loadKubeConfig(f.kubeconfig);
   let running = true;
   const server = await serveTelemetry(f.metricsPort, registry, () => ({ ok: running }), ownNodeReadiness(kubeConfig, nodeName), logger);
   const abort = new AbortController();
