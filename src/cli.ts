@@ -87,7 +87,7 @@ export function buildProgram(): Command {
     .description('embedded cluster + controller + a policy: watch a whole rollout, then exit (0 when every supported node converged)');
   clusterOptions(demo, 20)
     .option('--report <file>', 'write a JSON report here')
-    .option('--max-unavailable <n|pct>', 'maxUnavailable of the demo policy', '25%')
+    .option('--max-unavailable <n|pct>', 'maxUnavailable of the demo policy: an integer >= 1 or 1%..100%', maxUnavailableArg, '25%')
     .option('--timeout-seconds <n>', 'give up after this long', positiveInt, 300)
     .option('--otlp-endpoint <url>', OTLP_HELP, otlpEndpoint)
     .action(async (opts: DemoFlags) => {
@@ -131,9 +131,16 @@ function nonNegativeInt(v: string): number {
 }
 
 function positiveInt(v: string): number {
-  const n = nonNegativeInt(v);
-  if (n < 1) throw new InvalidArgumentError('must be >= 1');
-  return n;
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('must be a whole number >= 1');
+  return Number(v);
+}
+
+/** spec.rollout.maxUnavailable's rule, checked before anything starts. */
+function maxUnavailableArg(v: string): string {
+  const pct = /^(\d+)%$/.exec(v);
+  const ok = pct ? Number(pct[1]) >= 1 && Number(pct[1]) <= 100 : /^\d+$/.test(v) && Number(v) >= 1;
+  if (!ok) throw new InvalidArgumentError('must be an integer >= 1 or a percentage 1%..100%');
+  return v;
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -6,7 +6,9 @@ import { runAgent } from '../agent/agent.js';
 import { HttpHealthProbe, SystemctlRestarter } from '../agent/restarter.js';
 import { Controller } from '../controller/controller.js';
 import { loadKubeConfig } from '../kube/client.js';
-import { SimCluster } from '../sim/cluster.js';
+import { parseKubeletVersion } from '../render/version.js';
+import { DEFAULT_VERSIONS, SimCluster } from '../sim/cluster.js';
+import { simNodeName } from '../sim/nodes.js';
 import { AgentTelemetry } from '../telemetry/agent.js';
 import { ControllerTelemetry, controllerReadiness } from '../telemetry/controller.js';
 import { type Check, startTelemetryServer, type TelemetryServer } from '../telemetry/http.js';
@@ -187,6 +189,25 @@ function csv(v: string | undefined): string[] {
   return (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
 }
 
+/** What is wrong with the cluster flags, naming the flag (usage: exit 2), if anything. */
+export function clusterFlagProblem(f: Pick<SimFlags, 'nodes' | 'versions' | 'failNodes'>): string | undefined {
+  for (const v of csv(f.versions)) {
+    if (!parseKubeletVersion(v)) return `--versions: "${v}" is not a kubelet version (e.g. v1.30.2)`;
+  }
+  const names = new Set(Array.from({ length: f.nodes }, (_, i) => simNodeName(i, f.nodes)));
+  for (const n of csv(f.failNodes)) {
+    if (!names.has(n)) return `--fail-nodes: no node named "${n}": the cluster's nodes are ${simNodeName(0, f.nodes)} .. ${simNodeName(f.nodes - 1, f.nodes)}`;
+  }
+  return undefined;
+}
+
+/** The kubelet version of every node, in order, as the cluster assigns them. */
+export function nodeVersions(f: Pick<SimFlags, 'nodes' | 'versions'>): string[] {
+  const given = csv(f.versions);
+  const versions = given.length ? given : DEFAULT_VERSIONS;
+  return Array.from({ length: f.nodes }, (_, i) => versions[i % versions.length] ?? '');
+}
+
 export function simOptions(f: Omit<SimFlags, 'kubeconfig'>) {
   const versions = csv(f.versions);
   return {
@@ -204,17 +225,24 @@ export function simOptions(f: Omit<SimFlags, 'kubeconfig'>) {
 }
 
 export async function simCommand(f: SimFlags): Promise<number> {
-  const cluster = await SimCluster.start({ ...simOptions(f), agentLog: createLogger('agent', 'warn') });
+  const problem = clusterFlagProblem(f);
+  if (problem) {
+    process.stderr.write(`kto sim: ${problem}\n`);
+    return 2;
+  }
+  const options = simOptions(f);
+  const cluster = await SimCluster.start({ ...options, agentLog: createLogger('agent', 'warn') });
   await cluster.server.writeKubeconfig(f.kubeconfig);
   const versions = [...new Set([...cluster.kubelets.values()].map((k) => k.version))].join(', ');
   process.stdout.write(
     [
       `embedded cluster ready: ${cluster.url}`,
       `  ${f.nodes} nodes (kubelets ${versions})${f.agents ? ', a node agent on each' : ', no agents'}; host dirs under ${cluster.baseDir}`,
+      ...(options.failNodes.length ? [`  the kubelets of ${options.failNodes.join(', ')} reject any tracing config (--fail-nodes): watch them roll back`] : []),
       `  kubeconfig: ${f.kubeconfig}`,
       '',
-      'next, in another terminal:',
-      `  kto controller --kubeconfig ${f.kubeconfig}`,
+      'next, in another terminal (in this repository, after npm ci):',
+      `  npx kto controller --kubeconfig ${f.kubeconfig}`,
       `  kubectl --kubeconfig ${f.kubeconfig} apply -f crds/ -f examples/basic.yaml`,
       `  kubectl --kubeconfig ${f.kubeconfig} get ntp -w`,
       '',
