@@ -243,7 +243,9 @@ export async function simCommand(f: SimFlags): Promise<number> {
       '',
       'next, in another terminal (in this repository, after npm ci):',
       `  npx kto controller --kubeconfig ${f.kubeconfig}`,
-      `  kubectl --kubeconfig ${f.kubeconfig} apply -f crds/ -f examples/basic.yaml`,
+      // kubectl resolves every kind before applying anything: without the CRD, it goes first.
+      ...(options.installCrd ? [] : [`  kubectl --kubeconfig ${f.kubeconfig} apply -f crds/`]),
+      `  kubectl --kubeconfig ${f.kubeconfig} apply -f examples/basic.yaml`,
       `  kubectl --kubeconfig ${f.kubeconfig} get ntp -w`,
       '',
       'Ctrl-C stops the cluster.',
