@@ -111,16 +111,27 @@ describe('applyDesired against the simulated kubelet', () => {
     assert.equal(await k2.healthy(), true, 'the sim itself did come back on the restored files');
   });
 
+  /** Runs an apply that "dies" when it reaches the kubelet restart (its promise never settles),
+   *  and resolves once it is there: every file write before the restart is done. (Waiting for a
+   *  file to show up in the drop-in directory raced with the write: the temp file showed first.) */
+  async function dieAtRestart(apply: typeof applyDesired, o: Parameters<typeof applyDesired>[0]): Promise<void> {
+    let there!: () => void;
+    const reached = new Promise<void>((r) => (there = r));
+    void apply({
+      ...o,
+      onPhase: (p, fn) => {
+        if (p !== 'restart') return fn();
+        there();
+        return new Promise<never>(() => undefined);
+      },
+    });
+    await reached;
+  }
+
   test('agent dies mid-apply: the next run restarts although the files match', async () => {
     const { k, layout } = await node('v1.30.1');
     // The first agent writes and then "dies" before restarting (its promise never settles).
-    void applyDesired({
-      ...opts(k, layout, 'h7', cfg()),
-      onPhase: (p, fn) => (p === 'restart' ? new Promise<never>(() => undefined) : fn()),
-    });
-    for (let i = 0; i < 100 && (await readdir(layout.mode === 'dropin' ? layout.dropinDir : '')).length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await dieAtRestart(applyDesired, opts(k, layout, 'h7', cfg()));
     assert.equal(k.restartLog.length, 1);
     const res = await applyDesired(opts(k, layout, 'h7', cfg()));
     assert.deepEqual({ state: res.state, restarted: res.restarted }, { state: 'Applied', restarted: true });
@@ -130,13 +141,7 @@ describe('applyDesired against the simulated kubelet', () => {
 
   test('agent dies mid-apply of a bad config: the next run still rolls back to the real previous bytes', async () => {
     const { k, layout } = await node('v1.34.1');
-    void applyDesired({
-      ...opts(k, layout, 'h8', cfg({ featureGates: { KubeletTracing: false } })),
-      onPhase: (p, fn) => (p === 'restart' ? new Promise<never>(() => undefined) : fn()),
-    });
-    for (let i = 0; i < 100 && (await readdir(layout.mode === 'dropin' ? layout.dropinDir : '')).length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await dieAtRestart(applyDesired, opts(k, layout, 'h8', cfg({ featureGates: { KubeletTracing: false } })));
     const res = await applyDesired(opts(k, layout, 'h8', cfg({ featureGates: { KubeletTracing: false } })));
     assert.equal(res.state, 'RolledBack');
     assert.match(res.message ?? '', /locked to true/);
