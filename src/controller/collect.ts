@@ -112,7 +112,7 @@ export function summarize(policy: NodeTracingPolicy, plan: Plan, planned: PlanNo
     conflicts: c.conflicts,
     selected: c.selected,
   };
-  if (deleting) summary.removal = { total: c.removals.length, done: [...removalNames].filter((n) => plan.phases[n] === 'Updated').length };
+  if (deleting || c.removals.length > 0) summary.removal = { total: c.removals.length, done: [...removalNames].filter((n) => plan.phases[n] === 'Updated').length };
   return summary;
 }
 

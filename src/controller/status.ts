@@ -64,7 +64,8 @@ export interface RolloutSummary {
   conflicts: { node: string; owner: string }[];
   /** Nodes the selector matches, whoever owns them. */
   selected: number;
-  /** While deleting: nodes that still carried this policy's configuration, and how many are clean. */
+  /** Nodes that carried this policy's configuration and must lose it (it is being deleted, or
+   *  they left its selector or went to another policy), and how many are clean. */
   removal?: { total: number; done: number };
   /** Set when the spec failed validation: nothing else is meaningful then. */
   invalid?: string;
@@ -117,7 +118,11 @@ function readyCondition(s: RolloutSummary, progress: string): Cond {
     const r = s.removal ?? { total: 0, done: 0 };
     return { type: 'Ready', status: 'False', reason: Reason.Removing, message: `the policy is being deleted: its configuration comes off ${r.total} node(s), ${r.done} done` };
   }
-  if (s.target === 0) return { type: 'Ready', status: 'False', reason: Reason.NoTargetNodes, message: noTargetsMessage(s) };
+  if (s.target === 0) {
+    const r = s.removal;
+    const left = r && r.done < r.total ? `; its configuration comes off the ${r.total} node(s) that carried it, ${r.done} done` : '';
+    return { type: 'Ready', status: 'False', reason: Reason.NoTargetNodes, message: `${noTargetsMessage(s)}${left}` };
+  }
   if (s.complete) {
     const failed = s.failed > 0 ? `; ${s.failed} failed, within maxFailures ${s.maxFailures} (${list(s.failures.map((f) => f.node))})` : '';
     return { type: 'Ready', status: 'True', reason: Reason.RolloutComplete, message: `${progress}${s.unsupported ? `, ${s.unsupported} unsupported` : ''}${failed}` };
@@ -138,13 +143,14 @@ export function desiredConditions(s: RolloutSummary): Cond[] {
   }
   const progress = `${s.updated}/${s.target} nodes updated`;
   const ready = readyCondition(s, progress);
-  const idle = !s.deleting && (s.complete || s.target === 0);
+  const removing = s.removal !== undefined && s.removal.done < s.removal.total;
+  const idle = !s.deleting && (s.complete || (s.target === 0 && !removing));
   const stuck = !s.deleting && (s.halted || s.blocked);
   const reconciling: Cond = s.deleting
     ? { type: 'Reconciling', status: 'True', reason: Reason.Removing, message: ready.message }
     : idle || stuck || s.paused
       ? { type: 'Reconciling', status: 'False', reason: ready.reason, message: ready.message }
-      : { type: 'Reconciling', status: 'True', reason: Reason.RolloutInProgress, message: progress };
+      : { type: 'Reconciling', status: 'True', reason: Reason.RolloutInProgress, message: s.target === 0 ? ready.message : progress };
   const stalled: Cond = s.deleting
     ? { type: 'Stalled', status: 'False', reason: Reason.AsExpected, message: '' }
     : s.halted

@@ -66,6 +66,13 @@ describe('desiredConditions', () => {
     assert.equal(c.Conflict?.status, 'True');
   });
 
+  it('no node selected any more, but some still carry its configuration: NoTargetNodes, reconciling until they are clean', () => {
+    const c = conds(summary({ target: 0, updated: 0, selected: 0, complete: false, removal: { total: 3, done: 1 } }));
+    assert.deepEqual(c.Ready, { status: 'False', reason: 'NoTargetNodes', message: 'no node matches spec.nodeSelector; its configuration comes off the 3 node(s) that carried it, 1 done' });
+    assert.equal(c.Reconciling?.status, 'True');
+    assert.equal(conds(summary({ target: 0, updated: 0, selected: 0, complete: false, removal: { total: 3, done: 3 } })).Reconciling?.status, 'False');
+  });
+
   it('every selected node unsupported: NoTargetNodes', () => {
     const c = conds(summary({ target: 0, updated: 0, selected: 3, unsupported: 3, complete: false }));
     assert.equal(c.Ready?.message, 'all 3 selected nodes are unsupported (see status.unsupportedNodes)');
