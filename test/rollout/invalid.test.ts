@@ -68,6 +68,12 @@ test('a policy whose spec became invalid after its rollout can still be deleted:
   await waitFor('halt reported invalid', async () => condition(await env.getPolicy('halt'), 'Stalled')?.reason === 'InvalidSpec');
   // While invalid and not deleted, its nodes keep the last valid config (no restart for nothing).
   for (const n of env.cluster.nodeNames()) assert.equal(await exists(dropin(n)), true, n);
+  // Worse still: no tracing section at all, and a selector that cannot be evaluated.
+  await env.custom.patchClusterCustomObject(
+    { ...ref, name: 'halt', body: { spec: { tracing: null, nodeSelector: { matchExpressions: [{ key: 'kubernetes.io/os', operator: 'In' }] } } } },
+    mergePatch,
+  );
+  await waitFor('halt reported invalid again', async () => /spec\.tracing/.test(condition(await env.getPolicy('halt'), 'Stalled')?.message ?? ''));
 
   await env.custom.deleteClusterCustomObject({ ...ref, name: 'halt' });
   await waitFor('halt gone', async () => (await env.getPolicy('halt')) === undefined, 20_000);
