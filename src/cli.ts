@@ -43,7 +43,7 @@ export function buildProgram(): Command {
   const controller = program
     .command('controller')
     .description('run the controller (in-cluster config, $KUBECONFIG, or --kubeconfig)')
-    .option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)')
     .option('--lease-namespace <ns>', 'namespace of the leader-election Lease', 'kube-system')
     .option('--lease-name <name>', 'name of the leader-election Lease', 'kubelet-tracing-operator')
     .option('--id <identity>', 'leader-election identity (default: hostname + random suffix)')
@@ -64,7 +64,7 @@ export function buildProgram(): Command {
   const agent = program
     .command('agent')
     .description("run the node agent (DaemonSet): applies the controller's hand-off to this node's kubelet")
-    .option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster)')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)')
     .option('--node-name <name>', 'this node (default: $NODE_NAME from the downward API)')
     .option('--host-root <dir>', "where the host's / is mounted", '/host')
     .option('--proc-root <dir>', 'process table to find the kubelet in (hostPID)', '/proc')
@@ -100,7 +100,7 @@ export function buildProgram(): Command {
     .description('embedded cluster + controller + a policy: watch a whole rollout, then exit (0 when every supported node converged)');
   clusterOptions(demo, 20)
     .option('--report <file>', 'write a JSON report here')
-    .option('--max-unavailable <n|pct>', 'maxUnavailable of the demo policy', '25%')
+    .option('--max-unavailable <n|pct>', 'maxUnavailable of the demo policy: an integer >= 1 or 1%..100%', maxUnavailableArg, '25%')
     .option('--timeout-seconds <n>', 'give up after this long', positiveInt, 300)
     .option('--otlp-endpoint <url>', OTLP_ENDPOINT_HELP)
     .addOption(otlpProtocolOption());
@@ -167,9 +167,16 @@ function nonNegativeInt(v: string): number {
 }
 
 function positiveInt(v: string): number {
-  const n = nonNegativeInt(v);
-  if (n < 1) throw new InvalidArgumentError('must be >= 1');
-  return n;
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('must be a whole number >= 1');
+  return Number(v);
+}
+
+/** spec.rollout.maxUnavailable's rule, checked before anything starts. */
+function maxUnavailableArg(v: string): string {
+  const pct = /^(\d+)%$/.exec(v);
+  const ok = pct ? Number(pct[1]) >= 1 && Number(pct[1]) <= 100 : /^\d+$/.test(v) && Number(v) >= 1;
+  if (!ok) throw new InvalidArgumentError('must be an integer >= 1 or a percentage 1%..100%');
+  return v;
 }
 
 export async function main(argv: string[]): Promise<void> {

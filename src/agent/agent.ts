@@ -16,6 +16,7 @@ import {
 } from '../api/annotations.js';
 import { type ApplyResult, applyDesired, type PhaseHook } from './apply.js';
 import { mergePatch } from '../kube/client.js';
+import { olderThan } from '../kube/informer.js';
 import { type DetectOptions, detectKubeletLayout, type KubeletLayout } from './detect.js';
 import type { KubeletConfigObject } from './files.js';
 import { type Clock, type KubeletHealthProbeWithError, type KubeletRestarter, realClock } from './interfaces.js';
@@ -247,14 +248,20 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
     return base.kubeletVersion === undefined && version !== undefined ? { ...base, kubeletVersion: version } : base;
   }
 
-  /** List + watch of our own Node, relisting with back-off whenever the watch ends or fails. */
+  /** List + watch of our own Node, relisting with back-off whenever the watch ends or fails.
+   *  The list is a fresh read every time, so it also rebuilds our view when the server's
+   *  history is not the one we saw (a restore, a new server: resourceVersions gone back). */
   async function watchOwnNode(): Promise<void> {
     const watch = new k8s.Watch(o.kubeConfig);
     const timeoutSeconds = o.watchTimeoutSeconds ?? 300;
     let wait = backoff.initialMs;
+    let seen: string | undefined;
     while (!signal.aborted) {
       try {
         const list = await core.listNode({ fieldSelector });
+        const rv = list.metadata?.resourceVersion;
+        if (olderThan(rv, seen)) log.warn({ resourceVersion: rv, seen }, "the API server's history is not the one seen (resourceVersion went back): starting over from its state");
+        seen = rv;
         setLatest(list.items[0], true);
         const opened = clock.now();
         await watchOnce(watch, list.metadata?.resourceVersion, timeoutSeconds);
@@ -304,8 +311,15 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
         .watch('/api/v1/nodes', query, (type: string, obj: unknown) => {
           arm();
           if (type === 'ERROR') {
-            // Typically 410 Gone (resourceVersion too old): relist.
+            // 410 Gone (too old), "Too large resource version" (another history): relist.
             log.info({ status: obj }, 'own-node watch ended by the server');
+            finish();
+            return;
+          }
+          const rv = isNode(obj) ? obj.metadata?.resourceVersion : undefined;
+          if (olderThan(rv, resourceVersion)) {
+            // A watch only moves forward from where it started: this is another history.
+            log.warn({ resourceVersion: rv, from: resourceVersion }, 'own-node watch went back in resourceVersion; relisting');
             finish();
             return;
           }

@@ -56,11 +56,12 @@ export function renderDropin(config: KubeletConfigObject): string {
   return MANAGED_HEADER + stringify(doc);
 }
 
-/** Files the agent may change for this layout (what a snapshot must cover). The backup is not. */
+/** Files the agent may change for this layout (what a snapshot must cover): in main mode the
+ *  backup too, which the first apply writes and the removal deletes. */
 export function managedFiles(layout: KubeletLayout): string[] {
   return layout.mode === 'dropin'
     ? [dropinPath(layout.dropinDir)]
-    : [layout.configFile, statePath(layout.configFile)];
+    : [layout.configFile, statePath(layout.configFile), backupPath(layout.configFile)];
 }
 
 /** The changes that bring the files to `config` (null = remove ours); [] when already there. */
@@ -205,6 +206,8 @@ async function planMain(configFile: string, config: KubeletConfigObject | null):
   if (config === null) {
     if (configChanged) changes.push({ path: configFile, content: newText });
     if (state !== undefined) changes.push({ path: stateFile, content: null });
+    // The user's original is back in place: its copy would only be left lying around.
+    if ((await readIfExists(backupPath(configFile))) !== null) changes.push({ path: backupPath(configFile), content: null });
     return changes;
   }
   if (!configChanged) return [];

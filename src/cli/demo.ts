@@ -5,7 +5,7 @@ import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, resolveRollout, VERSION, type NodeTracingPolicy } from '../api/types.js';
 import { Controller } from '../controller/controller.js';
 import { resolveMaxUnavailable } from '../controller/planner.js';
-import type { RolloutSummary } from '../controller/status.js';
+import { describeFailure, type RolloutSummary } from '../controller/status.js';
 import { render } from '../render/render.js';
 import { SimCluster } from '../sim/cluster.js';
 import { AgentTelemetry } from '../telemetry/agent.js';
@@ -13,7 +13,7 @@ import { ControllerTelemetry } from '../telemetry/controller.js';
 import { createLogger } from '../telemetry/log.js';
 import { Registry } from '../telemetry/metrics.js';
 import { startTracing, type Tracing } from '../telemetry/tracing.js';
-import { simOptions, untilSignal } from './processes.js';
+import { clusterFlagProblem, nodeVersions, simOptions, untilSignal } from './processes.js';
 
 export interface DemoFlags {
   nodes: number;
@@ -59,7 +59,23 @@ export function demoPolicy(maxUnavailable: string, maxFailures: number): NodeTra
 
 const out = (s: string): boolean => process.stdout.write(s);
 
+/** What makes the demo pointless or impossible, naming the flag (usage: exit 2), if anything. */
+export function demoFlagProblem(f: DemoFlags): string | undefined {
+  const problem = clusterFlagProblem(f);
+  if (problem) return problem;
+  const versions = nodeVersions(f);
+  if (!versions.some((v) => render(demoPolicy(f.maxUnavailable, 0).spec, v).supported)) {
+    return `--versions: no node can take tracing (kubelet ${[...new Set(versions)].join(', ')}; tracing needs v1.25 or later): the demo would have nothing to roll out`;
+  }
+  return undefined;
+}
+
 export async function demoCommand(f: DemoFlags): Promise<number> {
+  const problem = demoFlagProblem(f);
+  if (problem) {
+    process.stderr.write(`kto demo: ${problem}\n`);
+    return 2;
+  }
   const started = Date.now();
   const clusterOptions = simOptions({ ...f, port: 0, agents: true, keep: false, notReadyAfterMs: 40_000, crd: true });
   const failNodes = clusterOptions.failNodes;
@@ -108,7 +124,7 @@ export async function demoCommand(f: DemoFlags): Promise<number> {
     const durationMs = Date.now() - t0.ms;
     const s = typeof outcome === 'string' ? last : outcome;
     const report = summarize(cluster, policy, s, durationMs, f.restartMs);
-    printSummary(cluster, policy, report, outcome);
+    printSummary(cluster, policy, report, outcome, s);
     out(tracesLine(ctlTracing, telemetry.rolloutTraceId(policy.metadata.name ?? '')));
     if (f.report) await writeFile(f.report, `${JSON.stringify(report, null, 2)}\n`);
     out(`done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
@@ -143,7 +159,7 @@ function summarize(cluster: SimCluster, policy: NodeTracingPolicy, s: RolloutSum
   };
 }
 
-function printSummary(cluster: SimCluster, policy: NodeTracingPolicy, r: DemoReport, outcome: unknown): void {
+function printSummary(cluster: SimCluster, policy: NodeTracingPolicy, r: DemoReport, outcome: unknown, last: RolloutSummary | undefined): void {
   const byVersion = new Map<string, { nodes: number; gate: boolean; supported: boolean }>();
   for (const k of cluster.kubelets.values()) {
     const minor = k.version.replace(/^v?(\d+\.\d+).*/, 'v$1');
@@ -158,11 +174,12 @@ function printSummary(cluster: SimCluster, policy: NodeTracingPolicy, r: DemoRep
   }
   const verdict = outcome === 'timeout' ? 'TIMED OUT' : outcome === 'interrupted' ? 'INTERRUPTED' : r.converged === r.nodes ? 'CONVERGED' : 'NOT CONVERGED';
   out(
-    `\n${verdict}: ${r.converged}/${r.nodes} supported nodes updated, ${r.failed} failed (rolled back), ${r.unsupported} unsupported\n` +
+    `\n${verdict}: ${r.converged}/${r.nodes} supported nodes updated, ${r.failed} failed, ${r.unsupported} unsupported\n` +
       `  took ${(r.durationMs / 1000).toFixed(2)} s (ideal ${(r.idealDurationMs / 1000).toFixed(2)} s, ${(r.durationMs / Math.max(1, r.idealDurationMs)).toFixed(2)}x); ` +
       `at most ${r.maxConcurrentRestarts} kubelets restarting at once (maxUnavailable ${r.maxUnavailable})\n`,
   );
-  const s = typeof outcome === 'object' ? (outcome as RolloutSummary | null) : undefined;
+  const s = typeof outcome === 'object' ? (outcome as RolloutSummary | null) : last;
+  for (const f of s?.failures ?? []) out(`  ${describeFailure(f, s?.nodeTimeoutSeconds ?? 0)}\n`);
   if (s?.halted) out(`  the rollout halted: more than maxFailures nodes failed; fix the policy or raise maxFailures\n`);
-  else if (s?.blocked) out(`  the rollout is blocked: failed nodes hold every maxUnavailable slot (raise maxUnavailable to go on)\n`);
+  else if (s?.blocked) out(`  the rollout is blocked: not-Ready or failed nodes hold every maxUnavailable slot (bring them back, or raise maxUnavailable)\n`);
 }

@@ -7,7 +7,9 @@ import { HttpHealthProbe, SystemctlRestarter } from '../agent/restarter.js';
 import { Controller } from '../controller/controller.js';
 import { loadKubeConfig } from '../kube/client.js';
 import { AS_INSTALLED, asInstalledClusterOptions, writeControllerKubeconfig } from '../sim/as-installed.js';
-import { SimCluster } from '../sim/cluster.js';
+import { DEFAULT_VERSIONS, SimCluster } from '../sim/cluster.js';
+import { parseKubeletVersion } from '../render/version.js';
+import { simNodeName } from '../sim/nodes.js';
 import { AgentTelemetry } from '../telemetry/agent.js';
 import { ControllerTelemetry, controllerReadiness } from '../telemetry/controller.js';
 import { type Check, startTelemetryServer, type TelemetryServer } from '../telemetry/http.js';
@@ -64,13 +66,15 @@ function logTracing(logger: Logger, tracing: Tracing): void {
 }
 
 export async function controllerCommand(f: ControllerFlags): Promise<number> {
+  // First: with no usable kubeconfig there is nothing to run, and nothing should be started.
+  const kubeConfig = loadKubeConfig(f.kubeconfig);
   const logger = createLogger('controller', f.logLevel);
   const registry = processRegistry();
   const tracing = startTracing({ service: 'kubelet-tracing-controller', endpoint: f.otlpEndpoint, protocol: f.otlpProtocol, registry, warn: (m) => logger.warn(m) });
   logTracing(logger, tracing);
   const telemetry = new ControllerTelemetry(tracing, registry);
   const controller = new Controller({
-    kubeConfig: loadKubeConfig(f.kubeconfig),
+    kubeConfig,
     identity: f.id,
     leaseNamespace: f.leaseNamespace,
     leaseName: f.leaseName,
@@ -145,12 +149,12 @@ export async function agentCommand(f: AgentFlags): Promise<number> {
     process.stderr.write('kto agent: --node-name or $NODE_NAME (from the downward API) is required\n');
     return 2;
   }
+  const kubeConfig = loadKubeConfig(f.kubeconfig);
   const logger = createLogger('agent', f.logLevel).child({ node: nodeName });
   const registry = processRegistry();
   const tracing = startTracing({ service: 'kubelet-tracing-agent', endpoint: f.otlpEndpoint, protocol: f.otlpProtocol, registry, warn: (m) => logger.warn(m) });
   logTracing(logger, tracing);
   const telemetry = new AgentTelemetry(tracing, registry);
-  const kubeConfig = loadKubeConfig(f.kubeconfig);
   let running = true;
   const server = await serveTelemetry(f.metricsPort, registry, () => ({ ok: running }), ownNodeReadiness(kubeConfig, nodeName), logger);
   const abort = new AbortController();
@@ -197,6 +201,25 @@ function csv(v: string | undefined): string[] {
   return (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
 }
 
+/** What is wrong with the cluster flags, naming the flag (usage: exit 2), if anything. */
+export function clusterFlagProblem(f: Pick<SimFlags, 'nodes' | 'versions' | 'failNodes'>): string | undefined {
+  for (const v of csv(f.versions)) {
+    if (!parseKubeletVersion(v)) return `--versions: "${v}" is not a kubelet version (e.g. v1.30.2)`;
+  }
+  const names = new Set(Array.from({ length: f.nodes }, (_, i) => simNodeName(i, f.nodes)));
+  for (const n of csv(f.failNodes)) {
+    if (!names.has(n)) return `--fail-nodes: no node named "${n}": the cluster's nodes are ${simNodeName(0, f.nodes)} .. ${simNodeName(f.nodes - 1, f.nodes)}`;
+  }
+  return undefined;
+}
+
+/** The kubelet version of every node, in order, as the cluster assigns them. */
+export function nodeVersions(f: Pick<SimFlags, 'nodes' | 'versions'>): string[] {
+  const given = csv(f.versions);
+  const versions = given.length ? given : DEFAULT_VERSIONS;
+  return Array.from({ length: f.nodes }, (_, i) => versions[i % versions.length] ?? '');
+}
+
 export function simOptions(f: Omit<SimFlags, 'kubeconfig'>) {
   const versions = csv(f.versions);
   return {
@@ -214,7 +237,13 @@ export function simOptions(f: Omit<SimFlags, 'kubeconfig'>) {
 }
 
 export async function simCommand(f: SimFlags): Promise<number> {
-  const cluster = await SimCluster.start({ ...simOptions(f), agentLog: createLogger('agent', 'warn'), ...(f.asInstalled ? asInstalledClusterOptions() : {}) });
+  const problem = clusterFlagProblem(f);
+  if (problem) {
+    process.stderr.write(`kto sim: ${problem}\n`);
+    return 2;
+  }
+  const options = simOptions(f);
+  const cluster = await SimCluster.start({ ...options, agentLog: createLogger('agent', 'warn'), ...(f.asInstalled ? asInstalledClusterOptions() : {}) });
   await cluster.server.writeKubeconfig(f.kubeconfig);
   const controllerKubeconfig = `${f.kubeconfig}.controller`;
   if (f.asInstalled) await writeControllerKubeconfig(cluster.server, controllerKubeconfig);
@@ -227,16 +256,19 @@ export async function simCommand(f: SimFlags): Promise<number> {
         `  kubeconfig: ${controllerKubeconfig} (ServiceAccount ${ns}/${AS_INSTALLED.controllerServiceAccount}: only what the chart grants it)`,
         `  installed as the chart does: its ServiceAccounts, RBAC and agent guard (namespace ${ns})`,
         '',
-        'next, in another terminal:',
-        `  kto controller --kubeconfig ${controllerKubeconfig} --lease-namespace ${ns}`,
+        'next, in another terminal (in this repository, after npm ci):',
+        `  npx kto controller --kubeconfig ${controllerKubeconfig} --lease-namespace ${ns}`,
       ]
-    : [`  kubeconfig: ${f.kubeconfig}`, '', 'next, in another terminal:', `  kto controller --kubeconfig ${f.kubeconfig}`];
+    : [`  kubeconfig: ${f.kubeconfig}`, '', 'next, in another terminal (in this repository, after npm ci):', `  npx kto controller --kubeconfig ${f.kubeconfig}`];
   process.stdout.write(
     [
       `embedded cluster ready: ${cluster.url}`,
       `  ${f.nodes} nodes (kubelets ${versions})${agents}; host dirs under ${cluster.baseDir}`,
+      ...(options.failNodes.length ? [`  the kubelets of ${options.failNodes.join(', ')} reject any tracing config (--fail-nodes): watch them roll back`] : []),
       ...controller,
-      `  kubectl --kubeconfig ${f.kubeconfig} apply -f crds/ -f examples/basic.yaml`,
+      // kubectl resolves every kind before applying anything: without the CRD, it goes first.
+      ...(options.installCrd ? [] : [`  kubectl --kubeconfig ${f.kubeconfig} apply -f crds/`]),
+      `  kubectl --kubeconfig ${f.kubeconfig} apply -f examples/basic.yaml`,
       `  kubectl --kubeconfig ${f.kubeconfig} get ntp -w`,
       '',
       'Ctrl-C stops the cluster.',

@@ -10,7 +10,8 @@ import { LeaderElector } from '../kube/leader.js';
 import { ApiWriter, NotLeaderError, type WriteObserver } from '../kube/writer.js';
 import { ownerOf, trimNode, type CachedNode } from './nodes.js';
 import type { Plan } from './planner.js';
-import { WorkQueue, type WorkerResult } from './queue.js';
+import { assignOwners, eligible, ownershipChanges } from './ownership.js';
+import { TerminalError, WorkQueue, type WorkerResult } from './queue.js';
 import { Reconciler } from './reconcile.js';
 import type { RolloutSummary } from './status.js';
 import { ConfigzVerifier } from './verify.js';
@@ -31,6 +32,8 @@ export interface ControllerOptions {
   now?: () => number;
   log?: Log;
   onPlan?: (policy: string, plan: Plan, summary: RolloutSummary) => void;
+  /** A policy is gone and nothing of it is left on any node (telemetry drops its series). */
+  onPolicyGone?: (policy: string) => void;
   onWrite?: WriteObserver;
   traceparent?: (policy: NodeTracingPolicy, hash: string) => string | undefined;
   /** Wraps each reconcile run (telemetry: span, metrics). Must call fn and return its result. */
@@ -49,6 +52,10 @@ export class Controller {
   private leading = false;
   private synced = false;
   private holder: string | undefined;
+  private resets = 0;
+  /** Policy -> generation whose terminal error (an invalid spec) was logged. */
+  private readonly reported = new Map<string, number | undefined>();
+  private reconciler: Reconciler | undefined;
   private readonly abort = new AbortController();
   readonly writer: ApiWriter;
   private electionDone: Promise<void> = Promise.resolve();
@@ -67,9 +74,14 @@ export class Controller {
     return this.leading;
   }
 
-  /** For readiness: caches synced, acting, and the Lease holder last seen (if any). */
-  leadership(): { synced: boolean; leader: boolean; holder: string | undefined } {
-    return { synced: this.synced, leader: this.leading, holder: this.holder };
+  /** For readiness: caches synced, acting, the Lease holder last seen (if any), and why a cache
+   *  cannot be listed or watched, if one cannot. */
+  leadership(): { synced: boolean; leader: boolean; holder: string | undefined; identity: string; problem?: string } {
+    const problems = [
+      ['NodeTracingPolicy', withHint(this.policies?.health().error)],
+      ['Node', this.nodes?.health().error],
+    ].filter((p): p is [string, string] => p[1] !== undefined).map(([what, err]) => `${what} cache: ${err}`);
+    return { synced: this.synced, leader: this.leading, holder: this.holder, identity: this.identity, ...(problems.length ? { problem: problems.join('; ') } : {}) };
   }
 
   /** Resolves when the caches are synced (leadership may come later). */
@@ -78,6 +90,7 @@ export class Controller {
     const custom = kc.makeApiClient(k8s.CustomObjectsApi);
     const core = kc.makeApiClient(k8s.CoreV1Api);
     const reconciler = new Reconciler({
+      caches: () => this.cacheState(),
       policies: () => this.policies.list(),
       policy: (name) => this.policies.get(name),
       nodes: () => this.nodes.list(),
@@ -87,8 +100,10 @@ export class Controller {
       traceparent: this.o.traceparent,
       log: this.log,
       onPlan: this.o.onPlan,
+      onGone: this.o.onPolicyGone,
       planned: this.o.planned,
     });
+    this.reconciler = reconciler;
     this.queue = new WorkQueue({
       concurrency: this.o.concurrency ?? 4,
       worker: async (key) => {
@@ -98,6 +113,12 @@ export class Controller {
       },
       onError: (key, err, retryInMs) => {
         if (err instanceof NotLeaderError) return;
+        if (err instanceof TerminalError) {
+          // An invalid spec stays invalid until its next generation: say it once, not on every event.
+          const generation = this.policies.get(key)?.metadata.generation;
+          if (this.reported.get(key) === generation) return;
+          this.reported.set(key, generation);
+        }
         this.log('reconcile failed', { policy: key, error: err instanceof Error ? err.message : String(err), retryInMs });
       },
     });
@@ -105,21 +126,23 @@ export class Controller {
     this.policies = startInformer<NodeTracingPolicy, NodeTracingPolicy>({
       kubeConfig: kc,
       path: `/apis/${GROUP}/${VERSION}/${PLURAL}`,
-      listFn: async () => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as { items: NodeTracingPolicy[] },
+      listFn: async (req) => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, ...req })) as { items: NodeTracingPolicy[] },
       transform: (p) => JSON.parse(JSON.stringify(p)) as NodeTracingPolicy,
-      onAdd: (p) => this.enqueue(p.metadata.name),
-      onUpdate: (p) => this.enqueue(p.metadata.name),
-      onDelete: (p) => this.enqueue(p.metadata.name),
+      onAdd: (p) => this.policyChanged(p),
+      onUpdate: (p, old) => this.policyChanged(p, old),
+      onDelete: (p) => this.policyChanged(p, p, true),
+      onReset: () => this.historyReset(),
       log: this.log,
     });
     this.nodes = startInformer<k8s.V1Node, CachedNode>({
       kubeConfig: kc,
       path: '/api/v1/nodes',
-      listFn: () => core.listNode(),
+      listFn: (req) => core.listNode(req),
       transform: trimNode,
       onAdd: (n) => this.nodeChanged(n),
       onUpdate: (n, old) => this.nodeChanged(n, old),
       onDelete: (n) => this.nodeChanged(n),
+      onReset: () => this.historyReset(),
       log: this.log,
     });
     await Promise.all([this.policies.synced, this.nodes.synced]);
@@ -156,6 +179,24 @@ export class Controller {
   private becomeLeader(): void {
     this.leading = true;
     this.log('leading', { identity: this.identity });
+    this.resyncAll();
+  }
+
+  /** Both caches fresh, and how many times either found the server's history not its own. */
+  private cacheState(): { fresh: boolean; epoch: number } {
+    return { fresh: Boolean(this.policies?.health().fresh && this.nodes?.health().fresh), epoch: this.resets };
+  }
+
+  /** An informer rebuilt its cache from a server whose history is not the one it had (a
+   *  restore, a new server): what the reconciler remembers of the old one (releases it expects
+   *  to see, failures announced, configz verdicts) is void, and every policy is looked at again. */
+  private historyReset(): void {
+    this.resets++;
+    this.reconciler?.forget();
+    if (this.leading) this.resyncAll();
+  }
+
+  private resyncAll(): void {
     for (const p of this.policies.list()) this.enqueue(p.metadata.name);
     // Orphans: nodes carrying a policy that no longer exists.
     for (const n of this.nodes.list()) {
@@ -168,10 +209,30 @@ export class Controller {
     if (name && this.leading) this.queue.add(name);
   }
 
-  /** A Node event maps to the policies that select it (or did), and the one it carries. */
+  /** A policy event: that policy, and every policy whose nodes it changes hands of (a delete, a
+   *  priority or selector change, the spec turning valid or invalid), gaining or losing them. */
+  private policyChanged(p: NodeTracingPolicy, old?: NodeTracingPolicy, deleted = false): void {
+    if (deleted) this.reported.delete(p.metadata.name ?? '');
+    if (!this.leading) return;
+    this.enqueue(p.metadata.name);
+    const same = old !== undefined && !deleted && old.metadata.generation === p.metadata.generation &&
+      Boolean(old.metadata.deletionTimestamp) === Boolean(p.metadata.deletionTimestamp);
+    if (same) return; // a status or metadata write: nobody's nodes change
+    const name = p.metadata.name;
+    const now = this.policies.list();
+    const others = now.filter((x) => x.metadata.name !== name);
+    const before = old === undefined ? others : [...others, old];
+    const after = deleted ? others : [...others, p];
+    const nodes = this.nodes.list();
+    for (const changed of ownershipChanges(assignOwners(before, nodes), assignOwners(after, nodes))) this.enqueue(changed);
+  }
+
+  /** A Node event maps to the policies that select it (or did), and the one it carries. An
+   *  invalid policy owns no node: only its own (carried) nodes concern it. */
   private nodeChanged(n: CachedNode, old?: CachedNode): void {
     if (!this.leading) return;
     for (const p of this.policies.list()) {
+      if (!eligible(p)) continue;
       if (selectorMatches(p.spec.nodeSelector, n.labels) || (old && selectorMatches(p.spec.nodeSelector, old.labels))) {
         this.enqueue(p.metadata.name);
       }
@@ -201,4 +262,9 @@ export class Controller {
     if (wasLeading && this.elector) await this.elector.release().catch(() => undefined);
     await this.electionDone;
   }
+}
+
+/** A 404 listing policies almost always means the CRD is not installed (or was deleted). */
+function withHint(err: string | undefined): string | undefined {
+  return err !== undefined && /HTTP 404/.test(err) ? `${err} (is the NodeTracingPolicy CRD installed?)` : err;
 }

@@ -1,14 +1,20 @@
 // Which policy owns which node: pure. Overlapping policies: the highest priority wins, then the
-// lexically first name. Policies being deleted or with an invalid spec own nothing.
+// lexically first name. Only eligible policies own anything: not being deleted, and valid (an
+// invalid policy cannot say what to render, so it must not take a node from a valid one).
 import { selectorMatches } from '../api/selector.js';
 import type { NodeTracingPolicy } from '../api/types.js';
-import type { CachedNode } from './nodes.js';
+import { checkPolicy } from './validity.js';
 
 export interface Ownership {
   /** node name -> owning policy name */
   owner: Map<string, string>;
   /** policy name -> nodes it selects but another policy owns */
   lost: Map<string, string[]>;
+}
+
+/** Not being deleted, and valid. */
+export function eligible(p: NodeTracingPolicy): boolean {
+  return !p.metadata.deletionTimestamp && checkPolicy(p).ok;
 }
 
 function outranks(a: NodeTracingPolicy, b: NodeTracingPolicy): boolean {
@@ -18,8 +24,8 @@ function outranks(a: NodeTracingPolicy, b: NodeTracingPolicy): boolean {
   return (a.metadata.name ?? '') < (b.metadata.name ?? '');
 }
 
-export function assignOwners(policies: NodeTracingPolicy[], nodes: CachedNode[]): Ownership {
-  const active = policies.filter((p) => !p.metadata.deletionTimestamp);
+export function assignOwners(policies: NodeTracingPolicy[], nodes: { name: string; labels: Record<string, string> }[], canOwn: (p: NodeTracingPolicy) => boolean = eligible): Ownership {
+  const active = policies.filter(canOwn);
   const owner = new Map<string, string>();
   const lost = new Map<string, string[]>();
   for (const node of nodes) {
@@ -35,4 +41,20 @@ export function assignOwners(policies: NodeTracingPolicy[], nodes: CachedNode[])
     }
   }
   return { owner, lost };
+}
+
+/** Policies whose owned or lost nodes differ between two assignments: each must be reconciled
+ *  (the gainer releases its new nodes, the loser updates its Conflict, its counts). */
+export function ownershipChanges(before: Ownership, after: Ownership): Set<string> {
+  const changed = new Set<string>();
+  for (const node of new Set([...before.owner.keys(), ...after.owner.keys()])) {
+    const [b, a] = [before.owner.get(node), after.owner.get(node)];
+    if (b === a) continue;
+    if (b !== undefined) changed.add(b);
+    if (a !== undefined) changed.add(a);
+  }
+  for (const policy of new Set([...before.lost.keys(), ...after.lost.keys()])) {
+    if ((before.lost.get(policy) ?? []).join('\n') !== (after.lost.get(policy) ?? []).join('\n')) changed.add(policy);
+  }
+  return changed;
 }

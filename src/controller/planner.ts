@@ -16,14 +16,21 @@
 //                has not reported Applied/Failed/RolledBack for it yet: its kubelet may be
 //                restarting now. Same timeout (then Failed: the agent is not answering).
 //  5. Pending    otherwise: not released for T (or finished with an older release).
-//  unavailable = InProgress + Soaking + Failed + not-Ready Pending/Updated nodes. A node that is
+//  unavailable = InProgress + Soaking + Failed + not-Ready nodes + `borrowed`. A node that is
 //                down for reasons of its own still counts against the budget, as in a
-//                DaemonSet rolling update.
+//                DaemonSet rolling update. Except: a node whose agent RolledBack and that is
+//                Ready runs its old config, proven healthy: it counts against maxFailures only
+//                (a timed-out node, or an agent-reported Failed, may still have its kubelet
+//                down, and keeps its slot). `borrowed`: nodes this policy released that now
+//                belong to another policy and are still restarting on our release.
 //  maxUnavailable: an int as is; "N%" of the nodes in the input, rounded down, at least 1.
 //  slots = maxUnavailable - unavailable.
 //  halted = failed > maxFailures. Paused or halted: release nothing.
 //  Otherwise release up to `slots` Ready Pending nodes, by nodeOrderKey(uid, T) ascending (then
 //  name): a stable order that does not follow node names, as system-upgrade-controller does.
+//  complete = every node Updated. done = nothing more will happen without a change: every
+//                node Updated or Failed, failed <= maxFailures, not paused (a rollout whose
+//                failures the policy tolerates ends, with those nodes reported).
 //  requeueAfterMs = the earliest soak end or InProgress timeout, from now (>= 0), if any.
 // Deadlines are inclusive (at the deadline the phase has changed), so a requeue at exactly
 // `requeueAfterMs` always observes the change.
@@ -49,12 +56,16 @@ export interface PlanNode {
   appliedHash?: string;
   /** The hash this node should end up with (a render hash, or REMOVED_HASH for removal). */
   targetHash: string;
+  /** nodetracing.dev/message (or a configz disagreement): not planned on, only reported. */
+  message?: string;
 }
 
 export interface PlanInput {
   nodes: PlanNode[];
   rollout: ResolvedRollout;
   now: number;
+  /** Slots held outside `nodes`: nodes handed to another policy while restarting on ours. */
+  borrowed?: number;
 }
 
 export type NodePhase = 'Updated' | 'Soaking' | 'InProgress' | 'Failed' | 'Pending';
@@ -80,6 +91,9 @@ export interface Plan {
   paused: boolean;
   /** Every node Updated. */
   complete: boolean;
+  /** Nothing more will happen without a change: every node Updated or Failed, failures within
+   *  maxFailures, not paused. */
+  done: boolean;
   /** Earliest moment something changes by time alone (soak end, node timeout). */
   requeueAfterMs?: number;
 }
@@ -104,6 +118,8 @@ export function nodeOrderKey(uid: string, hash: string): string {
 interface Classified {
   phase: NodePhase;
   timedOut: boolean;
+  /** Failed because the agent rolled back: its kubelet is back on the old config. */
+  rolledBack?: boolean;
   /** Absolute time at which this node's phase changes by time alone. */
   deadline?: number;
 }
@@ -111,7 +127,7 @@ interface Classified {
 function classify(n: PlanNode, r: ResolvedRollout, now: number): Classified {
   const T = n.targetHash;
   if (n.stateHash === T && (n.state === 'Failed' || n.state === 'RolledBack')) {
-    return { phase: 'Failed', timedOut: false };
+    return { phase: 'Failed', timedOut: false, rolledBack: n.state === 'RolledBack' };
   }
   const reportsApplied = n.state === undefined || (n.state === 'Applied' && n.stateHash === T);
   if (n.appliedHash === T && reportsApplied && n.ready) {
@@ -137,16 +153,24 @@ function classify(n: PlanNode, r: ResolvedRollout, now: number): Classified {
   return { phase: 'Pending', timedOut: false };
 }
 
+/** Released (for any hash) and its agent has not finished with that release, within the
+ *  timeout: its kubelet may be restarting right now. */
+export function inFlight(n: PlanNode, r: ResolvedRollout, now: number): boolean {
+  if (n.desiredHash === undefined || finishedWith(n, n.desiredHash)) return false;
+  return n.desiredTimeMs === undefined || now < n.desiredTimeMs + r.nodeTimeoutSeconds * 1000;
+}
+
 function finishedWith(n: PlanNode, hash: string): boolean {
   return n.stateHash === hash && (n.state === 'Applied' || n.state === 'Failed' || n.state === 'RolledBack');
 }
 
 export function planRollout(input: PlanInput): Plan {
   const { nodes, rollout, now } = input;
+  const borrowed = input.borrowed ?? 0;
   const phases: Record<string, NodePhase> = {};
   const timedOut: string[] = [];
   const counts: Record<NodePhase, number> = { Updated: 0, Soaking: 0, InProgress: 0, Failed: 0, Pending: 0 };
-  let unavailable = 0;
+  let unavailable = borrowed;
   let earliest: number | undefined;
   const candidates: { name: string; key: string }[] = [];
 
@@ -156,7 +180,7 @@ export function planRollout(input: PlanInput): Plan {
     counts[c.phase]++;
     if (c.timedOut) timedOut.push(n.name);
     if (c.deadline !== undefined && (earliest === undefined || c.deadline < earliest)) earliest = c.deadline;
-    const holdsSlot = c.phase === 'InProgress' || c.phase === 'Soaking' || c.phase === 'Failed';
+    const holdsSlot = c.phase === 'InProgress' || c.phase === 'Soaking' || (c.phase === 'Failed' && !c.rolledBack);
     if (holdsSlot || !n.ready) unavailable++;
     if (c.phase === 'Pending' && n.ready) candidates.push({ name: n.name, key: nodeOrderKey(n.uid, n.targetHash) });
   }
@@ -185,6 +209,7 @@ export function planRollout(input: PlanInput): Plan {
     halted,
     paused,
     complete: counts.Updated === nodes.length,
+    done: !paused && !halted && counts.Updated + counts.Failed === nodes.length,
   };
   if (earliest !== undefined) plan.requeueAfterMs = Math.max(0, earliest - now);
   return plan;

@@ -1,6 +1,18 @@
 // Status: pure. A rollout summary -> kstatus-compatible status (observedGeneration + metav1
 // Conditions). lastTransitionTime moves only when a condition's status changes, and the
 // transitions are what the controller turns into Events.
+//
+// The end states, as kstatus (Flux, cli-utils) and `kubectl wait --for=condition=Ready` read them:
+//  - every target node updated, or every one updated or failed with failures within maxFailures:
+//    Ready=True, Reconciling=False, Stalled=False: Current. Failures show as Degraded=True,
+//    naming each node and why;
+//  - more failures than maxFailures (RolloutHalted), or not-Ready nodes holding every slot
+//    (RolloutBlocked): Stalled=True: Failed;
+//  - no node to configure (none selected, all owned by other policies, or all unsupported):
+//    Ready=False NoTargetNodes, Reconciling=False, Stalled=False. Nothing is wrong with the
+//    rollout, but the policy applies to nothing: it must not read as Ready.
+//  - being deleted: Ready=False RemovingConfiguration while the drop-ins come off (a pause does
+//    not hold a deletion back).
 import type { Condition, NodeTracingPolicyStatus } from '../api/types.js';
 import { canonicalJson } from '../render/hash.js';
 
@@ -10,6 +22,7 @@ export const Reason = {
   RolloutPaused: 'RolloutPaused',
   RolloutHalted: 'RolloutHalted',
   RolloutBlocked: 'RolloutBlocked',
+  NoTargetNodes: 'NoTargetNodes',
   NodesFailed: 'NodesFailed',
   NoFailures: 'NoFailures',
   InvalidSpec: 'InvalidSpec',
@@ -18,6 +31,17 @@ export const Reason = {
   Removing: 'RemovingConfiguration',
   AsExpected: 'AsExpected',
 } as const;
+
+/** A target node the rollout gave up on, and why. */
+export interface NodeFailure {
+  node: string;
+  /** RolledBack: the agent restored the old config (kubelet healthy on it); Failed: the agent
+   *  could not apply or roll back, or configz disagreed; TimedOut: no result within
+   *  nodeTimeoutSeconds. */
+  why: 'RolledBack' | 'Failed' | 'TimedOut';
+  /** The agent's (the kubelet's) own words, from nodetracing.dev/message. */
+  message?: string;
+}
 
 export interface RolloutSummary {
   generation: number;
@@ -30,10 +54,19 @@ export interface RolloutSummary {
   halted: boolean;
   /** Not halted, yet nothing can move: failed or not-Ready nodes use up maxUnavailable. */
   blocked: boolean;
+  /** Nothing more to do: every target updated, or updated or failed within maxFailures. */
   complete: boolean;
   deleting: boolean;
-  failedNodes: string[];
-  conflictNodes: string[];
+  maxFailures: number;
+  nodeTimeoutSeconds: number;
+  failures: NodeFailure[];
+  /** Selected nodes that another policy owns, with that policy. */
+  conflicts: { node: string; owner: string }[];
+  /** Nodes the selector matches, whoever owns them. */
+  selected: number;
+  /** Nodes that carried this policy's configuration and must lose it (it is being deleted, or
+   *  they left its selector or went to another policy), and how many are clean. */
+  removal?: { total: number; done: number };
   /** Set when the spec failed validation: nothing else is meaningful then. */
   invalid?: string;
 }
@@ -45,8 +78,61 @@ function list(names: string[], max = 5): string {
   return names.length > max ? `${shown} and ${names.length - max} more` : shown;
 }
 
+const MESSAGE_MAX = 200;
+
+function clip(s: string): string {
+  const one = s.replace(/\s+/g, ' ').trim();
+  return one.length > MESSAGE_MAX ? `${one.slice(0, MESSAGE_MAX - 1)}…` : one;
+}
+
+/** "node-03 rolled back: <the kubelet's reason>", "node-07 timed out: ...". */
+export function describeFailure(f: NodeFailure, nodeTimeoutSeconds: number): string {
+  if (f.why === 'TimedOut') return `${f.node} timed out: no result from its agent within nodeTimeoutSeconds (${nodeTimeoutSeconds} s)`;
+  const what = f.why === 'RolledBack' ? 'rolled back' : 'failed';
+  return f.message ? `${f.node} ${what}: ${clip(f.message)}` : `${f.node} ${what}`;
+}
+
+function failuresMessage(s: RolloutSummary, max = 3): string {
+  const shown = s.failures.slice(0, max).map((f) => describeFailure(f, s.nodeTimeoutSeconds));
+  const more = s.failures.length > max ? `; and ${s.failures.length - max} more` : '';
+  return `${shown.join('; ')}${more}`;
+}
+
+function byOwner(conflicts: { node: string; owner: string }[]): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const c of [...conflicts].sort((a, b) => (a.node < b.node ? -1 : 1))) m.set(c.owner, [...(m.get(c.owner) ?? []), c.node]);
+  return m;
+}
+
+function noTargetsMessage(s: RolloutSummary): string {
+  if (s.selected === 0) return 'no node matches spec.nodeSelector';
+  const owners = [...byOwner(s.conflicts).keys()].sort();
+  const lost = s.conflicts.length;
+  if (lost === s.selected) return `all ${s.selected} selected nodes are owned by other policies (${list(owners)})`;
+  if (s.unsupported === s.selected) return `all ${s.selected} selected nodes are unsupported (see status.unsupportedNodes)`;
+  return `none of the ${s.selected} selected nodes can be configured: ${lost} owned by other policies (${list(owners)}), ${s.unsupported} unsupported`;
+}
+
+function readyCondition(s: RolloutSummary, progress: string): Cond {
+  if (s.deleting) {
+    const r = s.removal ?? { total: 0, done: 0 };
+    return { type: 'Ready', status: 'False', reason: Reason.Removing, message: `the policy is being deleted: its configuration comes off ${r.total} node(s), ${r.done} done` };
+  }
+  if (s.target === 0) {
+    const r = s.removal;
+    const left = r && r.done < r.total ? `; its configuration comes off the ${r.total} node(s) that carried it, ${r.done} done` : '';
+    return { type: 'Ready', status: 'False', reason: Reason.NoTargetNodes, message: `${noTargetsMessage(s)}${left}` };
+  }
+  if (s.complete) {
+    const failed = s.failed > 0 ? `; ${s.failed} failed, within maxFailures ${s.maxFailures} (${list(s.failures.map((f) => f.node))})` : '';
+    return { type: 'Ready', status: 'True', reason: Reason.RolloutComplete, message: `${progress}${s.unsupported ? `, ${s.unsupported} unsupported` : ''}${failed}` };
+  }
+  const reason = s.halted ? Reason.RolloutHalted : s.blocked ? Reason.RolloutBlocked : s.paused ? Reason.RolloutPaused : Reason.RolloutInProgress;
+  return { type: 'Ready', status: 'False', reason, message: progress };
+}
+
 export function desiredConditions(s: RolloutSummary): Cond[] {
-  if (s.invalid !== undefined) {
+  if (s.invalid !== undefined && !s.deleting) {
     return [
       { type: 'Ready', status: 'False', reason: Reason.InvalidSpec, message: s.invalid },
       { type: 'Reconciling', status: 'False', reason: Reason.InvalidSpec, message: 'the spec must be fixed first' },
@@ -56,28 +142,33 @@ export function desiredConditions(s: RolloutSummary): Cond[] {
     ];
   }
   const progress = `${s.updated}/${s.target} nodes updated`;
-  const ready: Cond = s.complete
-    ? { type: 'Ready', status: 'True', reason: Reason.RolloutComplete, message: `${progress}${s.unsupported ? `, ${s.unsupported} unsupported` : ''}` }
-    : {
-        type: 'Ready',
-        status: 'False',
-        reason: s.deleting ? Reason.Removing : s.halted ? Reason.RolloutHalted : s.blocked ? Reason.RolloutBlocked : s.paused ? Reason.RolloutPaused : Reason.RolloutInProgress,
-        message: progress,
-      };
-  const reconciling: Cond =
-    s.complete || s.halted || s.blocked || s.paused
-      ? { type: 'Reconciling', status: 'False', reason: s.complete ? Reason.RolloutComplete : s.halted ? Reason.RolloutHalted : s.blocked ? Reason.RolloutBlocked : Reason.RolloutPaused, message: progress }
-      : { type: 'Reconciling', status: 'True', reason: s.deleting ? Reason.Removing : Reason.RolloutInProgress, message: progress };
-  const stalled: Cond = s.halted
-    ? { type: 'Stalled', status: 'True', reason: Reason.RolloutHalted, message: `rollout halted: ${s.failed} failed node(s) exceed maxFailures (${list(s.failedNodes)})` }
-    : s.blocked
-      ? { type: 'Stalled', status: 'True', reason: Reason.RolloutBlocked, message: 'rollout blocked: failed or not-Ready nodes use up maxUnavailable' }
-      : { type: 'Stalled', status: 'False', reason: Reason.AsExpected, message: '' };
-  const degraded: Cond = s.failed > 0
-    ? { type: 'Degraded', status: 'True', reason: Reason.NodesFailed, message: `failed and rolled back: ${list(s.failedNodes)}` }
+  const ready = readyCondition(s, progress);
+  const removing = s.removal !== undefined && s.removal.done < s.removal.total;
+  const idle = !s.deleting && (s.complete || (s.target === 0 && !removing));
+  const stuck = !s.deleting && (s.halted || s.blocked);
+  const reconciling: Cond = s.deleting
+    ? { type: 'Reconciling', status: 'True', reason: Reason.Removing, message: ready.message }
+    : idle || stuck || s.paused
+      ? { type: 'Reconciling', status: 'False', reason: ready.reason, message: ready.message }
+      : { type: 'Reconciling', status: 'True', reason: Reason.RolloutInProgress, message: s.target === 0 ? ready.message : progress };
+  const stalled: Cond = s.deleting
+    ? { type: 'Stalled', status: 'False', reason: Reason.AsExpected, message: '' }
+    : s.halted
+      ? { type: 'Stalled', status: 'True', reason: Reason.RolloutHalted, message: `rollout halted: ${s.failed} failed node(s) exceed maxFailures ${s.maxFailures} (${list(s.failures.map((f) => f.node))})` }
+      : s.blocked
+        ? { type: 'Stalled', status: 'True', reason: Reason.RolloutBlocked, message: 'rollout blocked: failed or not-Ready nodes use up maxUnavailable' }
+        : { type: 'Stalled', status: 'False', reason: Reason.AsExpected, message: '' };
+  const degraded: Cond = s.failures.length > 0
+    ? { type: 'Degraded', status: 'True', reason: Reason.NodesFailed, message: `${s.failures.length} node(s) failed: ${failuresMessage(s)}` }
     : { type: 'Degraded', status: 'False', reason: Reason.NoFailures, message: '' };
-  const conflict: Cond = s.conflictNodes.length > 0
-    ? { type: 'Conflict', status: 'True', reason: Reason.NodesOwnedByOtherPolicy, message: `nodes owned by a higher-priority policy: ${list(s.conflictNodes)}` }
+  const owners = byOwner(s.conflicts);
+  const conflict: Cond = s.conflicts.length > 0
+    ? {
+        type: 'Conflict',
+        status: 'True',
+        reason: Reason.NodesOwnedByOtherPolicy,
+        message: `${s.conflicts.length} selected node(s) owned by other policies: ${[...owners].sort().map(([o, nodes]) => `${list(nodes)} owned by ${o}`).join('; ')}`,
+      }
     : { type: 'Conflict', status: 'False', reason: Reason.NoConflict, message: '' };
   return [ready, reconciling, stalled, degraded, conflict];
 }

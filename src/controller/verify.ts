@@ -34,6 +34,11 @@ export class ConfigzVerifier {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
   }
 
+  /** Drops every verdict (the kubelets behind them may be other ones now). */
+  forget(): void {
+    this.results.clear();
+  }
+
   /** Returns the plan nodes with verification folded in: an Applied node not yet proven stays
    *  in progress; one whose configz disagrees is Failed. */
   async check(policy: NodeTracingPolicy, nodes: PlanNode[], targets: Target[]): Promise<PlanNode[]> {
@@ -51,7 +56,7 @@ export class ConfigzVerifier {
           this.results.set(n.name, r);
         }
         if (r.verdict.ok) return n;
-        return { ...n, state: 'Failed' as const };
+        return { ...n, state: 'Failed' as const, message: r.verdict.message };
       }),
     );
   }

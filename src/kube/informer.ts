@@ -1,24 +1,40 @@
 // A resilient informer: list, then watch from the list's resourceVersion, keeping a cache keyed
 // by metadata.name (cluster-scoped objects). Built on k8s.Watch with our own loop because
-// client-node's informer stops for good on any watch error but 410. Here:
-//  - 410 Gone (as an HTTP status or an ERROR event) -> relist at once, diffing against the cache
-//    so handlers see the adds, updates and deletes they missed;
+// client-node's informer stops for good on any watch error but 410. Like client-go's reflector,
+// every round starts with a list, so whatever ended the watch, the cache is checked against the
+// server before the next one:
+//  - after a watch, the list asks for resourceVersion=<last seen>, resourceVersionMatch=
+//    NotOlderThan (cheap: the watch cache serves it). "Too large resource version" means the
+//    server never reached what we saw: its history is not ours (an etcd restore, a new server
+//    on the same address). So does a list or event resourceVersion lower than one already seen.
+//    Either way the cache is rebuilt from a fresh list, every object handed to the handlers
+//    again, and onReset says so: whatever the owner derived from the old history is void;
+//  - 410 Gone (as an HTTP status or an ERROR event) -> relist at once;
 //  - any other failure (list or watch) -> retry with exponential back-off capped at 10 s;
-//  - a normal close (server timeout) -> re-watch from the last resourceVersion;
-//  - no event or bookmark for watchdogMs -> the connection is presumed dead: re-watch.
+//  - no event or bookmark for watchdogMs -> the connection is presumed dead: list and re-watch.
+// health() says whether the cache is fresh: synced, and watching since its last list. Between a
+// watch's end and the next list it may miss changes, and a reader that must not act on a stale
+// view (the controller's status) waits.
 // Watch events carry raw JSON while listFn usually returns client-node models (Dates instead
 // of strings): `transform` is the place to reduce both to the same plain shape.
 import * as k8s from '@kubernetes/client-node';
 
 export interface ObjectWithMeta {
-  metadata?: { name?: string; resourceVersion?: string };
+  metadata?: { name?: string; uid?: string; resourceVersion?: string };
+}
+
+/** What a list asks for: nothing (a consistent read of the current state), or a state not older
+ *  than a resourceVersion already seen. */
+export interface ListRequest {
+  resourceVersion?: string;
+  resourceVersionMatch?: 'NotOlderThan';
 }
 
 export interface InformerOptions<T extends ObjectWithMeta, U> {
   kubeConfig: k8s.KubeConfig;
   /** Collection path, e.g. '/api/v1/nodes'. */
   path: string;
-  listFn: () => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>;
+  listFn: (req: ListRequest) => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>;
   labelSelector?: string;
   fieldSelector?: string;
   /** Trims objects before caching (keep only the fields used). */
@@ -26,9 +42,20 @@ export interface InformerOptions<T extends ObjectWithMeta, U> {
   onAdd?: (obj: U) => void;
   onUpdate?: (obj: U, old: U) => void;
   onDelete?: (obj: U) => void;
+  /** The server's history turned out not to be the cached one; the cache was rebuilt from a
+   *  fresh list (handlers already saw every object again). */
+  onReset?: (why: string) => void;
   /** Restart the watch after this long without an event or bookmark. Default 120 s; 0: off. */
   watchdogMs?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface InformerHealth {
+  synced: boolean;
+  /** Synced and watching since the last list: the cache misses nothing the server has. */
+  fresh: boolean;
+  /** The last list or watch failure, until a list succeeds again. */
+  error?: string;
 }
 
 export interface Informer<U> {
@@ -36,31 +63,79 @@ export interface Informer<U> {
   synced: Promise<void>;
   list(): U[];
   get(name: string): U | undefined;
+  health(): InformerHealth;
   stop(): void;
 }
 
-type WatchEnd = 'closed' | 'gone' | 'error';
+type WatchEnd = 'closed' | 'gone' | 'error' | 'reset';
 
 const MAX_BACKOFF_MS = 10_000;
 const MIN_BACKOFF_MS = 250;
+
+/** resourceVersions are opaque, but etcd revisions (integers) in practice: only then ordered. */
+export function olderThan(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined || b === undefined || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;
+  return BigInt(a) < BigInt(b);
+}
+
+interface StatusLike {
+  code?: number;
+  message?: string;
+  details?: { causes?: Array<{ reason?: string; message?: string }> };
+}
+
+function statusOf(err: unknown): StatusLike | undefined {
+  if (err instanceof k8s.ApiException) {
+    try {
+      const body: unknown = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
+      return { ...(typeof body === 'object' && body !== null ? (body as StatusLike) : {}), code: err.code };
+    } catch {
+      return { code: err.code };
+    }
+  }
+  return typeof err === 'object' && err !== null && 'code' in err ? (err as StatusLike) : undefined;
+}
+
+/** client-go's isTooLargeResourceVersionError: the cause, or (older servers) the message. */
+export function isTooLargeResourceVersion(err: unknown): boolean {
+  const s = statusOf(err);
+  if (!s) return false;
+  if (s.details?.causes?.some((c) => c.reason === 'ResourceVersionTooLarge')) return true;
+  return s.code === 504 && (s.message ?? '').includes('Too large resource version');
+}
+
+export function describeError(err: unknown): string {
+  const s = err instanceof k8s.ApiException ? statusOf(err) : undefined;
+  if (s) return `HTTP ${s.code ?? '?'}${s.message ? `: ${s.message}` : ''}`;
+  // client-node's Watch fails with the response's status text and statusCode.
+  const code = typeof err === 'object' && err !== null && 'statusCode' in err ? err.statusCode : undefined;
+  const msg = err instanceof Error ? err.message : String(err);
+  return typeof code === 'number' ? `HTTP ${code}: ${msg}` : msg;
+}
 
 export function startInformer<T extends ObjectWithMeta, U = T>(opts: InformerOptions<T, U>): Informer<U> {
   const transform = opts.transform ?? ((o: T) => o as unknown as U);
   const watchdogMs = opts.watchdogMs ?? 120_000;
   const log = opts.log ?? (() => undefined);
-  const cache = new Map<string, { obj: U; rv: string | undefined }>();
+  const cache = new Map<string, { obj: U; rv: string | undefined; uid: string | undefined }>();
   let stopped = false;
+  let synced = false;
+  let fresh = false;
+  let problem: string | undefined;
+  /** The highest resourceVersion seen (list or event) in the current history. */
   let resourceVersion: string | undefined;
+  /** A sign, seen on the watch, that the server's history is not ours: the next list starts over. */
+  let pendingReset: string | undefined;
   let endWatch: (() => void) | undefined;
   let wake: (() => void) | undefined;
 
   let resolveSynced!: () => void;
   let rejectSynced!: (e: Error) => void;
-  const synced = new Promise<void>((res, rej) => {
+  const syncedP = new Promise<void>((res, rej) => {
     resolveSynced = res;
     rejectSynced = rej;
   });
-  synced.catch(() => undefined); // stop() before sync must not surface as an unhandled rejection
+  syncedP.catch(() => undefined); // stop() before sync must not surface as an unhandled rejection
 
   const call = (what: string, fn: () => void): void => {
     try {
@@ -70,14 +145,22 @@ export function startInformer<T extends ObjectWithMeta, U = T>(opts: InformerOpt
     }
   };
 
-  const upsert = (raw: T): void => {
+  /** Logs a failure once, not on every retry, and keeps it for health(). */
+  const fail = (what: string, err: unknown): void => {
+    const msg = `${what}: ${describeError(err)}`;
+    if (msg !== problem) log(`informer ${opts.path}: ${what}`, { err: describeError(err) });
+    problem = msg;
+  };
+
+  const upsert = (raw: T, force: boolean): void => {
     const name = raw.metadata?.name;
     if (name === undefined) return;
     const rv = raw.metadata?.resourceVersion;
+    const uid = raw.metadata?.uid;
     const old = cache.get(name);
-    if (old !== undefined && rv !== undefined && old.rv === rv) return;
+    if (!force && old !== undefined && rv !== undefined && old.rv === rv && old.uid === uid) return;
     const obj = transform(raw);
-    cache.set(name, { obj, rv });
+    cache.set(name, { obj, rv, uid });
     if (old === undefined) call('add', () => opts.onAdd?.(obj));
     else call('update', () => opts.onUpdate?.(obj, old.obj));
   };
@@ -91,15 +174,14 @@ export function startInformer<T extends ObjectWithMeta, U = T>(opts: InformerOpt
     call('delete', () => opts.onDelete?.(obj));
   };
 
-  /** Replaces the cache with a fresh list, telling handlers about the differences. */
-  const relist = async (): Promise<void> => {
-    const res = await opts.listFn();
-    if (stopped) return;
+  /** Replaces the cache with a list, telling handlers about the differences (about every object
+   *  when `all`: what they derived from the old objects no longer holds). */
+  const replace = (items: T[], all: boolean): void => {
     const seen = new Set<string>();
-    for (const item of res.items) {
+    for (const item of items) {
       const name = item.metadata?.name;
       if (name !== undefined) seen.add(name);
-      upsert(item);
+      upsert(item, all);
     }
     for (const [name, entry] of [...cache]) {
       if (!seen.has(name)) {
@@ -107,13 +189,43 @@ export function startInformer<T extends ObjectWithMeta, U = T>(opts: InformerOpt
         call('delete', () => opts.onDelete?.(entry.obj));
       }
     }
-    resourceVersion = res.metadata?.resourceVersion;
-    resolveSynced();
+  };
+
+  const relist = async (): Promise<void> => {
+    let why = pendingReset;
+    let res: Awaited<ReturnType<typeof opts.listFn>> | undefined;
+    if (why === undefined && resourceVersion !== undefined) {
+      try {
+        res = await opts.listFn({ resourceVersion, resourceVersionMatch: 'NotOlderThan' });
+      } catch (err) {
+        if (!isTooLargeResourceVersion(err)) throw err;
+        why = `the server has not reached resourceVersion ${resourceVersion} (${describeError(err)})`;
+      }
+    }
+    res ??= await opts.listFn({});
+    if (stopped) return;
+    const rv = res.metadata?.resourceVersion;
+    if (why === undefined && olderThan(rv, resourceVersion)) why = `list resourceVersion ${rv ?? ''} is older than ${resourceVersion ?? ''}, already seen`;
+    replace(res.items, why !== undefined);
+    resourceVersion = rv;
+    pendingReset = undefined;
+    fresh = true;
+    if (problem !== undefined) log(`informer ${opts.path}: listed again`, { after: problem });
+    problem = undefined;
+    if (why !== undefined) {
+      log(`informer ${opts.path}: the server's history is not the one cached; rebuilt the cache from a fresh list`, { why });
+      call('reset', () => opts.onReset?.(why));
+    }
+    if (!synced) {
+      synced = true;
+      resolveSynced();
+    }
   };
 
   /** One watch connection; resolves when it ends, saying how. */
   const watchOnce = (): Promise<{ end: WatchEnd; events: number; err?: unknown }> =>
     new Promise((resolve) => {
+      const from = resourceVersion;
       let events = 0;
       let end: WatchEnd | undefined;
       let watchdog: ReturnType<typeof setTimeout> | undefined;
@@ -139,21 +251,28 @@ export function startInformer<T extends ObjectWithMeta, U = T>(opts: InformerOpt
         if (end !== undefined || stopped) return;
         events++;
         pet();
-        const obj = apiObj as T & { code?: number; message?: string };
+        const obj = apiObj as T & StatusLike;
+        if (phase === 'ERROR') {
+          const err = new Error(`watch error: ${obj.code ?? '?'} ${obj.message ?? ''}`);
+          finish(obj.code === 410 ? 'gone' : isTooLargeResourceVersion(obj) ? 'reset' : 'error', err);
+          return;
+        }
         const rv = obj.metadata?.resourceVersion;
+        // Within one history a watch only moves forward from where it started.
+        if (olderThan(rv, from)) {
+          finish('reset', new Error(`watch event resourceVersion ${rv ?? ''} is older than ${from ?? ''}, where the watch started`));
+          return;
+        }
         switch (phase) {
           case 'ADDED':
           case 'MODIFIED':
-            upsert(obj);
+            upsert(obj, false);
             break;
           case 'DELETED':
             remove(obj);
             break;
           case 'BOOKMARK': // only moves resourceVersion
             break;
-          case 'ERROR':
-            finish(obj.code === 410 ? 'gone' : 'error', new Error(`watch error: ${obj.code ?? '?'} ${obj.message ?? ''}`));
-            return;
           default:
             return;
         }
@@ -195,30 +314,28 @@ export function startInformer<T extends ObjectWithMeta, U = T>(opts: InformerOpt
 
   const loop = async (): Promise<void> => {
     let failures = 0;
-    let needList = true;
     while (!stopped) {
       let failed = false;
       try {
-        if (needList) {
-          await relist();
-          needList = false;
-        }
+        await relist();
         if (stopped) break;
         const started = Date.now();
         const r = await watchOnce();
+        fresh = false;
         if (stopped) break;
         const quick = Date.now() - started < 1000;
-        if (r.end === 'gone') {
+        if (r.end === 'reset') {
+          pendingReset = r.err instanceof Error ? r.err.message : 'watch error';
+        } else if (r.end === 'gone') {
           log(`informer ${opts.path}: resourceVersion too old, relisting`);
-          needList = true;
           failed = quick && r.events <= 1; // a fresh list that is already too old: back off
         } else if (r.end === 'error' || (r.events === 0 && quick)) {
           // An error, or a watch that closes at once without news: don't spin.
-          log(`informer ${opts.path}: watch failed`, { err: String(r.err ?? 'closed at once') });
+          fail('watch failed', r.err ?? 'closed at once');
           failed = true;
         }
       } catch (err) {
-        log(`informer ${opts.path}: list failed`, { err: String(err) });
+        fail('list failed', err);
         failed = true;
       }
       if (stopped) break;
@@ -233,12 +350,14 @@ export function startInformer<T extends ObjectWithMeta, U = T>(opts: InformerOpt
   void loop();
 
   return {
-    synced,
+    synced: syncedP,
     list: () => [...cache.values()].map((e) => e.obj),
     get: (name) => cache.get(name)?.obj,
+    health: () => ({ synced, fresh: synced && fresh, ...(problem !== undefined ? { error: problem } : {}) }),
     stop: () => {
       if (stopped) return;
       stopped = true;
+      fresh = false;
       endWatch?.();
       wake?.();
       rejectSynced(new Error(`informer ${opts.path} stopped`));

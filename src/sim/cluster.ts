@@ -11,7 +11,7 @@ import { ApiServer } from './apiserver/index.js';
 import { CRDS, NODES } from './apiserver/types.js';
 import { buildCrd, CRD_NAME } from '../api/crd.js';
 import { SimKubelet, type RestartRecord } from './kubelet/index.js';
-import { simNodeObject } from './nodes.js';
+import { simNodeName, simNodeObject } from './nodes.js';
 
 export const DEFAULT_VERSIONS = ['v1.24.17', 'v1.25.16', 'v1.26.15', 'v1.27.16', 'v1.28.15', 'v1.29.14', 'v1.30.10', 'v1.31.6', 'v1.32.2', 'v1.33.1', 'v1.34.0', 'v1.35.2'];
 
@@ -104,7 +104,7 @@ export class SimCluster {
     const versions = this.o.versions?.length ? this.o.versions : DEFAULT_VERSIONS;
     const fail = new Set(this.o.failNodes ?? []);
     for (let i = 0; i < this.o.nodes; i++) {
-      const name = `node-${String(i + 1).padStart(Math.max(2, String(this.o.nodes).length), '0')}`;
+      const name = simNodeName(i, this.o.nodes);
       const version = versions[i % versions.length] ?? 'v1.30.0';
       const root = join(this.baseDir, name);
       const kubelet = new SimKubelet({

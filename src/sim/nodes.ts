@@ -8,6 +8,11 @@ const IMAGES = [
   ['ghcr.io/example/worker', 140_000_000], ['docker.io/library/redis', 45_000_000], ['docker.io/library/postgres', 150_000_000],
 ] as const;
 
+/** The embedded cluster's node names: node-01 .. node-NN, zero-padded to the widest. */
+export function simNodeName(index: number, total: number): string {
+  return `node-${String(index + 1).padStart(Math.max(2, String(total).length), '0')}`;
+}
+
 export function simNodeObject(name: string, index: number, kubeletVersion: string): Record<string, unknown> {
   const zone = ZONES[index % ZONES.length] ?? 'zone-a';
   const controlPlane = index === 0;

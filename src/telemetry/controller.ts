@@ -17,7 +17,7 @@ import { TerminalError } from '../controller/queue.js';
 import type { RolloutSummary } from '../controller/status.js';
 import type { WriteObserver } from '../kube/writer.js';
 import { intentHash } from '../render/render.js';
-import { controllerMetrics, type ControllerMetrics, recordPlan, type Registry } from './metrics.js';
+import { controllerMetrics, type ControllerMetrics, forgetPolicy, recordPlan, type Registry } from './metrics.js';
 import type { Tracing } from './tracing.js';
 
 interface OpenRollout {
@@ -28,13 +28,15 @@ interface OpenRollout {
 
 export type RolloutOutcome = 'complete' | 'superseded' | 'halted' | 'interrupted';
 
-export type ControllerHooks = Required<Pick<ControllerOptions, 'traceparent' | 'onPlan' | 'onWrite' | 'wrapReconcile' | 'planned'>>;
+export type ControllerHooks = Required<Pick<ControllerOptions, 'traceparent' | 'onPlan' | 'onPolicyGone' | 'onWrite' | 'wrapReconcile' | 'planned'>>;
 
 export class ControllerTelemetry {
   readonly metrics: ControllerMetrics | undefined;
   private readonly open = new Map<string, OpenRollout>();
   /** Trace ids of the rollouts started, per policy, latest last (bounded: the demo prints it). */
   private readonly traceIds = new Map<string, string>();
+  /** Policies found gone during the reconcile now running: their series go once it is counted. */
+  private readonly gone = new Set<string>();
 
   constructor(
     readonly tracing: Tracing,
@@ -51,6 +53,7 @@ export class ControllerTelemetry {
         this.onPlan(policy, plan, summary);
         next?.(policy, plan, summary);
       },
+      onPolicyGone: (policy) => this.policyGone(policy),
       onWrite: this.onWrite,
       wrapReconcile: (info, fn) => this.wrapReconcile(info, fn),
       planned: (fn) => this.planned(fn),
@@ -106,6 +109,14 @@ export class ControllerTelemetry {
     else if (summary.halted && r.key === key) this.end(policy, 'halted');
   }
 
+  /** A policy and everything of it left the cluster: its series and its open rollout go. */
+  policyGone(policy: string): void {
+    this.end(policy, 'complete');
+    this.traceIds.delete(policy);
+    this.gone.add(policy);
+    if (this.metrics) forgetPolicy(this.metrics, policy);
+  }
+
   /** kto_api_writes_total, and a span for the write under the active reconcile span. */
   readonly onWrite: WriteObserver = (w) => {
     this.metrics?.apiWrites.inc({ verb: w.verb, resource: w.resource, code: String(w.code) });
@@ -148,6 +159,8 @@ export class ControllerTelemetry {
           span.end();
           this.metrics?.reconciles.inc({ policy: info.policy, result });
           this.metrics?.reconcileDuration.observe((performance.now() - started) / 1000);
+          // The run that found the policy gone was counted just now: drop that series too.
+          if (this.gone.delete(info.policy) && this.metrics) forgetPolicy(this.metrics, info.policy);
         }
       },
     );
@@ -199,11 +212,16 @@ function writeAttributes(w: Parameters<WriteObserver>[0]): Attributes {
   return { 'kto.api.resource': w.resource, ...object, ...outcome };
 }
 
-/** Readiness of the controller: caches synced and the leadership state known. */
-export function controllerReadiness(s: { synced: boolean; leader: boolean; holder?: string; leaderElection: boolean }): { ok: boolean; reason?: string } {
-  if (!s.synced) return { ok: false, reason: 'informer caches not synced yet' };
+/** Readiness of the controller: caches synced and listable, and the leadership state known. */
+export function controllerReadiness(s: { synced: boolean; leader: boolean; holder?: string; identity?: string; leaderElection: boolean; problem?: string }): { ok: boolean; reason?: string } {
+  if (!s.synced) return { ok: false, reason: s.problem ?? 'informer caches not synced yet' };
+  // A cache that cannot be listed (the CRD deleted, RBAC taken away) leaves the controller blind.
+  if (s.problem !== undefined) return { ok: false, reason: s.problem };
   if (s.leader) return { ok: true };
   if (!s.leaderElection) return { ok: false, reason: 'not acting yet' };
+  if (s.holder !== undefined && s.holder !== '' && s.holder === s.identity) {
+    return { ok: false, reason: 'lost the Lease it held (renewal failed); trying to get it back or to see another leader' };
+  }
   if (s.holder !== undefined && s.holder !== '') return { ok: true, reason: `standby; leader is ${s.holder}` };
   return { ok: false, reason: 'leader unknown: no Lease holder observed yet' };
 }

@@ -105,3 +105,14 @@ export function recordPlan(m: ControllerMetrics, policy: string, plan: Plan, sum
   for (const phase of NODE_PHASES) m.policyNodes.set({ policy, phase }, counts[phase]);
   m.rolloutProgress.set({ policy }, summary.target === 0 ? 1 : summary.updated / summary.target);
 }
+
+/** The reconcile results kto_reconcile_total counts. */
+export const RECONCILE_RESULTS = ['success', 'requeue', 'error', 'terminal'] as const;
+
+/** Drops every series labelled with `policy` (it is gone: a series that stays would report a
+ *  policy that no longer exists, and series of deleted policies would pile up). */
+export function forgetPolicy(m: ControllerMetrics, policy: string): void {
+  for (const phase of NODE_PHASES) m.policyNodes.remove({ policy, phase });
+  m.rolloutProgress.remove({ policy });
+  for (const result of RECONCILE_RESULTS) m.reconciles.remove({ policy, result });
+}

@@ -89,6 +89,17 @@ describe('main mode', () => {
     assert.equal(await removeConfig(layout), false, 'second removal is a no-op');
   });
 
+  test('removal leaves no backup behind; a snapshot taken before it brings the backup back', async () => {
+    const { layout, file } = await mainLayout();
+    await applyConfig(layout, desired);
+    const before = await takeSnapshot(managedFiles(layout));
+    await removeConfig(layout);
+    await assert.rejects(readFile(backupPath(file)), /ENOENT/, 'config.yaml.nodetracing.bak removed with the rest');
+    await restoreSnapshot(before); // a removal rolled back
+    assert.equal(await readFile(backupPath(file), 'utf8'), ORIGINAL);
+    assert.deepEqual(parse(await readFile(file, 'utf8')), { ...(parse(ORIGINAL) as object), featureGates: { KubeletTracing: true }, tracing: desired.tracing });
+  });
+
   test("never removes the user's own settings", async () => {
     const own = ORIGINAL + 'featureGates:\n  KubeletTracing: true # ours, says the user\n  NodeSwap: true\ntracing:\n  samplingRatePerMillion: 1\n';
     const { layout, file } = await mainLayout(own);

@@ -12,27 +12,32 @@ function check(r: KillChaosResult): void {
   assert.ok(r.supported.length > 0 && r.unsupported.length > 0, 'the cluster mixes supported and unsupported kubelets');
 }
 
-test('single controller killed 50 times over 5 rollouts (8 nodes, maxUnavailable 2): safe and converged', async (t) => {
+// Kills that land after convergence prove little: the harness spends a kill only on a rollout
+// still in flight (status not converged), running extra rollouts if the asked ones converge
+// first, so every kill counts whatever the machine's speed.
+test('single controller killed 50 times over 5+ rollouts (8 nodes, maxUnavailable 2): safe and converged', async (t) => {
   let kills = 0;
   let mid = 0;
   for (const seed of [101, 202]) {
-    const r = await runKillChaos({ seed, nodes: 8, rollouts: seed === 101 ? 3 : 2, killsPerRollout: 10, maxUnavailable: 2, restartMs: 60, maxKillDelayMs: 50 });
+    const asked = seed === 101 ? 3 : 2;
+    const r = await runKillChaos({ seed, nodes: 8, rollouts: asked, killsPerRollout: 10, maxUnavailable: 2, restartMs: 60, maxKillDelayMs: 50 });
     check(r);
+    assert.ok(r.rollouts >= asked);
     kills += r.kills;
     mid += r.midRolloutKills;
-    t.diagnostic(`seed ${seed}: ${r.kills} kills, ${r.midRolloutKills} mid-rollout, peak ${r.maxConcurrent} restarting, ${r.ms} ms`);
+    t.diagnostic(`seed ${seed}: ${r.kills} kills, ${r.midRolloutKills} mid-rollout over ${r.rollouts} rollouts, peak ${r.maxConcurrent} restarting, ${r.ms} ms`);
   }
   assert.equal(kills, 50);
-  // Kills that land after convergence prove little: most must hit a rollout in flight.
-  assert.ok(mid >= 35, `only ${mid} of ${kills} kills landed mid-rollout`);
+  assert.equal(mid, kills, 'every kill landed on a rollout in flight');
 });
 
-test('two leader-elected replicas, the leader killed 10 times over 2 rollouts: the standby finishes safely', async (t) => {
+test('two leader-elected replicas, the leader killed 10 times over 2+ rollouts: the standby finishes safely', async (t) => {
   const r = await runKillChaos({
     seed: 303, nodes: 10, rollouts: 2, killsPerRollout: 5, maxUnavailable: 2, restartMs: 150, leaderElection: true, maxKillDelayMs: 150,
   });
   check(r);
-  t.diagnostic(`seed ${r.seed}: ${r.kills} kills, ${r.midRolloutKills} mid-rollout, peak ${r.maxConcurrent} restarting, ${r.ms} ms`);
+  t.diagnostic(`seed ${r.seed}: ${r.kills} kills, ${r.midRolloutKills} mid-rollout over ${r.rollouts} rollouts, peak ${r.maxConcurrent} restarting, ${r.ms} ms`);
   assert.equal(r.kills, 10);
-  assert.ok(r.midRolloutKills >= 5, `only ${r.midRolloutKills} of ${r.kills} leader kills landed mid-rollout`);
+  assert.ok(r.rollouts >= 2);
+  assert.equal(r.midRolloutKills, r.kills, 'every leader kill landed on a rollout in flight');
 });

@@ -2,6 +2,10 @@
 // and hack/chaos-long.ts (many seeds, by hand). One seed = one embedded cluster, a few rollouts
 // one after another, and the controller killed (`stop({ crash: true })`, as SIGKILL would) at
 // seeded random moments of each rollout, then started again.
+// A kill is spent only on a rollout still in flight: how fast a rollout converges depends on the
+// machine (with leader election, each new leader is found and killed within milliseconds, yet
+// does a round of work), so a kill that finds the rollout converged is carried over to the next
+// rollout, and extra rollouts run until every kill has landed on one in flight.
 import { A_DESIRED_HASH } from '../../src/api/annotations.js';
 import { NODES } from '../../src/sim/apiserver/index.js';
 import type { Controller, ControllerOptions } from '../../src/controller/controller.js';
@@ -23,6 +27,8 @@ export interface KillChaosOptions {
 
 export interface KillChaosResult {
   seed: number;
+  /** Rollouts run: the ones asked for, plus any needed to land every kill mid-rollout. */
+  rollouts: number;
   kills: number;
   /** Kills that landed while the rollout was still under way. */
   midRolloutKills: number;
@@ -73,21 +79,28 @@ export async function runKillChaos(o: KillChaosOptions): Promise<KillChaosResult
   try {
     let live: Controller[] = [await start()];
     if (o.leaderElection) live.push(await start());
-    for (let r = 0; r < o.rollouts; r++) {
+    const totalKills = o.rollouts * o.killsPerRollout;
+    let owed = 0;
+    let r = 0;
+    for (; r < o.rollouts || owed > 0; r++) {
+      if (r >= o.rollouts + totalKills) throw new Error(`seed ${o.seed}: ${owed} kills still owed after ${r} rollouts: each converged before a kill`);
       const spec = {
         tracing: { samplingRatePerMillion: 1000 + r, ...(r % 2 ? { endpoint: `otel-${r}.observability.svc:4317` } : {}) },
         rollout: { maxUnavailable: o.maxUnavailable, minReadySeconds: 0 },
       };
       if (r === 0) await env.createPolicy('p', spec);
       else await env.patchPolicySpec('p', spec);
-      for (let k = 0; k < o.killsPerRollout; k++) {
+      if (r < o.rollouts) owed += o.killsPerRollout;
+      while (owed > 0) {
         await sleep(Math.floor(rand() * (o.maxKillDelayMs ?? 120)));
         const victim = o.leaderElection
           ? await waitFor('a leader', () => live.find((c) => c.isLeader()), 10_000, 10)
           : live[0];
         if (!victim) throw new Error('no live controller');
         const policy = await env.getPolicy('p');
-        if (!converged(policy)) midRolloutKills++;
+        if (converged(policy)) break; // too late for this rollout: the kill goes to the next one
+        midRolloutKills++;
+        owed--;
         await victim.stop({ crash: true });
         kills++;
         live = live.filter((c) => c !== victim);
@@ -97,7 +110,7 @@ export async function runKillChaos(o: KillChaosOptions): Promise<KillChaosResult
       }
       await waitFor(`rollout ${r} converged (seed ${o.seed})`, async () => converged(await env.getPolicy('p')), 30_000);
     }
-    return collect(env, o, handed, problems, { kills, midRolloutKills, t0 });
+    return collect(env, o, handed, problems, { rollouts: r, kills, midRolloutKills, t0 });
   } finally {
     stopWatch();
     await env.stop();
@@ -109,7 +122,7 @@ function collect(
   o: KillChaosOptions,
   handed: Map<string, Set<string>>,
   problems: string[],
-  c: { kills: number; midRolloutKills: number; t0: number },
+  c: { rollouts: number; kills: number; midRolloutKills: number; t0: number },
 ): KillChaosResult {
   const maxConcurrent = env.cluster.maxConcurrentRestarts();
   if (maxConcurrent > o.maxUnavailable) problems.push(`${maxConcurrent} kubelets restarting at once (maxUnavailable ${o.maxUnavailable})`);
@@ -123,12 +136,12 @@ function collect(
     const configs = handed.get(node)?.size ?? 0;
     perNode.set(node, [restarts, configs]);
     if (restarts !== configs) problems.push(`${node}: ${restarts} kubelet restarts for ${configs} distinct configs`);
-    const want = isSupported ? o.rollouts : 0;
+    const want = isSupported ? c.rollouts : 0;
     if (configs !== want) problems.push(`${node}: handed ${configs} configs, expected ${want}`);
     const tracing = kubelet?.configz()?.kubeletconfig['tracing'] as { samplingRatePerMillion?: number } | undefined;
-    if (isSupported && tracing?.samplingRatePerMillion !== 1000 + o.rollouts - 1) {
+    if (isSupported && tracing?.samplingRatePerMillion !== 1000 + c.rollouts - 1) {
       problems.push(`${node}: kubelet runs ${JSON.stringify(tracing)}, not the last rollout's config`);
     }
   }
-  return { seed: o.seed, kills: c.kills, midRolloutKills: c.midRolloutKills, maxConcurrent, perNode, supported, unsupported, problems, ms: Date.now() - c.t0 };
+  return { seed: o.seed, rollouts: c.rollouts, kills: c.kills, midRolloutKills: c.midRolloutKills, maxConcurrent, perNode, supported, unsupported, problems, ms: Date.now() - c.t0 };
 }

@@ -81,9 +81,13 @@ test('gitops.md: the Argo CD Lua health check gives the documented verdicts', { 
     ['ready with failures', { metadata: { generation: 2 }, status: { observedGeneration: 2, conditions: [['Ready', 'True'], ['Degraded', 'True']] } }, 'Degraded'],
     ['stalled', { metadata: { generation: 2 }, status: { observedGeneration: 2, conditions: [['Ready', 'False'], ['Stalled', 'True']] } }, 'Degraded'],
     ['rolling', { metadata: { generation: 2 }, status: { observedGeneration: 2, conditions: [['Ready', 'False'], ['Reconciling', 'True']] } }, 'Progressing'],
+    ['done with tolerated failures', { metadata: { generation: 2 }, status: { observedGeneration: 2, conditions: [['Ready', 'True', 'RolloutComplete'], ['Reconciling', 'False'], ['Stalled', 'False'], ['Degraded', 'True', 'NodesFailed']] } }, 'Degraded'],
+    ['no target nodes', { metadata: { generation: 2 }, status: { observedGeneration: 2, conditions: [['Ready', 'False', 'NoTargetNodes'], ['Reconciling', 'False'], ['Stalled', 'False'], ['Degraded', 'False']] } }, 'Degraded'],
+    ['being deleted', { metadata: { generation: 2 }, status: { observedGeneration: 2, conditions: [['Ready', 'False', 'RemovingConfiguration'], ['Reconciling', 'True'], ['Stalled', 'False']] } }, 'Progressing'],
+    ['paused', { metadata: { generation: 2 }, status: { observedGeneration: 2, conditions: [['Ready', 'False', 'RolloutPaused'], ['Reconciling', 'False'], ['Stalled', 'False']] } }, 'Progressing'],
   ];
   const luaValue = (v: unknown): string => {
-    if (Array.isArray(v) && typeof v[0] === 'string') return `{type=${JSON.stringify(v[0])},status=${JSON.stringify(v[1])},reason="R",message="m"}`;
+    if (Array.isArray(v) && typeof v[0] === 'string') return `{type=${JSON.stringify(v[0])},status=${JSON.stringify(v[1])},reason=${JSON.stringify(v[2] ?? 'R')},message="m"}`;
     if (Array.isArray(v)) return `{${v.map(luaValue).join(',')}}`;
     if (v && typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${k}=${luaValue(x)}`).join(',')}}`;
     return JSON.stringify(v);

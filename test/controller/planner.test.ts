@@ -45,6 +45,7 @@ function orderOf(nodes: PlanNode[]): string[] {
 interface Case {
   name: string;
   nodes: PlanNode[];
+  borrowed?: number;
   rollout?: Partial<ResolvedRollout>;
   want: Partial<Omit<Plan, 'phases'>> & { phases?: Record<string, NodePhase>; releaseCount?: number };
 }
@@ -163,7 +164,82 @@ const cases: Case[] = [
     name: 'failure halts at maxFailures 0',
     nodes: [released('a', 10 * S, { state: 'Failed', stateHash: T }), node('b'), node('c')],
     rollout: { maxUnavailable: 3 },
-    want: { failed: 1, halted: true, release: [], unavailable: 1 },
+    want: { failed: 1, halted: true, release: [], unavailable: 1, done: false },
+  },
+  {
+    name: 'rolled back and Ready: counted against maxFailures, not maxUnavailable',
+    nodes: [released('a', 10 * S, { state: 'RolledBack', stateHash: T }), node('b'), node('c')],
+    rollout: { maxUnavailable: 1, maxFailures: 1 },
+    want: { failed: 1, halted: false, unavailable: 0, releaseCount: 1 },
+  },
+  {
+    name: 'raising maxFailures resumes a halted rollout even at maxUnavailable 1',
+    nodes: [
+      released('a', 10 * S, { state: 'RolledBack', stateHash: T }),
+      released('b', 10 * S, { state: 'RolledBack', stateHash: T }),
+      node('c'),
+    ],
+    rollout: { maxUnavailable: 1, maxFailures: 2 },
+    want: { failed: 2, halted: false, unavailable: 0, release: ['c'] },
+  },
+  {
+    name: 'rolled back but not Ready still holds a slot',
+    nodes: [released('a', 10 * S, { state: 'RolledBack', stateHash: T, ready: false }), node('b')],
+    rollout: { maxUnavailable: 1, maxFailures: 1 },
+    want: { failed: 1, unavailable: 1, release: [] },
+  },
+  {
+    name: 'agent Failed holds its slot: its kubelet may be down before the node shows it',
+    nodes: [released('a', 10 * S, { state: 'Failed', stateHash: T }), node('b')],
+    rollout: { maxUnavailable: 1, maxFailures: 1 },
+    want: { failed: 1, unavailable: 1, release: [] },
+  },
+  {
+    name: 'timed out holds its slot: its agent may still be restarting the kubelet',
+    nodes: [released('a', 301 * S), node('b')],
+    rollout: { maxUnavailable: 1, maxFailures: 1 },
+    want: { failed: 1, timedOut: ['a'], unavailable: 1, release: [] },
+  },
+  {
+    name: 'failures within maxFailures and every other node Updated: done, though not complete',
+    nodes: [released('a', 10 * S, { state: 'RolledBack', stateHash: T }), node('b', { appliedHash: T }), node('c', { appliedHash: T })],
+    rollout: { maxFailures: 1 },
+    want: { failed: 1, updated: 2, complete: false, done: true, halted: false, release: [] },
+  },
+  {
+    name: 'a timed-out node within maxFailures and the rest Updated: done',
+    nodes: [released('a', 400 * S), node('b', { appliedHash: T })],
+    rollout: { maxFailures: 1 },
+    want: { failed: 1, timedOut: ['a'], done: true, complete: false },
+  },
+  {
+    name: 'failures beyond maxFailures are never done: halted',
+    nodes: [released('a', 10 * S, { state: 'RolledBack', stateHash: T }), node('b', { appliedHash: T })],
+    want: { halted: true, done: false },
+  },
+  {
+    name: 'pending nodes left: not done',
+    nodes: [released('a', 10 * S, { state: 'RolledBack', stateHash: T }), node('b')],
+    rollout: { maxFailures: 1 },
+    want: { done: false },
+  },
+  {
+    name: 'every node Updated: complete and done',
+    nodes: [node('a', { appliedHash: T })],
+    want: { complete: true, done: true },
+  },
+  {
+    name: 'paused is never done, even with nothing left',
+    nodes: [node('a', { appliedHash: T })],
+    rollout: { paused: true },
+    want: { complete: true, done: false },
+  },
+  {
+    name: 'borrowed slots (nodes handed to another policy mid-restart) count against maxUnavailable',
+    nodes: three,
+    borrowed: 1,
+    rollout: { maxUnavailable: 2 },
+    want: { unavailable: 1, releaseCount: 1 },
   },
   {
     name: 'rolled back counts as failed',
@@ -251,7 +327,7 @@ const cases: Case[] = [
 describe('planRollout', () => {
   for (const c of cases) {
     it(c.name, () => {
-      const plan = planRollout({ nodes: c.nodes, rollout: rollout(c.rollout), now: NOW });
+      const plan = planRollout({ nodes: c.nodes, rollout: rollout(c.rollout), now: NOW, ...(c.borrowed ? { borrowed: c.borrowed } : {}) });
       const { phases, releaseCount, ...rest } = c.want;
       for (const [k, v] of Object.entries(rest)) {
         assert.deepEqual(plan[k as keyof Plan], v, `${k}`);

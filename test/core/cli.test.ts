@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -149,4 +149,26 @@ test('controller: leader-election timings are durations, in client-go order (exi
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, message);
   }
+});
+
+test('kto controller: an empty kubeconfig is named and said to be empty (exit 1, no crash text)', async () => {
+  const p = await file('empty-kubeconfig', '');
+  const r = await runKto(['controller', '--kubeconfig', p, '--metrics-port', '0'], { timeoutMs: 20_000 });
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.stderr.trim(), `kto: kubeconfig ${p}: the file is empty`);
+});
+
+test('kto controller and agent: no kubeconfig anywhere is said plainly (exit 1), not retried forever', async () => {
+  const home = join(dir, 'empty-home');
+  await mkdir(home, { recursive: true });
+  const env = { KUBECONFIG: '', HOME: home, KUBERNETES_SERVICE_HOST: '' };
+  const c = await runKto(['controller', '--metrics-port', '0'], { timeoutMs: 20_000, env });
+  assert.equal(c.code, 1, c.stdout + c.stderr);
+  assert.match(c.stderr, /^kto: no kubeconfig found: pass --kubeconfig FILE, set \$KUBECONFIG/m);
+  const a = await runKto(['agent', '--node-name', 'n1', '--metrics-port', '0'], { timeoutMs: 20_000, env });
+  assert.equal(a.code, 1, a.stdout + a.stderr);
+  assert.match(a.stderr, /no kubeconfig found/);
+  const missing = await runKto(['agent', '--node-name', 'n1', '--metrics-port', '0', '--kubeconfig', join(dir, 'nope')], { timeoutMs: 20_000 });
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /kubeconfig .*nope: no such file/);
 });

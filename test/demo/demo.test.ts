@@ -26,7 +26,7 @@ test('kto demo converges every supported node, exits 0, and reports figures that
   const report = join(dir, 'ok.json');
   const r = await runKto(['demo', '--nodes', '12', '--restart-ms', '100', '--report', report], { timeoutMs: 90_000 });
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /CONVERGED: 11\/11 supported nodes updated, 0 failed \(rolled back\), 1 unsupported/);
+  assert.match(r.stdout, /CONVERGED: 11\/11 supported nodes updated, 0 failed, 1 unsupported/);
   assert.match(r.stdout, /v1\.25\s+1\s+tracing \+ KubeletTracing gate/);
   assert.match(r.stdout, /v1\.24\s+1\s+unsupported/);
   const j = JSON.parse(await readFile(report, 'utf8')) as Report;
@@ -39,10 +39,28 @@ test('kto demo converges every supported node, exits 0, and reports figures that
   assert.ok(j.durationMs >= j.idealDurationMs, 'no rollout beats the ideal');
 });
 
-test('kto demo with a node whose kubelet rejects the config: rolled back, exit 1', async () => {
+test('kto demo with a node whose kubelet rejects the config: rolled back, named with the reason, exit 1', async () => {
   const r = await runKto(['demo', '--nodes', '6', '--restart-ms', '50', '--fail-nodes', 'node-03'], { timeoutMs: 90_000 });
   assert.equal(r.code, 1, r.stdout + r.stderr);
-  // The failed node holds one of the maxUnavailable slots: depending on where the stable order
-  // puts node-03, the others finish first or the rollout reports itself blocked behind it.
-  assert.match(r.stdout, /NOT CONVERGED: [0-4]\/5 supported nodes updated, 1 failed \(rolled back\)/);
+  // The demo tolerates the failures it asked for (maxFailures = --fail-nodes); rolled back and
+  // Ready, node-03 takes no maxUnavailable slot, so every other node is updated.
+  assert.match(r.stdout, /NOT CONVERGED: 4\/5 supported nodes updated, 1 failed, 1 unsupported/);
+  assert.match(r.stdout, /^ {2}node-03 rolled back: .*(reject|tracing)/im);
+});
+
+test('kto demo: bad input is refused up front, naming the flag (exit 2), before anything starts', async () => {
+  const cases: [string[], RegExp][] = [
+    [['--max-unavailable', '150%'], /--max-unavailable.*must be an integer >= 1 or a percentage 1%\.\.100%/],
+    [['--max-unavailable', '0'], /--max-unavailable.*must be an integer >= 1/],
+    [['--fail-nodes', 'node-99'], /--fail-nodes: no node named "node-99": the cluster's nodes are node-01 \.\. node-20/],
+    [['--nodes', 'abc'], /--nodes.*must be a whole number >= 1/],
+    [['--versions', 'v1.24.0'], /--versions: no node can take tracing \(kubelet v1\.24\.0; tracing needs v1\.25 or later\)/],
+    [['--versions', 'latest'], /--versions: "latest" is not a kubelet version/],
+  ];
+  for (const [args, want] of cases) {
+    const r = await runKto(['demo', ...args], { timeoutMs: 20_000 });
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, want, args.join(' '));
+    assert.doesNotMatch(r.stdout, /embedded cluster/, `${args.join(' ')}: nothing started`);
+  }
 });

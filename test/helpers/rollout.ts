@@ -29,7 +29,7 @@ export async function startEnv(o: SimClusterOptions): Promise<Env> {
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const controllers: Controller[] = [];
-  return {
+  const env: Env = {
     cluster,
     kc,
     custom,
@@ -58,9 +58,11 @@ export async function startEnv(o: SimClusterOptions): Promise<Env> {
     },
     async stop() {
       await Promise.all(controllers.map((c) => c.stop()));
-      await cluster.stop();
+      // The cluster a test put in place of the first one, if any.
+      await env.cluster.stop();
     },
   };
+  return env;
 }
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, everyMs = 50): Promise<T> {

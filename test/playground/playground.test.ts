@@ -95,6 +95,9 @@ test('playground: kto sim + kto controller + kubectl apply converge; both stop c
 
 test('playground with --fail-nodes: the failing node is rolled back and the policy Degraded', async () => {
   const { kc, sim, ctl } = await startPlayground('fail', ['--fail-nodes', 'node-01,node-02,node-03,node-04,node-05']);
+  // The banner says what works after `npm ci`, and echoes the failing nodes.
+  assert.match(sim.output(), /^ {2}npx kto controller --kubeconfig \S+$/m);
+  assert.match(sim.output(), /the kubelets of node-01, node-02, node-03, node-04, node-05 reject any tracing config \(--fail-nodes\)/);
   await until('Degraded', async () => (await jsonpath(kc, 'basic', '{.status.conditions[?(@.type=="Degraded")].status}')) === 'True', () => diagnose(kc, sim, ctl));
   assert.equal(await jsonpath(kc, 'basic', '{.status.failedNodes}'), '1');
   const nodes = await kubectl(kc, 'get', 'nodes', '-o', 'jsonpath={range .items[*]}{.metadata.annotations.nodetracing\\.dev/state}{"\\n"}{end}');

@@ -7,6 +7,9 @@ import { after, before, test } from 'node:test';
 import { ANNOTATION_PREFIX, DROPIN_FILE } from '../../src/api/annotations.js';
 import { condition, converged, restartsByNode, startEnv, waitFor, type Env } from '../helpers/rollout.js';
 import { mergePatch } from '../../src/kube/client.js';
+import { CRD_NAME } from '../../src/api/crd.js';
+import { CRDS } from '../../src/sim/apiserver/index.js';
+import { controllerReadiness } from '../../src/telemetry/controller.js';
 
 let env: Env;
 const dropin = (node: string): string => join(env.cluster.kubelets.get(node)?.root ?? '', 'etc/kubernetes/kubelet.conf.d', DROPIN_FILE);
@@ -67,4 +70,33 @@ test('deleting the policy removes every drop-in, then releases the finalizer', a
   // The main config file was never touched by drop-in mode.
   const main = await readFile(join(env.cluster.kubelets.get('node-01')?.root ?? '', 'var/lib/kubelet/config.yaml'), 'utf8');
   assert.doesNotMatch(main, /tracing/);
+});
+
+test('deleting a paused policy removes its configuration anyway: the delete is the newer request', async () => {
+  await env.createPolicy('q', { tracing: { samplingRatePerMillion: 3 }, rollout: { maxUnavailable: 2, minReadySeconds: 0 } });
+  await waitFor('q converged', async () => converged(await env.getPolicy('q')));
+  await env.patchPolicySpec('q', { rollout: { paused: true, maxUnavailable: 2, minReadySeconds: 0 } });
+  await waitFor('the pause observed', async () => {
+    const q = await env.getPolicy('q');
+    return q?.status?.observedGeneration === q?.metadata.generation;
+  });
+  await env.custom.deleteClusterCustomObject({ group: 'nodetracing.dev', version: 'v1alpha1', plural: 'nodetracingpolicies', name: 'q' });
+  await waitFor('q gone', async () => ((await env.getPolicy('q')) === undefined ? true : undefined), 20_000);
+  for (const name of env.cluster.nodeNames()) assert.equal(await exists(dropin(name)), false, `${name} drop-in removed`);
+});
+
+test('deleting the CRD deletes the policies first: their configuration comes off, then the CRD goes and the controller says it is blind', async () => {
+  await env.createPolicy('r', { tracing: { samplingRatePerMillion: 4 }, rollout: { maxUnavailable: 2, minReadySeconds: 0 } });
+  await waitFor('r converged', async () => converged(await env.getPolicy('r')));
+  env.cluster.server.store.delete(CRDS, CRD_NAME);
+  await waitFor('the CRD gone', () => env.cluster.server.store.tryGet(CRDS, CRD_NAME) === undefined, 20_000);
+  for (const name of env.cluster.nodeNames()) assert.equal(await exists(dropin(name)), false, `${name} drop-in removed`);
+  const c = env.controllers[0];
+  assert.ok(c);
+  const r = await waitFor('not ready', () => {
+    const l = c.leadership();
+    const ready = controllerReadiness({ ...l, leaderElection: false });
+    return ready.ok ? undefined : ready;
+  });
+  assert.match(r.reason ?? '', /NodeTracingPolicy cache: .*HTTP 404.*CRD installed/);
 });

@@ -26,6 +26,7 @@ test('overlapping policies: the higher priority owns the node, the other reports
   });
   assert.equal(condition(loser, 'Conflict')?.status, 'True');
   for (const n of zoneA) assert.match(condition(loser, 'Conflict')?.message ?? '', new RegExp(n));
+  assert.match(condition(loser, 'Conflict')?.message ?? '', /owned by zone-a/, 'the message names the winning policy');
   assert.equal(loser?.status?.targetNodes, 4);
   assert.equal(condition(await env.getPolicy('zone-a'), 'Conflict')?.status, 'False');
 
@@ -38,4 +39,30 @@ test('overlapping policies: the higher priority owns the node, the other reports
   }
   // Each zone-a node went straight to the winner's config: at most one restart per config it got.
   for (const n of zoneA) assert.ok((restartsByNode(env).get(n) ?? 0) <= 2, n);
+});
+
+test('a policy with no node to configure is not Ready, and says why', async () => {
+  await env.createPolicy('nobody', { nodeSelector: { matchLabels: { pool: 'none' } }, tracing: {}, rollout: { minReadySeconds: 0 } });
+  const p = await waitFor('status', async () => {
+    const p = await env.getPolicy('nobody');
+    return p?.status?.observedGeneration === p?.metadata.generation ? p : undefined;
+  });
+  assert.equal(condition(p, 'Ready')?.status, 'False', JSON.stringify(p.status?.conditions));
+  assert.equal(condition(p, 'Ready')?.reason, 'NoTargetNodes');
+  assert.match(condition(p, 'Ready')?.message ?? '', /no node matches spec\.nodeSelector/);
+  assert.equal(condition(p, 'Reconciling')?.status, 'False');
+  assert.equal(condition(p, 'Stalled')?.status, 'False');
+
+  // A policy whose every node another policy owns.
+  await env.createPolicy('shadowed', {
+    nodeSelector: { matchLabels: { 'topology.kubernetes.io/zone': 'zone-a' } },
+    tracing: {},
+    rollout: { minReadySeconds: 0 },
+  });
+  const s = await waitFor('status', async () => {
+    const p = await env.getPolicy('shadowed');
+    return p?.status?.observedGeneration === p?.metadata.generation ? p : undefined;
+  });
+  assert.equal(condition(s, 'Ready')?.reason, 'NoTargetNodes');
+  assert.match(condition(s, 'Ready')?.message ?? '', /all 2 selected nodes are owned by other policies \(zone-a\)/);
 });

@@ -2,6 +2,9 @@
 // /readyz codes, including a standby controller's readiness.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import * as k8s from '@kubernetes/client-node';
+import { CRD_NAME } from '../../src/api/crd.js';
+import { CRDS } from '../../src/sim/apiserver/index.js';
 import { Controller } from '../../src/controller/controller.js';
 import { SimCluster } from '../../src/sim/cluster.js';
 import { controllerReadiness } from '../../src/telemetry/controller.js';
@@ -90,6 +93,19 @@ describe('metrics after a rollout', () => {
     assert.equal(s.filter((x) => x.name.startsWith('kto_spans_')).length, 0);
   });
 
+  test('a deleted policy leaves no per-policy series behind', async () => {
+    const custom = env.cluster.kubeConfig().makeApiClient(k8s.CustomObjectsApi);
+    await custom.deleteClusterCustomObject({ group: 'nodetracing.dev', version: 'v1alpha1', plural: 'nodetracingpolicies', name: 'measured' });
+    const left = async (): Promise<Sample[]> => parseMetrics((await get(`${server.url}/metrics`)).body).filter((x) => x.labels['policy'] === 'measured');
+    const deadline = Date.now() + 15_000;
+    let series = await left();
+    while (series.length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      series = await left();
+    }
+    assert.deepEqual(series.map((x) => `${x.name}${JSON.stringify(x.labels)}`), []);
+  });
+
   test('/healthz and /readyz', async () => {
     assert.equal((await get(`${server.url}/healthz`)).status, 200);
     const notReady = await get(`${server.url}/readyz`);
@@ -112,6 +128,18 @@ describe('readiness rules', () => {
     const unknown = controllerReadiness({ synced: true, leader: false, holder: undefined, leaderElection: true });
     assert.equal(unknown.ok, false);
     assert.match(unknown.reason ?? '', /leader unknown/);
+  });
+
+  test('controller: a replica that lost the Lease it held is not a standby of itself', () => {
+    const lost = controllerReadiness({ synced: true, leader: false, holder: 'ctl-a', identity: 'ctl-a', leaderElection: true });
+    assert.equal(lost.ok, false);
+    assert.doesNotMatch(lost.reason ?? '', /leader is ctl-a/);
+    assert.match(lost.reason ?? '', /lost the Lease/);
+  });
+
+  test('controller: caches that cannot be listed make it not ready, naming why', () => {
+    const r = controllerReadiness({ synced: true, leader: true, holder: undefined, leaderElection: false, problem: 'NodeTracingPolicy cache: list failed: HTTP 404' });
+    assert.deepEqual(r, { ok: false, reason: 'NodeTracingPolicy cache: list failed: HTTP 404' });
   });
 
   test('two groups on one registry, and two registries side by side, do not collide', () => {
@@ -147,5 +175,25 @@ describe('readiness with leader election', () => {
     const readyB = controllerReadiness({ ...b.leadership(), leaderElection: true });
     assert.equal(b.isLeader(), false);
     assert.deepEqual(readyB, { ok: true, reason: 'standby; leader is ctl-a' });
+  });
+});
+
+describe('readiness when the CRD goes away', () => {
+  let cluster: SimCluster | undefined;
+  let controller: Controller | undefined;
+  after(async () => {
+    await controller?.stop();
+    await cluster?.stop();
+  });
+
+  test('the controller turns not ready, naming the missing resource', async () => {
+    cluster = await SimCluster.start({ nodes: 1, agents: false, versions: ['v1.30.0'], installCrd: true });
+    controller = new Controller({ kubeConfig: cluster.kubeConfig(), noLeaderElection: true });
+    await controller.start();
+    const ready = () => controllerReadiness({ ...(controller as Controller).leadership(), leaderElection: false });
+    assert.deepEqual(ready(), { ok: true });
+    cluster.server.store.delete(CRDS, CRD_NAME);
+    await waitUntil('not ready', () => !ready().ok, 15_000);
+    assert.match(ready().reason ?? '', /NodeTracingPolicy.*HTTP 404/);
   });
 });

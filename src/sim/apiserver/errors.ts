@@ -95,3 +95,13 @@ export function tooManyRequests(): ApiError {
 export function successStatus(details?: StatusDetails): Record<string, unknown> {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', ...(details ? { details } : {}) };
 }
+
+/** A read at a resourceVersion the server has not reached (apiserver storage
+ *  NewTooLargeResourceVersionError): 504 Timeout with the ResourceVersionTooLarge cause, which
+ *  client-go's reflector answers with a fresh list. */
+export function tooLargeResourceVersion(requested: number, current: number): ApiError {
+  return new ApiError(504, 'Timeout', `Timeout: Too large resource version: ${requested}, current: ${current}`, {
+    causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+    retryAfterSeconds: 1,
+  });
+}

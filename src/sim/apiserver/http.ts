@@ -261,7 +261,7 @@ export class Router {
         const limit = Number(q.get('limit') ?? '0');
         const opts: Parameters<ObjectStore['listEntries']>[1] = {};
         if (namespace !== undefined) opts.namespace = namespace;
-        for (const k of ['labelSelector', 'fieldSelector', 'continue'] as const) {
+        for (const k of ['labelSelector', 'fieldSelector', 'continue', 'resourceVersion', 'resourceVersionMatch'] as const) {
           const v = q.get(k);
           if (v) opts[k] = v;
         }

@@ -2,7 +2,7 @@
 // resources, get/list with snapshot-consistent pagination, and watch start (replay or initial
 // ADDED events). Writes live in ./store.ts.
 
-import { ApiError, badRequest, gone, notFound } from './errors.js';
+import { ApiError, badRequest, gone, invalid, notFound, tooLargeResourceVersion } from './errors.js';
 import { type WatchSink, type Watcher, WatchHub, deliver } from './history.js';
 import { eventCoreToV1, eventV1ToCore } from './hooks.js';
 import { Registry, type ResourceDef } from './registry.js';
@@ -29,6 +29,9 @@ export interface ListOptions {
   fieldSelector?: string;
   limit?: number;
   continue?: string;
+  /** Unset or "0": any state; N: not older than N (or exactly N with resourceVersionMatch=Exact). */
+  resourceVersion?: string;
+  resourceVersionMatch?: string;
 }
 
 export interface WatchOptions {
@@ -157,6 +160,11 @@ export class StoreState {
     let listRv = this.rv;
     let start = '';
     let snapshot: Map<string, Entry | undefined> | undefined;
+    const exact = listAt(opts, this.rv, this.hub.compacted);
+    if (exact !== undefined && !opts.continue) {
+      listRv = exact;
+      snapshot = this.snapshotChanges(this.storageOf(def), exact);
+    }
     if (opts.continue) {
       const tok = decodeContinue(opts.continue);
       if (tok.rv < this.hub.compacted) {
@@ -236,6 +244,9 @@ export class StoreState {
     if (rvParam && rvParam !== '0') {
       const n = Number(rvParam);
       if (!Number.isInteger(n) || n < 0) throw badRequest(`invalid resource version: ${rvParam}`);
+      // A resourceVersion this server has not reached (another history: a restore, a new
+      // server): like the real watch cache, send nothing, bookmarks included, until it passes n.
+      if (n > this.rv) w.sink = newerThan(n, w.sink);
       const past = this.hub.since(n);
       for (const ev of past) if (ev.res === storageKey) deliver(w, ev);
     } else {
@@ -250,6 +261,36 @@ export class StoreState {
     }
     return this.hub.add(storageKey, w);
   }
+}
+
+function newerThan(rv: number, sink: WatchSink): WatchSink {
+  return (type, obj, json) => {
+    if (Number(obj.metadata.resourceVersion) > rv) sink(type, obj, json);
+  };
+}
+
+/** The resourceVersion semantics of a list (apimachinery ValidateListOptions, then the watch
+ *  cache): returns the exact resourceVersion to list at, or undefined for the current state. A
+ *  resourceVersion the server has not reached is "too large" whatever the match. */
+function listAt(opts: ListOptions, current: number, compacted: number): number | undefined {
+  const rv = opts.resourceVersion ?? '';
+  const match = opts.resourceVersionMatch ?? '';
+  const forbidden = (message: string) => invalid('ListOptions', 'meta.k8s.io', '', [{ reason: 'FieldValueForbidden', field: 'resourceVersionMatch', message: `Forbidden: ${message}` }]);
+  if (match !== '') {
+    if (rv === '') throw forbidden('resourceVersionMatch is forbidden unless resourceVersion is provided');
+    if (opts.continue) throw forbidden('resourceVersionMatch is forbidden when continue is provided');
+    if (match !== 'Exact' && match !== 'NotOlderThan') {
+      throw invalid('ListOptions', 'meta.k8s.io', '', [{ reason: 'FieldValueNotSupported', field: 'resourceVersionMatch', message: `Unsupported value: ${JSON.stringify(match)}: supported values: "Exact", "NotOlderThan", ""` }]);
+    }
+    if (match === 'Exact' && rv === '0') throw forbidden('resourceVersionMatch "exact" is forbidden for resourceVersion "0"');
+  }
+  if (rv === '' || rv === '0' || opts.continue) return undefined;
+  const n = Number(rv);
+  if (!Number.isInteger(n) || n < 0) throw badRequest(`invalid resource version: ${rv}`);
+  if (n > current) throw tooLargeResourceVersion(n, current);
+  if (match !== 'Exact') return undefined;
+  if (n < compacted) throw gone(`too old resource version: ${n} (${compacted + 1})`);
+  return n;
 }
 
 function encodeContinue(rv: number, start: string): string {

@@ -4,7 +4,7 @@
 // a fresh object and its JSON text.
 
 import { randomUUID } from 'node:crypto';
-import { alreadyExists, badRequest, conflict, invalid, notFound, type StatusCause } from './errors.js';
+import { ApiError, alreadyExists, badRequest, conflict, invalid, notFound, type StatusCause } from './errors.js';
 import type { StoredEvent } from './history.js';
 import { admitBuiltin } from './builtin-validate.js';
 import { establishCRD, eventCoreToV1, pruneKnownShape, validateCRD } from './hooks.js';
@@ -112,11 +112,12 @@ export class ObjectStore extends StoreState {
     const meta = obj.metadata;
     if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${randomUUID().slice(0, 5)}`;
     if (!meta.name) throw invalid(def.kind, def.group, '', [{ reason: 'FieldValueRequired', message: 'Required value: name or generateName is required', field: 'metadata.name' }]);
-    if (def.group === 'rbac.authorization.k8s.io') {
-      const errs = pathSegmentNameErrors(meta.name);
-      if (errs.length > 0) throw invalid(def.kind, def.group, meta.name, errs.map((m) => ({ reason: 'FieldValueInvalid', field: 'metadata.name', message: `Invalid value: ${JSON.stringify(meta.name)}: ${m}` })));
-    } else if (meta.name.length > 253 || !DNS_SUBDOMAIN.test(meta.name)) {
-      throw invalid(def.kind, def.group, meta.name, [{ reason: 'FieldValueInvalid', field: 'metadata.name', message: `Invalid value: ${JSON.stringify(meta.name)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')` }]);
+    const nameProblems = def.group === 'rbac.authorization.k8s.io' ? pathSegmentNameErrors(meta.name) : subdomainProblems(meta.name);
+    if (nameProblems.length > 0) {
+      throw invalid(def.kind, def.group, meta.name, nameProblems.map((m) => ({ reason: 'FieldValueInvalid', field: 'metadata.name', message: `Invalid value: ${JSON.stringify(meta.name)}: ${m}` })));
+    }
+    if (def.fromCRD && this.terminating(def.fromCRD)) {
+      throw new ApiError(405, 'MethodNotAllowed', 'create not allowed while custom resource definition is terminating', { group: def.group, kind: def.resource });
     }
     const ns = this.namespaceOf(def, obj, opts.namespace);
     if (def.resource !== 'namespaces') this.requireNamespace(ns);
@@ -223,6 +224,7 @@ export class ObjectStore extends StoreState {
     }
     this.validatingAdmission({ def, operation: 'DELETE', name, ...(ns !== undefined ? { namespace: ns } : {}), object: null, oldObject: this.view(def, cur).obj }, opts);
     if (opts.dryRun) return { entry: this.view(def, cur), removed: false };
+    if (isCRD(def) && !cur.obj.metadata.deletionTimestamp) return { entry: this.view(def, this.terminateCRD(def, key, cur.obj)), removed: false };
     if ((cur.obj.metadata.finalizers ?? []).length > 0) {
       if (cur.obj.metadata.deletionTimestamp) return { entry: this.view(def, cur), removed: false };
       const next = { ...cur.obj, metadata: { ...cur.obj.metadata, deletionTimestamp: now(), deletionGracePeriodSeconds: 0 } };
@@ -236,10 +238,61 @@ export class ObjectStore extends StoreState {
     if (def.group === CRDS.group && def.resource === CRDS.resource) {
       for (const d of this.registry.removeCRD(obj.metadata.name ?? '')) this.dropAll(d, undefined);
     }
+    if (def.fromCRD) this.finalizeCRD(def.fromCRD);
     if (def.group === '' && def.resource === 'namespaces') {
       for (const d of this.registry.all()) if (d.namespaced && !d.storage) this.dropAll(d, obj.metadata.name);
     }
     return entry;
+  }
+
+  // ---- CRD deletion (apiextensions: the REST Delete and the CRD finalizer controller) ---------
+
+  private terminating(crdName: string): boolean {
+    return Boolean(this.table(resKey(CRDS)).entries.get(objKey(undefined, crdName))?.obj.metadata.deletionTimestamp);
+  }
+
+  /** The first delete of a CRD marks it (deletionTimestamp, the cleanup finalizer, Terminating),
+   *  then its instances are deleted; each goes when its own finalizers allow, and the CRD with
+   *  the last one. Until then no new instance can be created. */
+  private terminateCRD(def: ResourceDef, key: string, crd: KubeObject): Entry {
+    const finalizers = crd.metadata.finalizers ?? [];
+    const status = isObject(crd['status']) ? crd['status'] : {};
+    const conditions = (Array.isArray(status['conditions']) ? status['conditions'] : []).filter((c) => !isObject(c) || c['type'] !== 'Terminating');
+    const next: KubeObject = {
+      ...crd,
+      metadata: { ...crd.metadata, deletionTimestamp: now(), finalizers: finalizers.includes(CRD_CLEANUP) ? finalizers : [...finalizers, CRD_CLEANUP] },
+      status: { ...status, conditions: [...conditions, { type: 'Terminating', status: 'True', lastTransitionTime: now(), reason: 'InstanceDeletionInProgress', message: 'CustomResource deletion is in progress' }] },
+    };
+    const entry = this.commit(def, key, 'MODIFIED', next, crd);
+    const name = crd.metadata.name ?? '';
+    for (const d of this.instanceDefs(name)) {
+      const t = this.table(this.storageOf(d));
+      for (const k of [...t.keys()]) {
+        const e = t.entries.get(k);
+        if (e && !e.obj.metadata.deletionTimestamp) this.deleteEntry(d, e.obj.metadata.name ?? '', e.obj.metadata.namespace);
+      }
+    }
+    this.finalizeCRD(name);
+    return this.table(resKey(CRDS)).entries.get(key) ?? entry;
+  }
+
+  /** One def per storage table of a CRD's instances (every served version shares one). */
+  private instanceDefs(crdName: string): ResourceDef[] {
+    const seen = new Set<string>();
+    return this.registry.all().filter((d) => d.fromCRD === crdName && !seen.has(this.storageOf(d)) && Boolean(seen.add(this.storageOf(d))));
+  }
+
+  /** A terminating CRD whose last instance is gone loses its cleanup finalizer, and goes. */
+  private finalizeCRD(crdName: string): void {
+    const key = objKey(undefined, crdName);
+    const cur = this.table(resKey(CRDS)).entries.get(key);
+    if (!cur?.obj.metadata.deletionTimestamp || !(cur.obj.metadata.finalizers ?? []).includes(CRD_CLEANUP)) return;
+    if (this.instanceDefs(crdName).some((d) => this.table(this.storageOf(d)).entries.size > 0)) return;
+    const finalizers = (cur.obj.metadata.finalizers ?? []).filter((f) => f !== CRD_CLEANUP);
+    const crdDef = this.def(CRDS);
+    const next = { ...cur.obj, metadata: { ...cur.obj.metadata, finalizers } };
+    if (finalizers.length === 0) this.remove(crdDef, key, next, cur.obj);
+    else this.commit(crdDef, key, 'MODIFIED', next, cur.obj);
   }
 
   /** Removes every object of a resource (in one namespace), with DELETED events. */
@@ -287,6 +340,21 @@ export class ObjectStore extends StoreState {
     this.hub.reset(this.rv);
     this.admission.invalidate();
   }
+}
+
+/** The finalizer apiextensions puts on a CRD being deleted, until its instances are gone. */
+const CRD_CLEANUP = 'customresourcecleanup.apiextensions.k8s.io';
+
+const isCRD = (def: ResourceDef): boolean => def.group === CRDS.group && def.resource === CRDS.resource;
+
+/** apimachinery IsDNS1123Subdomain: the length rule and the character rule, each its own message. */
+function subdomainProblems(name: string): string[] {
+  const out: string[] = [];
+  if (name.length > 253) out.push('must be no more than 253 characters');
+  if (!DNS_SUBDOMAIN.test(name)) {
+    out.push("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')");
+  }
+  return out;
 }
 
 function specChanged(a: JsonObject, b: JsonObject): boolean {

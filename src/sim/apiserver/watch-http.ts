@@ -84,7 +84,10 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, ctx: Watch
   if (timeout > 0) timer = setTimeout(finish, timeout * 1000);
   if (q.get('allowWatchBookmarks') === 'true' && !table) {
     const gv = groupVersion(ctx.def.group, ctx.def.version);
+    // A watch from a resourceVersion the server has not reached gets no bookmark below it.
+    const from = rv === undefined ? 0 : Number(rv);
     bookmarks = setInterval(() => {
+      if (from > ctx.store.resourceVersion) return;
       write(`{"type":"BOOKMARK","object":{"kind":"${ctx.def.kind}","apiVersion":"${gv}","metadata":{"resourceVersion":"${ctx.store.resourceVersion}"}}}\n`);
     }, ctx.bookmarkIntervalMs);
   }

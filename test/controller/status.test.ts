@@ -1,0 +1,98 @@
+// Status, pure: what the conditions say for each kind of rollout state. Named cases.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { desiredConditions, type RolloutSummary } from '../../src/controller/status.js';
+
+function summary(over: Partial<RolloutSummary> = {}): RolloutSummary {
+  return {
+    generation: 2, configHash: 'h', target: 9, updated: 9, failed: 0, unsupported: 0, paused: false, halted: false, blocked: false,
+    complete: true, deleting: false, maxFailures: 0, nodeTimeoutSeconds: 300, failures: [], conflicts: [], selected: 9, ...over,
+  };
+}
+function conds(s: RolloutSummary): Record<string, { status: string; reason: string; message: string }> {
+  return Object.fromEntries(desiredConditions(s).map((c) => [c.type, { status: c.status, reason: c.reason, message: c.message }]));
+}
+
+describe('desiredConditions', () => {
+  it('all updated: Ready, nothing else', () => {
+    const c = conds(summary());
+    assert.deepEqual([c.Ready?.status, c.Reconciling?.status, c.Stalled?.status, c.Degraded?.status, c.Conflict?.status], ['True', 'False', 'False', 'False', 'False']);
+    assert.equal(c.Ready?.message, '9/9 nodes updated');
+  });
+
+  it('failures within maxFailures, the rest updated: a terminal Ready (kstatus Current) with Degraded naming each node and why', () => {
+    const c = conds(summary({
+      updated: 7, failed: 2, maxFailures: 2,
+      failures: [{ node: 'node-03', why: 'RolledBack', message: 'kubelet: invalid configuration:\n  tracing.endpoint' }, { node: 'node-07', why: 'TimedOut' }],
+    }));
+    assert.equal(c.Ready?.status, 'True');
+    assert.equal(c.Ready?.message, '7/9 nodes updated; 2 failed, within maxFailures 2 (node-03, node-07)');
+    assert.equal(c.Reconciling?.status, 'False');
+    assert.equal(c.Stalled?.status, 'False');
+    assert.equal(c.Degraded?.status, 'True');
+    assert.equal(c.Degraded?.message, '2 node(s) failed: node-03 rolled back: kubelet: invalid configuration: tracing.endpoint; node-07 timed out: no result from its agent within nodeTimeoutSeconds (300 s)');
+  });
+
+  it('a timed-out node is not said to be rolled back', () => {
+    const c = conds(summary({ complete: false, updated: 8, failed: 1, halted: true, failures: [{ node: 'node-99', why: 'TimedOut' }] }));
+    assert.doesNotMatch(c.Degraded?.message ?? '', /rolled back/);
+    assert.match(c.Stalled?.message ?? '', /1 failed node\(s\) exceed maxFailures 0 \(node-99\)/);
+  });
+
+  it('an agent failure without a message still names the node', () => {
+    assert.equal(conds(summary({ failed: 1, failures: [{ node: 'n', why: 'Failed' }] })).Degraded?.message, '1 node(s) failed: n failed');
+  });
+
+  it('a long kubelet message is clipped', () => {
+    const m = conds(summary({ failed: 1, failures: [{ node: 'n', why: 'RolledBack', message: 'x'.repeat(1000) }] })).Degraded?.message ?? '';
+    assert.ok(m.length < 300, String(m.length));
+  });
+
+  it('Conflict names the winning policies, nodes grouped by owner', () => {
+    const c = conds(summary({ conflicts: [{ node: 'n2', owner: 'zone-a' }, { node: 'n1', owner: 'zone-a' }, { node: 'n5', owner: 'gpu' }] }));
+    assert.equal(c.Conflict?.message, '3 selected node(s) owned by other policies: n5 owned by gpu; n1, n2 owned by zone-a');
+  });
+
+  it('no node selected: not Ready, NoTargetNodes, not reconciling, not stalled', () => {
+    const c = conds(summary({ target: 0, updated: 0, selected: 0, complete: false }));
+    assert.deepEqual(c.Ready, { status: 'False', reason: 'NoTargetNodes', message: 'no node matches spec.nodeSelector' });
+    assert.equal(c.Reconciling?.status, 'False');
+    assert.equal(c.Stalled?.status, 'False');
+  });
+
+  it('every selected node owned by another policy: NoTargetNodes naming them', () => {
+    const c = conds(summary({ target: 0, updated: 0, selected: 2, complete: false, conflicts: [{ node: 'n1', owner: 'pb' }, { node: 'n2', owner: 'pb' }] }));
+    assert.equal(c.Ready?.message, 'all 2 selected nodes are owned by other policies (pb)');
+    assert.equal(c.Conflict?.status, 'True');
+  });
+
+  it('no node selected any more, but some still carry its configuration: NoTargetNodes, reconciling until they are clean', () => {
+    const c = conds(summary({ target: 0, updated: 0, selected: 0, complete: false, removal: { total: 3, done: 1 } }));
+    assert.deepEqual(c.Ready, { status: 'False', reason: 'NoTargetNodes', message: 'no node matches spec.nodeSelector; its configuration comes off the 3 node(s) that carried it, 1 done' });
+    assert.equal(c.Reconciling?.status, 'True');
+    assert.equal(conds(summary({ target: 0, updated: 0, selected: 0, complete: false, removal: { total: 3, done: 3 } })).Reconciling?.status, 'False');
+  });
+
+  it('every selected node unsupported: NoTargetNodes', () => {
+    const c = conds(summary({ target: 0, updated: 0, selected: 3, unsupported: 3, complete: false }));
+    assert.equal(c.Ready?.message, 'all 3 selected nodes are unsupported (see status.unsupportedNodes)');
+  });
+
+  it('being deleted, even paused: Ready=False RemovingConfiguration with the progress, still reconciling', () => {
+    const c = conds(summary({ target: 0, updated: 0, complete: false, deleting: true, paused: true, removal: { total: 6, done: 2 } }));
+    assert.deepEqual(c.Ready, { status: 'False', reason: 'RemovingConfiguration', message: 'the policy is being deleted: its configuration comes off 6 node(s), 2 done' });
+    assert.equal(c.Reconciling?.status, 'True');
+    assert.equal(c.Stalled?.status, 'False');
+  });
+
+  it('an invalid spec being deleted reports the removal, not the spec', () => {
+    const c = conds(summary({ invalid: 'spec.tracing.endpoint: scheme "http"', deleting: true, removal: { total: 1, done: 0 }, complete: false, target: 0 }));
+    assert.equal(c.Ready?.reason, 'RemovingConfiguration');
+  });
+
+  it('an invalid spec: Stalled InvalidSpec', () => {
+    const c = conds(summary({ invalid: 'spec.x: bad', complete: false }));
+    assert.deepEqual(c.Stalled, { status: 'True', reason: 'InvalidSpec', message: 'spec.x: bad' });
+    assert.equal(c.Ready?.status, 'False');
+  });
+});

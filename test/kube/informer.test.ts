@@ -1,0 +1,89 @@
+// The informer against the embedded API server over HTTP: a server replaced on the same address
+// (its resourceVersions gone back) is noticed and the cache rebuilt; a resource that cannot be
+// listed leaves the cache not fresh, with the reason.
+import { strict as assert } from 'node:assert';
+import { after, test } from 'node:test';
+import * as k8s from '@kubernetes/client-node';
+import { startInformer, type Informer } from '../../src/kube/informer.js';
+import { ApiServer, NODES } from '../../src/sim/apiserver/index.js';
+import { waitFor } from '../helpers/rollout.js';
+
+const servers: ApiServer[] = [];
+const informers: Informer<k8s.V1Node>[] = [];
+after(async () => {
+  for (const i of informers) i.stop();
+  for (const s of servers) await s.stop();
+});
+
+async function server(port = 0): Promise<ApiServer> {
+  const s = new ApiServer({ port, bookmarkIntervalMs: 100 });
+  await s.start();
+  servers.push(s);
+  return s;
+}
+
+const node = (name: string, annotations: Record<string, string> = {}) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name, annotations } });
+
+function nodeInformer(kc: k8s.KubeConfig, resets: string[]): Informer<k8s.V1Node> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const inf = startInformer<k8s.V1Node>({
+    kubeConfig: kc,
+    path: '/api/v1/nodes',
+    listFn: (req) => core.listNode(req ?? {}),
+    transform: (n) => JSON.parse(JSON.stringify(n)) as k8s.V1Node,
+    onReset: (why) => resets.push(why),
+  });
+  informers.push(inf);
+  return inf;
+}
+
+const view = (inf: Informer<k8s.V1Node>): string =>
+  inf.list().map((n) => `${n.metadata?.name ?? ''}:${n.metadata?.annotations?.['x'] ?? '-'}`).sort().join(' ');
+
+test('a new server on the same address, its resourceVersions gone back: the cache is rebuilt from it, and onReset says why', async () => {
+  const a = await server();
+  a.store.create(NODES, node('n1', { x: 'old' }));
+  a.store.create(NODES, node('n2', { x: 'old' }));
+  for (let i = 0; i < 30; i++) a.store.patch(NODES, 'n2', 'merge', { metadata: { labels: { i: String(i) } } });
+  const kc = new k8s.KubeConfig();
+  kc.loadFromString(a.kubeconfigYaml());
+  const resets: string[] = [];
+  const inf = nodeInformer(kc, resets);
+  await inf.synced;
+  assert.equal(view(inf), 'n1:old n2:old');
+
+  const port = Number(new URL(a.url).port);
+  await a.stop();
+  const b = await server(port);
+  b.store.create(NODES, node('n1'));
+  b.store.create(NODES, node('n3'));
+  assert.ok(b.store.resourceVersion < 30);
+
+  await waitFor('the cache shows the new server', () => view(inf) === 'n1:- n3:-', 15_000);
+  assert.equal(resets.length, 1, resets.join('; '));
+  assert.match(resets[0] ?? '', /has not reached resourceVersion \d+ \(HTTP 504: Timeout: Too large resource version/);
+  await waitFor('fresh again', () => inf.health().fresh);
+
+  // And it goes on following the new server.
+  b.store.patch(NODES, 'n3', 'merge', { metadata: { annotations: { x: 'new' } } });
+  await waitFor('a later change seen', () => view(inf) === 'n1:- n3:new');
+});
+
+test('a resource that cannot be listed: not fresh, and health() names the failure', async () => {
+  const s = await server();
+  const kc = new k8s.KubeConfig();
+  kc.loadFromString(s.kubeconfigYaml());
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const inf = startInformer<{ metadata?: { name?: string } }>({
+    kubeConfig: kc,
+    path: '/apis/nodetracing.dev/v1alpha1/nodetracingpolicies',
+    listFn: async () => (await custom.listClusterCustomObject({ group: 'nodetracing.dev', version: 'v1alpha1', plural: 'nodetracingpolicies' })) as { items: [] },
+  });
+  try {
+    await waitFor('a failure recorded', () => inf.health().error);
+    assert.equal(inf.health().fresh, false);
+    assert.match(inf.health().error ?? '', /list failed: HTTP 404/);
+  } finally {
+    inf.stop();
+  }
+});
