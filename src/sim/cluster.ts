@@ -38,6 +38,9 @@ export interface SimClusterOptions {
   /** Per-node agent hooks (telemetry: the apply and phase spans, agent metrics). */
   agentHooks?: (node: string) => Pick<RunAgentOptions, 'wrapApply' | 'onPhase'>;
   gitVersion?: string;
+  /** The admin bearer token (default: derived from the server's signing key). A replacement
+   *  server given the old one keeps the credentials, as an etcd restore does. */
+  adminToken?: string;
   /** Install the NodeTracingPolicy CRD at start, as installing the chart would. */
   installCrd?: boolean;
   /** Runs once the API server is up, before the nodes and agents exist (e.g. install the chart's RBAC). */
@@ -62,7 +65,7 @@ export class SimCluster {
   ) {}
 
   static async start(o: SimClusterOptions): Promise<SimCluster> {
-    const server = new ApiServer({ port: o.port ?? 0, stateDir: o.stateDir, gitVersion: o.gitVersion });
+    const server = new ApiServer({ port: o.port ?? 0, stateDir: o.stateDir, gitVersion: o.gitVersion, adminToken: o.adminToken });
     await server.start();
     const baseDir = await mkdtemp(join(tmpdir(), 'kto-sim-'));
     const cluster = new SimCluster(server, baseDir, o);

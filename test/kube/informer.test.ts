@@ -15,8 +15,11 @@ after(async () => {
   for (const s of servers) await s.stop();
 });
 
+// One admin token for every server: a replacement on the same address keeps the credentials.
+const adminToken = 'kto-test-admin';
+
 async function server(port = 0): Promise<ApiServer> {
-  const s = new ApiServer({ port, bookmarkIntervalMs: 100 });
+  const s = new ApiServer({ port, bookmarkIntervalMs: 100, adminToken });
   await s.start();
   servers.push(s);
   return s;

@@ -30,8 +30,10 @@ test('API server replaced, resourceVersions back to the start: the policy applie
 
   // `kto sim` stopped and started again on the same port: a new history, nothing of ours on it.
   const port = Number(new URL(env.cluster.url).port);
+  // Same address and credentials (what the controller's kubeconfig holds), nothing else kept.
+  const adminToken = env.cluster.server.adminToken;
   await env.cluster.stop();
-  env.cluster = await SimCluster.start({ ...OPTIONS, port });
+  env.cluster = await SimCluster.start({ ...OPTIONS, port, adminToken });
   assert.ok(env.cluster.server.store.resourceVersion < oldRv, 'the new server starts from a lower resourceVersion');
   // The user applies the policy again once everything is connected again: the 4 agents'
   // watches and the controller's two.
@@ -63,8 +65,9 @@ test('API server replaced, resourceVersions back to the start: the policy applie
 test('etcd restored from a snapshot taken before the rollout: same kubelets and agents, the policy applied again converges for real', async () => {
   const stateDir = await mkdtemp(join(tmpdir(), 'kto-restore-'));
   const port = Number(new URL(env.cluster.url).port);
+  const adminToken = env.cluster.server.adminToken;
   await env.cluster.stop();
-  env.cluster = await SimCluster.start({ ...OPTIONS, port, stateDir });
+  env.cluster = await SimCluster.start({ ...OPTIONS, port, stateDir, adminToken });
   try {
     const server = env.cluster.server;
     await server.restart(); // flushes the state file: the "backup"

@@ -67,7 +67,7 @@ test('resourceVersionMatch without resourceVersion, or an unknown one: 422 on Li
 
 test('watch from a resourceVersion the server has not reached: nothing until it passes it, then only newer events', async () => {
   const from = server.store.resourceVersion + 2;
-  const res = await fetch(`${server.url}/api/v1/nodes?watch=true&allowWatchBookmarks=true&resourceVersion=${from}`);
+  const res = await fetch(`${server.url}/api/v1/nodes?watch=true&allowWatchBookmarks=true&resourceVersion=${from}`, { headers: { Authorization: `Bearer ${server.adminToken}` } });
   assert.equal(res.status, 200, 'accepted, as the real watch cache does');
   const reader = res.body?.getReader();
   assert.ok(reader);
