@@ -13,7 +13,8 @@ import { simNodeName } from '../sim/nodes.js';
 import { AgentTelemetry } from '../telemetry/agent.js';
 import { ControllerTelemetry, controllerReadiness } from '../telemetry/controller.js';
 import { type Check, startTelemetryServer, type TelemetryServer } from '../telemetry/http.js';
-import { createLogger, logFn, type Logger } from '../telemetry/log.js';
+import type { LogLevel } from '../log.js';
+import { createLogger, type Logger } from '../telemetry/log.js';
 import { Registry } from '../telemetry/metrics.js';
 import { startTracing, type Tracing } from '../telemetry/tracing.js';
 
@@ -40,7 +41,8 @@ export interface ControllerFlags {
   leaseDuration: number;
   renewDeadline: number;
   retryPeriod: number;
-  logLevel: string;
+  /** Resolved by the CLI: the flag, else $KTO_LOG_LEVEL, else info. */
+  logLevel: LogLevel;
   /** /metrics, /healthz, /readyz; 0: no server. */
   metricsPort: number;
   otlpEndpoint?: string;
@@ -82,7 +84,7 @@ export async function controllerCommand(f: ControllerFlags): Promise<number> {
     leaseDurationMs: f.leaseDuration,
     renewDeadlineMs: f.renewDeadline,
     retryPeriodMs: f.retryPeriod,
-    log: logFn(logger),
+    log: logger,
     ...telemetry.hooks(),
   });
   if (telemetry.metrics) telemetry.metrics.depth.read = () => controller.queueDepth();
@@ -118,7 +120,8 @@ export interface AgentFlags {
   restartCommand?: string;
   healthUrl: string;
   timeoutSeconds: number;
-  logLevel: string;
+  /** Resolved by the CLI: the flag, else $KTO_LOG_LEVEL, else info. */
+  logLevel: LogLevel;
   /** /metrics, /healthz, /readyz; 0: no server. */
   metricsPort: number;
   otlpEndpoint?: string;

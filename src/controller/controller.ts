@@ -8,6 +8,7 @@ import { selectorMatches } from '../api/selector.js';
 import { startInformer, type Informer } from '../kube/informer.js';
 import { LeaderElector } from '../kube/leader.js';
 import { ApiWriter, NotLeaderError, type WriteObserver } from '../kube/writer.js';
+import { type Logger, silentLogger } from '../log.js';
 import { ownerOf, trimNode, type CachedNode } from './nodes.js';
 import type { Plan } from './planner.js';
 import { assignOwners, eligible, ownershipChanges } from './ownership.js';
@@ -15,8 +16,6 @@ import { TerminalError, WorkQueue, type WorkerResult } from './queue.js';
 import { Reconciler } from './reconcile.js';
 import type { RolloutSummary } from './status.js';
 import { ConfigzVerifier } from './verify.js';
-
-export type Log = (msg: string, fields?: Record<string, unknown>) => void;
 
 export interface ControllerOptions {
   kubeConfig: k8s.KubeConfig;
@@ -30,7 +29,7 @@ export interface ControllerOptions {
   noLeaderElection?: boolean;
   concurrency?: number;
   now?: () => number;
-  log?: Log;
+  log?: Logger;
   onPlan?: (policy: string, plan: Plan, summary: RolloutSummary) => void;
   /** A policy is gone and nothing of it is left on any node (telemetry drops its series). */
   onPolicyGone?: (policy: string) => void;
@@ -44,7 +43,7 @@ export interface ControllerOptions {
 
 export class Controller {
   readonly identity: string;
-  private readonly log: Log;
+  private readonly log: Logger;
   private policies!: Informer<NodeTracingPolicy>;
   private nodes!: Informer<CachedNode>;
   private queue!: WorkQueue;
@@ -62,7 +61,7 @@ export class Controller {
 
   constructor(private readonly o: ControllerOptions) {
     this.identity = o.identity ?? `${hostname()}-${randomUUID().slice(0, 8)}`;
-    this.log = o.log ?? (() => undefined);
+    this.log = o.log ?? silentLogger;
     this.writer = new ApiWriter(o.kubeConfig, {
       canWrite: () => this.leading && !this.abort.signal.aborted,
       component: 'kubelet-tracing-controller',
@@ -119,7 +118,9 @@ export class Controller {
           if (this.reported.get(key) === generation) return;
           this.reported.set(key, generation);
         }
-        this.log('reconcile failed', { policy: key, error: err instanceof Error ? err.message : String(err), retryInMs });
+        // An invalid spec is the user's to fix (its Stalled condition says how): no stack.
+        if (err instanceof TerminalError) this.log.warn({ policy: key, reason: err.message }, 'reconcile failed: not retried until the policy changes');
+        else this.log.error({ policy: key, err, retryInMs }, 'reconcile failed');
       },
     });
 
@@ -163,14 +164,14 @@ export class Controller {
         onNewLeader: (holder) => (this.holder = holder),
         onStoppedLeading: () => {
           this.leading = false;
-          this.log('lost leadership: stopped acting', { identity: this.identity });
+          if (!this.abort.signal.aborted) this.log.warn({ identity: this.identity }, 'lost leadership: stopped acting');
         },
         log: this.log,
       });
       const elector = this.elector;
       this.electionDone = (async () => {
         while (!this.abort.signal.aborted) {
-          await elector.run(this.abort.signal).catch((err: unknown) => this.log('leader election error', { error: String(err) }));
+          await elector.run(this.abort.signal).catch((err: unknown) => this.log.error({ err }, 'leader election failed'));
         }
       })();
     }
@@ -178,7 +179,7 @@ export class Controller {
 
   private becomeLeader(): void {
     this.leading = true;
-    this.log('leading', { identity: this.identity });
+    this.log.info({ identity: this.identity }, 'leading: acting on every policy');
     this.resyncAll();
   }
 
