@@ -1,7 +1,6 @@
 // kto controller | agent | sim: the long-running processes. Each stops cleanly on SIGINT/SIGTERM.
 import { rm } from 'node:fs/promises';
 import * as k8s from '@kubernetes/client-node';
-import { collectDefaultMetrics } from 'prom-client';
 import { runAgent } from '../agent/agent.js';
 import { HttpHealthProbe, SystemctlRestarter } from '../agent/restarter.js';
 import { Controller } from '../controller/controller.js';
@@ -15,7 +14,7 @@ import { ControllerTelemetry, controllerReadiness } from '../telemetry/controlle
 import { type Check, startTelemetryServer, type TelemetryServer } from '../telemetry/http.js';
 import type { LogLevel } from '../log.js';
 import { createLogger, type Logger } from '../telemetry/log.js';
-import { Registry } from '../telemetry/metrics.js';
+import { processRegistry, type Registry } from '../telemetry/metrics.js';
 import { startTracing, type Tracing } from '../telemetry/tracing.js';
 
 /** Resolves on the first SIGINT or SIGTERM. */
@@ -49,13 +48,6 @@ export interface ControllerFlags {
   otlpProtocol?: string;
 }
 
-/** One registry per process (never prom-client's global one), with the process metrics. */
-function processRegistry(): Registry {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  return registry;
-}
-
 async function serveTelemetry(port: number, registry: Registry, live: () => Check, ready: () => Check | Promise<Check>, logger: Logger): Promise<TelemetryServer | undefined> {
   if (port === 0) return undefined;
   const server = await startTelemetryServer({ port, registry, live, ready });
@@ -87,7 +79,7 @@ export async function controllerCommand(f: ControllerFlags): Promise<number> {
     log: logger,
     ...telemetry.hooks(),
   });
-  if (telemetry.metrics) telemetry.metrics.depth.read = () => controller.queueDepth();
+  telemetry.observe(controller);
   let running = true;
   const server = await serveTelemetry(
     f.metricsPort,

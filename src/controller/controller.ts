@@ -5,14 +5,14 @@ import { hostname } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type NodeTracingPolicy } from '../api/types.js';
 import { selectorMatches } from '../api/selector.js';
-import { startInformer, type Informer } from '../kube/informer.js';
+import { startInformer, type Informer, type RelistReason } from '../kube/informer.js';
 import { LeaderElector } from '../kube/leader.js';
 import { ApiWriter, NotLeaderError, type WriteObserver } from '../kube/writer.js';
 import { type Logger, silentLogger } from '../log.js';
 import { ownerOf, trimNode, type CachedNode } from './nodes.js';
 import type { Plan } from './planner.js';
 import { assignOwners, eligible, ownershipChanges } from './ownership.js';
-import { TerminalError, WorkQueue, type WorkerResult } from './queue.js';
+import { type QueueObserver, type QueueStats, TerminalError, WorkQueue, type WorkerResult } from './queue.js';
 import { Reconciler } from './reconcile.js';
 import type { RolloutSummary } from './status.js';
 import { ConfigzVerifier } from './verify.js';
@@ -39,6 +39,10 @@ export interface ControllerOptions {
   wrapReconcile?: (info: { policy: string; generation?: number }, fn: () => Promise<WorkerResult>) => Promise<WorkerResult>;
   /** Wraps the planner call of each reconcile (telemetry: the `plan` span). */
   planned?: (fn: () => Plan) => Plan;
+  /** Told what the work queue does (telemetry: the workqueue_* metrics). */
+  queueObserver?: QueueObserver;
+  /** An informer listed again (telemetry: kto_informer_relists_total). */
+  onRelist?: (resource: 'nodetracingpolicies' | 'nodes', reason: RelistReason) => void;
 }
 
 export class Controller {
@@ -105,6 +109,7 @@ export class Controller {
     this.reconciler = reconciler;
     this.queue = new WorkQueue({
       concurrency: this.o.concurrency ?? 4,
+      observer: this.o.queueObserver,
       worker: async (key) => {
         if (!this.leading) return; // a standby drops work; the new leader resyncs everything
         const run = () => reconciler.reconcile(key);
@@ -133,6 +138,7 @@ export class Controller {
       onUpdate: (p, old) => this.policyChanged(p, old),
       onDelete: (p) => this.policyChanged(p, p, true),
       onReset: () => this.historyReset(),
+      onRelist: (reason) => this.o.onRelist?.('nodetracingpolicies', reason),
       log: this.log,
     });
     this.nodes = startInformer<k8s.V1Node, CachedNode>({
@@ -144,6 +150,7 @@ export class Controller {
       onUpdate: (n, old) => this.nodeChanged(n, old),
       onDelete: (n) => this.nodeChanged(n),
       onReset: () => this.historyReset(),
+      onRelist: (reason) => this.o.onRelist?.('nodes', reason),
       log: this.log,
     });
     await Promise.all([this.policies.synced, this.nodes.synced]);
@@ -242,9 +249,13 @@ export class Controller {
     if (old) this.enqueue(ownerOf(old));
   }
 
-  /** Depth of the work queue (metrics). */
-  queueDepth(): number {
-    return this.queue?.len() ?? 0;
+  /** The work queue now (metrics). */
+  queueStats(): QueueStats {
+    return this.queue?.stats() ?? { depth: 0, unfinishedSeconds: 0, longestRunningSeconds: 0 };
+  }
+
+  policyCache(): NodeTracingPolicy[] {
+    return this.policies?.list() ?? [];
   }
 
   nodeCache(): CachedNode[] {
