@@ -63,16 +63,10 @@ export class ControllerTelemetry {
     };
   }
 
-  /** The scrape-time metrics (kto_leader, kto_policy_condition, workqueue gauges) read `c`.
-   *  Conditions come from the leader only: every replica has them cached, and one series per
-   *  policy is what an alert should count. */
+  /** The scrape-time metrics (kto_leader, kto_policy_condition, workqueue gauges) read `c`. */
   observe(c: Pick<Controller, 'isLeader' | 'queueStats' | 'policyCache'>): void {
     if (!this.metrics) return;
-    this.metrics.source = {
-      leader: () => c.isLeader(),
-      queue: () => c.queueStats(),
-      policies: () => (c.isLeader() ? c.policyCache() : []),
-    };
+    this.metrics.source = { leader: () => c.isLeader(), queue: () => c.queueStats(), policies: () => c.policyCache() };
   }
 
   /** Trace id of the latest rollout of `policy` (tracing on and a node released). */

@@ -22,11 +22,11 @@ export const QUEUE_NAME = 'nodetracingpolicy';
 export interface ControllerSource {
   leader(): boolean;
   queue(): QueueStats;
-  /** The policies whose conditions are reported (the leader's cache; none on a standby). */
+  /** The policies cached (their conditions are reported while leading). */
   policies(): readonly { metadata: { name?: string }; status?: { conditions?: Condition[] } }[];
 }
 
-const idle: ControllerSource = { leader: () => false, queue: () => ({ depth: 0, unfinishedSeconds: 0, longestRunningSeconds: 0 }), policies: () => [] };
+const NO_QUEUE: QueueStats = { depth: 0, unfinishedSeconds: 0, longestRunningSeconds: 0 };
 
 export const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
 
@@ -48,8 +48,9 @@ export interface ControllerMetrics {
   informerRelists: Counter<'resource' | 'reason'>;
   /** Feeds workqueue_adds_total, _retries_total, _queue_duration_seconds, _work_duration_seconds. */
   queue: QueueObserver;
-  /** Read at scrape time by kto_leader, kto_policy_condition and the workqueue gauges. */
-  source: ControllerSource;
+  /** Read at scrape time by kto_leader, kto_policy_condition and the workqueue gauges; a
+   *  standby also drops the per-policy gauges (they would go stale: the leader reports them). */
+  source: ControllerSource | undefined;
 }
 
 export interface AgentMetrics {
@@ -82,9 +83,12 @@ export function spanMetrics(registry: Registry): SpanMetrics {
 
 export function controllerMetrics(registry: Registry): ControllerMetrics {
   return memo(controllerCache, registry, () => {
+    function dropUnlessLeading(this: Gauge): void {
+      if (m.source?.leader() === false) this.reset();
+    }
     const m: ControllerMetrics = {
-      source: idle,
-      queue: workqueueMetrics(registry, () => m.source.queue()),
+      source: undefined,
+      queue: workqueueMetrics(registry, () => m.source?.queue() ?? NO_QUEUE),
       reconciles: new Counter({ name: 'kto_reconcile_total', help: 'Reconcile runs by policy and result.', labelNames: ['policy', 'result'] as const, registers: [registry] }),
       reconcileErrors: new Counter({ name: 'kto_reconcile_errors_total', help: 'Reconcile runs that failed (retried or terminal).', registers: [registry] }),
       reconcileDuration: new Histogram({
@@ -93,8 +97,8 @@ export function controllerMetrics(registry: Registry): ControllerMetrics {
         buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
         registers: [registry],
       }),
-      policyNodes: new Gauge({ name: 'kto_policy_nodes', help: "Nodes of a policy by rollout phase.", labelNames: ['policy', 'phase'] as const, registers: [registry] }),
-      rolloutProgress: new Gauge({ name: 'kto_rollout_progress_ratio', help: 'Updated / target nodes of the policy (1 when it targets none).', labelNames: ['policy'] as const, registers: [registry] }),
+      policyNodes: new Gauge({ name: 'kto_policy_nodes', help: 'Nodes of a policy by rollout phase. Reported by the leader.', labelNames: ['policy', 'phase'] as const, registers: [registry], collect: dropUnlessLeading }),
+      rolloutProgress: new Gauge({ name: 'kto_rollout_progress_ratio', help: 'Updated / target nodes of the policy (1 when it targets none). Reported by the leader.', labelNames: ['policy'] as const, registers: [registry], collect: dropUnlessLeading }),
       apiWrites: new Counter({ name: 'kto_api_writes_total', help: 'Writes to the API server by verb, resource and HTTP status (0: no response).', labelNames: ['verb', 'resource', 'code'] as const, registers: [registry] }),
       informerRelists: new Counter({
         name: 'kto_informer_relists_total',
@@ -108,7 +112,7 @@ export function controllerMetrics(registry: Registry): ControllerMetrics {
       help: 'Whether this replica acts: 1 while it holds the leader Lease (or runs without leader election), else 0.',
       registers: [registry],
       collect() {
-        this.set(m.source.leader() ? 1 : 0);
+        this.set(m.source?.leader() ? 1 : 0);
       },
     });
     new Gauge({
@@ -119,6 +123,9 @@ export function controllerMetrics(registry: Registry): ControllerMetrics {
       collect() {
         // Rebuilt from the cache at every scrape: a deleted policy's series go with it.
         this.reset();
+        // The leader's: every replica has the policies cached, and one series per policy is
+        // what an alert should count.
+        if (!m.source?.leader()) return;
         for (const p of m.source.policies()) {
           const policy = p.metadata.name ?? '';
           for (const c of p.status?.conditions ?? []) {

@@ -137,6 +137,35 @@ describe('metrics after a rollout', () => {
   });
 });
 
+describe('scrape-time metrics follow leadership', () => {
+  test('a standby reports kto_leader 0 and no per-policy gauges (they would go stale); the leader reports conditions from its cache', async () => {
+    const registry = new Registry();
+    const m = controllerMetrics(registry);
+    let leading = true;
+    m.source = {
+      leader: () => leading,
+      queue: () => ({ depth: 2, unfinishedSeconds: 1.5, longestRunningSeconds: 1 }),
+      policies: () => [{ metadata: { name: 'p' }, status: { conditions: [{ type: 'Ready', status: 'True', reason: 'RolloutComplete', message: '', lastTransitionTime: '' }] } }],
+    };
+    m.policyNodes.set({ policy: 'p', phase: 'Updated' }, 3);
+    m.rolloutProgress.set({ policy: 'p' }, 1);
+    const scrape = async (): Promise<Sample[]> => parseMetrics(await registry.metrics());
+    const lead = await scrape();
+    assert.equal(value(lead, 'kto_leader'), 1);
+    assert.equal(value(lead, 'kto_policy_nodes', { policy: 'p', phase: 'Updated' }), 3);
+    assert.deepEqual(
+      lead.filter((x) => x.name === 'kto_policy_condition').map((x) => `${x.labels['status'] ?? ''}=${x.value}`),
+      ['True=1', 'False=0', 'Unknown=0'],
+    );
+    assert.equal(value(lead, 'workqueue_depth', { name: 'nodetracingpolicy' }), 2);
+    assert.equal(value(lead, 'workqueue_unfinished_work_seconds'), 1.5);
+    leading = false;
+    const standby = await scrape();
+    assert.equal(value(standby, 'kto_leader'), 0);
+    assert.deepEqual(standby.filter((x) => x.labels['policy'] !== undefined).map((x) => x.name), []);
+  });
+});
+
 describe('readiness rules', () => {
   test('controller: synced, and leader or a standby that knows the leader', () => {
     assert.deepEqual(controllerReadiness({ synced: false, leader: false, holder: undefined, leaderElection: true }).ok, false);
