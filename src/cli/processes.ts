@@ -64,7 +64,7 @@ export async function controllerCommand(f: ControllerFlags): Promise<number> {
   const kubeConfig = loadKubeConfig(f.kubeconfig);
   const logger = createLogger('controller', f.logLevel);
   const registry = processRegistry();
-  const tracing = startTracing({ service: 'kubelet-tracing-controller', endpoint: f.otlpEndpoint, protocol: f.otlpProtocol, registry, warn: (m) => logger.warn(m) });
+  const tracing = startTracing({ service: 'kubelet-tracing-controller', endpoint: f.otlpEndpoint, protocol: f.otlpProtocol, registry, warn: (m) => logger.warn({}, m) });
   logTracing(logger, tracing);
   const telemetry = new ControllerTelemetry(tracing, registry);
   const controller = new Controller({
@@ -147,7 +147,7 @@ export async function agentCommand(f: AgentFlags): Promise<number> {
   const kubeConfig = loadKubeConfig(f.kubeconfig);
   const logger = createLogger('agent', f.logLevel).child({ node: nodeName });
   const registry = processRegistry();
-  const tracing = startTracing({ service: 'kubelet-tracing-agent', endpoint: f.otlpEndpoint, protocol: f.otlpProtocol, registry, warn: (m) => logger.warn(m) });
+  const tracing = startTracing({ service: 'kubelet-tracing-agent', endpoint: f.otlpEndpoint, protocol: f.otlpProtocol, registry, warn: (m) => logger.warn({}, m) });
   logTracing(logger, tracing);
   const telemetry = new AgentTelemetry(tracing, registry);
   let running = true;
