@@ -12,8 +12,8 @@ import { simNodeName } from '../sim/nodes.js';
 import { AgentTelemetry } from '../telemetry/agent.js';
 import { ControllerTelemetry, controllerReadiness } from '../telemetry/controller.js';
 import { type Check, startTelemetryServer, type TelemetryServer } from '../telemetry/http.js';
-import type { LogLevel } from '../log.js';
-import { createLogger, type Logger } from '../telemetry/log.js';
+import type { Logger, LogLevel } from '../log.js';
+import { createLogger } from '../telemetry/log.js';
 import { processRegistry, type Registry } from '../telemetry/metrics.js';
 import { startTracing, type Tracing } from '../telemetry/tracing.js';
 

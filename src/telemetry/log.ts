@@ -6,8 +6,6 @@ import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { pino, type Logger as PinoLogger, type LoggerOptions } from 'pino';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from '../log.js';
 
-export type Logger = PinoLogger;
-
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
 
 /** The options every kto logger is made with (exported for the format test). */
@@ -22,7 +20,8 @@ export function loggerOptions(component: string, level: LogLevel): LoggerOptions
   };
 }
 
-export function createLogger(component: string, level: LogLevel): Logger {
+/** A pino logger: a `Logger` (src/log.ts) that the process can also `child()` and `flush()`. */
+export function createLogger(component: string, level: LogLevel): PinoLogger {
   return pino(loggerOptions(component, level), pino.destination({ dest: 2, sync: false }));
 }
 
