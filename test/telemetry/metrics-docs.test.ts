@@ -4,15 +4,18 @@
 // its type and labels, and every kto_* / workqueue_* metric served is documented.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../src/api/types.js';
 import { SimCluster } from '../../src/sim/cluster.js';
 import { documentedMetrics, families, type Component, type Family } from '../helpers/metrics-doc.js';
 import { startKto, type Child } from '../helpers/proc.js';
 import { waitFor } from '../helpers/rollout.js';
-import { closedPort, OtlpReceiver } from './harness.js';
+import { OtlpReceiver } from './harness.js';
 
 let dir = '';
 let cluster: SimCluster | undefined;
@@ -26,7 +29,7 @@ before(async () => {
   const kc = join(dir, 'kubeconfig');
   await cluster.server.writeKubeconfig(kc);
   receiver = await OtlpReceiver.start();
-  const [ctlPort, agentPort] = [await closedPort(), await closedPort()];
+  const [ctlPort, agentPort] = await freePorts(2);
   const otlp = ['--otlp-endpoint', receiver.httpEndpoint];
   const node = [...cluster.kubelets.keys()][0] ?? '';
   children.push(startKto(['controller', '--kubeconfig', kc, '--lease-namespace', 'kube-system', '--metrics-port', String(ctlPort), ...otlp]));
@@ -35,7 +38,7 @@ before(async () => {
   urls.Agent = `http://127.0.0.1:${agentPort}/metrics`;
   // Selects no node: reconciled (status, conditions, per-policy series), nothing restarted.
   const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'NodeTracingPolicy', metadata: { name: 'docs' }, spec: { nodeSelector: { matchLabels: { 'kto.test/none': 'x' } }, tracing: {} } };
-  await cluster.kubeConfig().makeApiClient((await import('@kubernetes/client-node')).CustomObjectsApi).createClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, body });
+  await cluster.kubeConfig().makeApiClient(k8s.CustomObjectsApi).createClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, body });
 });
 
 after(async () => {
@@ -44,6 +47,14 @@ after(async () => {
   await cluster?.stop();
   await rm(dir, { recursive: true, force: true });
 });
+
+/** Ports free right now, all different (held together, then released for the processes). */
+async function freePorts(n: number): Promise<number[]> {
+  const servers: Server[] = Array.from({ length: n }, () => createServer());
+  const ports = await Promise.all(servers.map((srv) => new Promise<number>((resolve) => srv.listen(0, '127.0.0.1', () => resolve((srv.address() as AddressInfo).port)))));
+  await Promise.all(servers.map((srv) => new Promise((resolve) => srv.close(resolve))));
+  return ports;
+}
 
 async function scrape(url: string): Promise<string | undefined> {
   try {
