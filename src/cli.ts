@@ -3,6 +3,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { demoCommand, type DemoFlags } from './cli/demo.js';
 import { agentCommand, controllerCommand, simCommand, type AgentFlags, type ControllerFlags, type SimFlags } from './cli/processes.js';
 import { crdCommand, renderCommand, validateCommand } from './cli/static.js';
+import { LOG_LEVELS } from './log.js';
+import { LogLevelError, resolveLogLevel } from './telemetry/log.js';
 import { OTLP_PROTOCOLS, OtlpFlagError, otelSettings } from './telemetry/otel-env.js';
 import { VERSION } from './version.js';
 
@@ -131,6 +133,19 @@ function checkOtlpFlags(cmd: Command): Command {
   });
 }
 
+/** The flag, else $KTO_LOG_LEVEL, else info; a bad $KTO_LOG_LEVEL is usage too (the flag's
+ *  choices catch a bad flag). The command then sees the level in force. */
+function checkLogLevel(cmd: Command): Command {
+  return cmd.hook('preAction', (c) => {
+    try {
+      c.setOptionValue('logLevel', resolveLogLevel(c.opts<{ logLevel?: string }>().logLevel, process.env));
+    } catch (err) {
+      if (err instanceof LogLevelError) c.error(`error: ${err.message}`, { exitCode: EXIT_USAGE });
+      throw err;
+    }
+  });
+}
+
 /** A Go-style duration (90s, 1m30s, 500ms) in ms, as the kube components' flags take them. */
 function duration(v: string): number {
   const parts = [...v.matchAll(/(\d+)(ms|s|m|h)/g)];
@@ -153,8 +168,8 @@ function clusterOptions(cmd: Command, nodes: number): Command {
 /** Logging, metrics and tracing: the same for every long-running service. */
 function serviceOptions(cmd: Command, metricsHelp: string, metricsPort: number): Command {
   return checkOtlpFlags(
-    cmd
-      .option('--log-level <level>', 'info, warn, error, debug', 'info')
+    checkLogLevel(cmd)
+      .addOption(new Option('--log-level <level>', 'log level (default: $KTO_LOG_LEVEL, else info)').choices(LOG_LEVELS))
       .option('--metrics-port <port>', metricsHelp, nonNegativeInt, metricsPort)
       .option('--otlp-endpoint <url>', OTLP_ENDPOINT_HELP)
       .addOption(otlpProtocolOption()),

@@ -19,16 +19,8 @@ import { mergePatch } from '../kube/client.js';
 import { olderThan } from '../kube/informer.js';
 import { type DetectOptions, detectKubeletLayout, type KubeletLayout } from './detect.js';
 import type { KubeletConfigObject } from './files.js';
+import { type Logger, silentLogger } from '../log.js';
 import { type Clock, type KubeletHealthProbeWithError, type KubeletRestarter, realClock } from './interfaces.js';
-
-/** pino-compatible subset. */
-export interface AgentLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-const silentLog: AgentLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 export type AgentAction =
   | { kind: 'none'; reason: string }
@@ -82,7 +74,7 @@ export interface RunAgentOptions {
   timeoutMs?: number;
   pollMs?: number;
   signal?: AbortSignal;
-  log?: AgentLogger;
+  log?: Logger;
   onPhase?: PhaseHook;
   /** Wraps each apply (e.g. in a span continuing the rollout's traceparent). */
   wrapApply?: (ctx: { hash: string; traceparent?: string }, fn: () => Promise<ApplyResult>) => Promise<ApplyResult>;
@@ -101,7 +93,7 @@ function newerOrSame(a: k8s.V1Node, b: k8s.V1Node | undefined): boolean {
 }
 
 export async function runAgent(o: RunAgentOptions): Promise<void> {
-  const log = o.log ?? silentLog;
+  const log = o.log ?? silentLogger;
   const clock = o.clock ?? realClock;
   const signal = o.signal ?? new AbortController().signal;
   // Bounded low: the agent lists only its own Node, and a rollout waits on its reports, so after
@@ -146,7 +138,7 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
   let finished: string | undefined;
   let delay = backoff.initialMs;
   const retryLater = async (what: string, e: unknown): Promise<void> => {
-    log.warn({ err: errText(e), retryInMs: delay }, `${what} failed`);
+    log.warn({ err: e, retryInMs: delay }, `${what} failed; retrying`);
     await pause(delay);
     delay = Math.min(delay * 2, backoff.maxMs);
   };
@@ -184,7 +176,7 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
     // in progress from its own release, so the report is for people, not for safety.
     const marking = patch({ [A_STATE]: 'Applying', [A_STATE_HASH]: action.hash, [A_MESSAGE]: null, [A_STATE_TIME]: now }).then(
       () => undefined,
-      (e: unknown) => log.warn({ err: errText(e) }, 'marking the node Applying failed; the result report follows'),
+      (e: unknown) => log.warn({ err: e }, 'marking the node Applying failed; the result report follows'),
     );
     log.info({ hash: action.hash, resume: action.resume, remove: action.config === null }, 'applying desired kubelet config');
     // Once started, an apply runs to the end even if we are asked to stop: a half-done apply
@@ -192,7 +184,9 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
     const result = await runOne(action);
     await marking;
     finished = action.hash;
-    log.info({ hash: action.hash, ...result }, `apply ${result.state}`);
+    // Rolled back or failed: the node stays on its old config and the rollout counts it failed.
+    if (result.state === 'Applied') log.info({ hash: action.hash, ...result }, `apply ${result.state}`);
+    else log.error({ hash: action.hash, ...result }, `apply ${result.state}`);
     const applied = action.config === null ? REMOVED_HASH : action.hash;
     pending = {
       patch: {
@@ -205,7 +199,7 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
     };
     if (signal.aborted) {
       // One last try to report, so the controller does not wait for a timeout.
-      await patch(pending.patch).catch((e: unknown) => log.warn({ err: errText(e) }, 'final report failed'));
+      await patch(pending.patch).catch((e: unknown) => log.warn({ err: e }, 'final report failed'));
     }
   }
   await watcher;
@@ -270,7 +264,7 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
         else await pauseAndGrow();
       } catch (e: unknown) {
         if (signal.aborted) break;
-        log.warn({ err: errText(e), retryInMs: wait }, 'watching own node failed');
+        log.warn({ err: e, retryInMs: wait }, 'watching own node failed; retrying');
         await pauseAndGrow();
       }
     }
@@ -312,7 +306,7 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
           arm();
           if (type === 'ERROR') {
             // 410 Gone (too old), "Too large resource version" (another history): relist.
-            log.info({ status: obj }, 'own-node watch ended by the server');
+            log.debug({ status: obj }, 'own-node watch ended by the server; relisting');
             finish();
             return;
           }

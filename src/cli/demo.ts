@@ -101,7 +101,7 @@ export async function demoCommand(f: DemoFlags): Promise<number> {
   const controller = new Controller({
     kubeConfig: kc,
     leaseNamespace: 'kube-system',
-    log: (msg, fields) => logger.info(fields ?? {}, msg),
+    log: logger,
     ...telemetry.hooks((_name, plan, s) => {
       last = s;
       const line = `updated ${s.updated}/${s.target}  in progress ${plan.inProgress + plan.soaking}  failed ${s.failed}  unsupported ${s.unsupported}`;

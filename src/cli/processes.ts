@@ -1,7 +1,6 @@
 // kto controller | agent | sim: the long-running processes. Each stops cleanly on SIGINT/SIGTERM.
 import { rm } from 'node:fs/promises';
 import * as k8s from '@kubernetes/client-node';
-import { collectDefaultMetrics } from 'prom-client';
 import { runAgent } from '../agent/agent.js';
 import { HttpHealthProbe, SystemctlRestarter } from '../agent/restarter.js';
 import { Controller } from '../controller/controller.js';
@@ -13,8 +12,9 @@ import { simNodeName } from '../sim/nodes.js';
 import { AgentTelemetry } from '../telemetry/agent.js';
 import { ControllerTelemetry, controllerReadiness } from '../telemetry/controller.js';
 import { type Check, startTelemetryServer, type TelemetryServer } from '../telemetry/http.js';
-import { createLogger, logFn, type Logger } from '../telemetry/log.js';
-import { Registry } from '../telemetry/metrics.js';
+import type { Logger, LogLevel } from '../log.js';
+import { createLogger } from '../telemetry/log.js';
+import { processRegistry, type Registry } from '../telemetry/metrics.js';
 import { startTracing, type Tracing } from '../telemetry/tracing.js';
 
 /** Resolves on the first SIGINT or SIGTERM. */
@@ -40,18 +40,12 @@ export interface ControllerFlags {
   leaseDuration: number;
   renewDeadline: number;
   retryPeriod: number;
-  logLevel: string;
+  /** Resolved by the CLI: the flag, else $KTO_LOG_LEVEL, else info. */
+  logLevel: LogLevel;
   /** /metrics, /healthz, /readyz; 0: no server. */
   metricsPort: number;
   otlpEndpoint?: string;
   otlpProtocol?: string;
-}
-
-/** One registry per process (never prom-client's global one), with the process metrics. */
-function processRegistry(): Registry {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  return registry;
 }
 
 async function serveTelemetry(port: number, registry: Registry, live: () => Check, ready: () => Check | Promise<Check>, logger: Logger): Promise<TelemetryServer | undefined> {
@@ -70,7 +64,7 @@ export async function controllerCommand(f: ControllerFlags): Promise<number> {
   const kubeConfig = loadKubeConfig(f.kubeconfig);
   const logger = createLogger('controller', f.logLevel);
   const registry = processRegistry();
-  const tracing = startTracing({ service: 'kubelet-tracing-controller', endpoint: f.otlpEndpoint, protocol: f.otlpProtocol, registry, warn: (m) => logger.warn(m) });
+  const tracing = startTracing({ service: 'kubelet-tracing-controller', endpoint: f.otlpEndpoint, protocol: f.otlpProtocol, registry, warn: (m) => logger.warn({}, m) });
   logTracing(logger, tracing);
   const telemetry = new ControllerTelemetry(tracing, registry);
   const controller = new Controller({
@@ -82,10 +76,10 @@ export async function controllerCommand(f: ControllerFlags): Promise<number> {
     leaseDurationMs: f.leaseDuration,
     renewDeadlineMs: f.renewDeadline,
     retryPeriodMs: f.retryPeriod,
-    log: logFn(logger),
+    log: logger,
     ...telemetry.hooks(),
   });
-  if (telemetry.metrics) telemetry.metrics.depth.read = () => controller.queueDepth();
+  telemetry.observe(controller);
   let running = true;
   const server = await serveTelemetry(
     f.metricsPort,
@@ -118,7 +112,8 @@ export interface AgentFlags {
   restartCommand?: string;
   healthUrl: string;
   timeoutSeconds: number;
-  logLevel: string;
+  /** Resolved by the CLI: the flag, else $KTO_LOG_LEVEL, else info. */
+  logLevel: LogLevel;
   /** /metrics, /healthz, /readyz; 0: no server. */
   metricsPort: number;
   otlpEndpoint?: string;
@@ -152,7 +147,7 @@ export async function agentCommand(f: AgentFlags): Promise<number> {
   const kubeConfig = loadKubeConfig(f.kubeconfig);
   const logger = createLogger('agent', f.logLevel).child({ node: nodeName });
   const registry = processRegistry();
-  const tracing = startTracing({ service: 'kubelet-tracing-agent', endpoint: f.otlpEndpoint, protocol: f.otlpProtocol, registry, warn: (m) => logger.warn(m) });
+  const tracing = startTracing({ service: 'kubelet-tracing-agent', endpoint: f.otlpEndpoint, protocol: f.otlpProtocol, registry, warn: (m) => logger.warn({}, m) });
   logTracing(logger, tracing);
   const telemetry = new AgentTelemetry(tracing, registry);
   let running = true;

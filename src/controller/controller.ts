@@ -5,18 +5,17 @@ import { hostname } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type NodeTracingPolicy } from '../api/types.js';
 import { selectorMatches } from '../api/selector.js';
-import { startInformer, type Informer } from '../kube/informer.js';
+import { startInformer, type Informer, type RelistReason } from '../kube/informer.js';
 import { LeaderElector } from '../kube/leader.js';
 import { ApiWriter, NotLeaderError, type WriteObserver } from '../kube/writer.js';
+import { type Logger, silentLogger } from '../log.js';
 import { ownerOf, trimNode, type CachedNode } from './nodes.js';
 import type { Plan } from './planner.js';
 import { assignOwners, eligible, ownershipChanges } from './ownership.js';
-import { TerminalError, WorkQueue, type WorkerResult } from './queue.js';
+import { type QueueObserver, type QueueStats, TerminalError, WorkQueue, type WorkerResult } from './queue.js';
 import { Reconciler } from './reconcile.js';
 import type { RolloutSummary } from './status.js';
 import { ConfigzVerifier } from './verify.js';
-
-export type Log = (msg: string, fields?: Record<string, unknown>) => void;
 
 export interface ControllerOptions {
   kubeConfig: k8s.KubeConfig;
@@ -30,7 +29,7 @@ export interface ControllerOptions {
   noLeaderElection?: boolean;
   concurrency?: number;
   now?: () => number;
-  log?: Log;
+  log?: Logger;
   onPlan?: (policy: string, plan: Plan, summary: RolloutSummary) => void;
   /** A policy is gone and nothing of it is left on any node (telemetry drops its series). */
   onPolicyGone?: (policy: string) => void;
@@ -40,11 +39,15 @@ export interface ControllerOptions {
   wrapReconcile?: (info: { policy: string; generation?: number }, fn: () => Promise<WorkerResult>) => Promise<WorkerResult>;
   /** Wraps the planner call of each reconcile (telemetry: the `plan` span). */
   planned?: (fn: () => Plan) => Plan;
+  /** Told what the work queue does (telemetry: the workqueue_* metrics). */
+  queueObserver?: QueueObserver;
+  /** An informer listed again (telemetry: kto_informer_relists_total). */
+  onRelist?: (resource: 'nodetracingpolicies' | 'nodes', reason: RelistReason) => void;
 }
 
 export class Controller {
   readonly identity: string;
-  private readonly log: Log;
+  private readonly log: Logger;
   private policies!: Informer<NodeTracingPolicy>;
   private nodes!: Informer<CachedNode>;
   private queue!: WorkQueue;
@@ -62,7 +65,7 @@ export class Controller {
 
   constructor(private readonly o: ControllerOptions) {
     this.identity = o.identity ?? `${hostname()}-${randomUUID().slice(0, 8)}`;
-    this.log = o.log ?? (() => undefined);
+    this.log = o.log ?? silentLogger;
     this.writer = new ApiWriter(o.kubeConfig, {
       canWrite: () => this.leading && !this.abort.signal.aborted,
       component: 'kubelet-tracing-controller',
@@ -106,6 +109,7 @@ export class Controller {
     this.reconciler = reconciler;
     this.queue = new WorkQueue({
       concurrency: this.o.concurrency ?? 4,
+      observer: this.o.queueObserver,
       worker: async (key) => {
         if (!this.leading) return; // a standby drops work; the new leader resyncs everything
         const run = () => reconciler.reconcile(key);
@@ -119,7 +123,9 @@ export class Controller {
           if (this.reported.get(key) === generation) return;
           this.reported.set(key, generation);
         }
-        this.log('reconcile failed', { policy: key, error: err instanceof Error ? err.message : String(err), retryInMs });
+        // An invalid spec is the user's to fix (its Stalled condition says how): no stack.
+        if (err instanceof TerminalError) this.log.warn({ policy: key, reason: err.message }, 'reconcile failed: not retried until the policy changes');
+        else this.log.error({ policy: key, err, retryInMs }, 'reconcile failed');
       },
     });
 
@@ -132,6 +138,7 @@ export class Controller {
       onUpdate: (p, old) => this.policyChanged(p, old),
       onDelete: (p) => this.policyChanged(p, p, true),
       onReset: () => this.historyReset(),
+      onRelist: (reason) => this.o.onRelist?.('nodetracingpolicies', reason),
       log: this.log,
     });
     this.nodes = startInformer<k8s.V1Node, CachedNode>({
@@ -143,6 +150,7 @@ export class Controller {
       onUpdate: (n, old) => this.nodeChanged(n, old),
       onDelete: (n) => this.nodeChanged(n),
       onReset: () => this.historyReset(),
+      onRelist: (reason) => this.o.onRelist?.('nodes', reason),
       log: this.log,
     });
     await Promise.all([this.policies.synced, this.nodes.synced]);
@@ -163,14 +171,14 @@ export class Controller {
         onNewLeader: (holder) => (this.holder = holder),
         onStoppedLeading: () => {
           this.leading = false;
-          this.log('lost leadership: stopped acting', { identity: this.identity });
+          if (!this.abort.signal.aborted) this.log.warn({ identity: this.identity }, 'lost leadership: stopped acting');
         },
         log: this.log,
       });
       const elector = this.elector;
       this.electionDone = (async () => {
         while (!this.abort.signal.aborted) {
-          await elector.run(this.abort.signal).catch((err: unknown) => this.log('leader election error', { error: String(err) }));
+          await elector.run(this.abort.signal).catch((err: unknown) => this.log.error({ err }, 'leader election failed'));
         }
       })();
     }
@@ -178,7 +186,7 @@ export class Controller {
 
   private becomeLeader(): void {
     this.leading = true;
-    this.log('leading', { identity: this.identity });
+    this.log.info({ identity: this.identity }, 'leading: acting on every policy');
     this.resyncAll();
   }
 
@@ -241,9 +249,13 @@ export class Controller {
     if (old) this.enqueue(ownerOf(old));
   }
 
-  /** Depth of the work queue (metrics). */
-  queueDepth(): number {
-    return this.queue?.len() ?? 0;
+  /** The work queue now (metrics). */
+  queueStats(): QueueStats {
+    return this.queue?.stats() ?? { depth: 0, unfinishedSeconds: 0, longestRunningSeconds: 0 };
+  }
+
+  policyCache(): NodeTracingPolicy[] {
+    return this.policies?.list() ?? [];
   }
 
   nodeCache(): CachedNode[] {

@@ -8,6 +8,9 @@
 //  - `requeueAfterMs` schedules a delayed add; per key, the earliest pending delayed add wins.
 // The worker starts on a microtask, not inside add(), so a burst of synchronous adds collapses
 // into one run, and a worker that adds keys never re-enters the queue.
+// An observer sees what client-go's workqueue metrics count, with the same rules: an add that
+// changes nothing (the key already waiting) is not an add; a key's wait runs from its first add
+// to its run; a retry is a failed run put back with back-off (a requeueAfter is not one).
 import { realTimerClock, type TimerClock } from '../clock.js';
 
 export type { TimerClock };
@@ -22,6 +25,26 @@ export class TerminalError extends Error {
 
 export type WorkerResult = { requeueAfterMs?: number } | void;
 
+/** Told what the workqueue_* metrics count (seconds, from the queue's clock). */
+export interface QueueObserver {
+  added(): void;
+  retried(): void;
+  /** A key started running after waiting this long since it was added. */
+  waited(seconds: number): void;
+  /** A run ended (however) after this long. */
+  worked(seconds: number): void;
+}
+
+/** The queue now, for the scrape-time gauges. */
+export interface QueueStats {
+  /** Keys added and not yet started (client-go's depth: a key re-added while it runs counts). */
+  depth: number;
+  /** Seconds of work in progress so far, summed over the running keys. */
+  unfinishedSeconds: number;
+  /** Seconds the longest-running key has run. */
+  longestRunningSeconds: number;
+}
+
 export interface WorkQueueOptions {
   worker: (key: string) => Promise<WorkerResult>;
   /** Keys processed at the same time (different keys only). Default 4. */
@@ -33,6 +56,7 @@ export interface WorkQueueOptions {
   clock?: TimerClock;
   /** Told about every failed run, with the retry delay (undefined when terminal). */
   onError?: (key: string, err: unknown, retryInMs: number | undefined) => void;
+  observer?: QueueObserver;
 }
 
 interface Delayed {
@@ -47,11 +71,15 @@ export class WorkQueue {
   private readonly maxDelayMs: number;
   private readonly clock: TimerClock;
   private readonly onError: WorkQueueOptions['onError'];
+  private readonly observer: QueueObserver | undefined;
 
   /** FIFO of keys waiting; `queued` mirrors it for O(1) de-duplication. */
   private readonly order: string[] = [];
   private readonly queued = new Set<string>();
-  private readonly processing = new Set<string>();
+  /** Running keys, with when each started. */
+  private readonly processing = new Map<string, number>();
+  /** When each key waiting (queued or dirty) was first added. */
+  private readonly addedAt = new Map<string, number>();
   /** Keys added while processing: they go back to the queue when their run ends. */
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
@@ -68,15 +96,22 @@ export class WorkQueue {
     this.maxDelayMs = opts.maxDelayMs ?? 30_000;
     this.clock = opts.clock ?? realTimerClock;
     this.onError = opts.onError;
+    this.observer = opts.observer;
   }
 
   add(key: string): void {
     if (this.shuttingDown) return;
+    if (this.queued.has(key) || this.dirty.has(key)) return;
+    this.observer?.added();
+    if (!this.addedAt.has(key)) this.addedAt.set(key, this.clock.now());
     if (this.processing.has(key)) {
       this.dirty.add(key);
       return;
     }
-    if (this.queued.has(key)) return;
+    this.push(key);
+  }
+
+  private push(key: string): void {
     this.queued.add(key);
     this.order.push(key);
     this.schedulePump();
@@ -113,6 +148,17 @@ export class WorkQueue {
     return this.delayed.size;
   }
 
+  stats(): QueueStats {
+    const now = this.clock.now();
+    let unfinished = 0;
+    let longest = 0;
+    for (const started of this.processing.values()) {
+      unfinished += now - started;
+      longest = Math.max(longest, now - started);
+    }
+    return { depth: this.order.length + this.dirty.size, unfinishedSeconds: unfinished / 1000, longestRunningSeconds: longest / 1000 };
+  }
+
   /** Consecutive failures of `key` (0 after a success). */
   failureCount(key: string): number {
     return this.failures.get(key) ?? 0;
@@ -132,6 +178,7 @@ export class WorkQueue {
     this.order.length = 0;
     this.queued.clear();
     this.dirty.clear();
+    this.addedAt.clear();
     await Promise.all([...this.inFlight]);
     this.notifyIdle();
   }
@@ -168,7 +215,10 @@ export class WorkQueue {
     while (!this.shuttingDown && this.processing.size < this.concurrency && this.order.length > 0) {
       const key = this.order.shift() as string;
       this.queued.delete(key);
-      this.processing.add(key);
+      const now = this.clock.now();
+      this.observer?.waited((now - (this.addedAt.get(key) ?? now)) / 1000);
+      this.addedAt.delete(key);
+      this.processing.set(key, now);
       const p = this.run(key);
       this.inFlight.add(p);
       void p.finally(() => this.inFlight.delete(p));
@@ -191,11 +241,14 @@ export class WorkQueue {
         this.failures.set(key, n + 1);
         const delay = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** n);
         this.report(key, err, delay);
+        this.observer?.retried();
         this.addAfter(key, delay);
       }
     } finally {
+      this.observer?.worked((this.clock.now() - (this.processing.get(key) ?? this.clock.now())) / 1000);
       this.processing.delete(key);
-      if (this.dirty.delete(key)) this.add(key);
+      // Already counted as an add when it came in during the run.
+      if (this.dirty.delete(key) && !this.shuttingDown) this.push(key);
       this.schedulePump();
       this.notifyIdle();
     }

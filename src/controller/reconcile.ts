@@ -14,6 +14,7 @@ import { inFlight, planRollout, type Plan, type PlanNode } from './planner.js';
 import { buildStatus, describeFailure, sameStatus, transitions, type RolloutSummary } from './status.js';
 import { TerminalError } from './queue.js';
 import { checkPolicy } from './validity.js';
+import type { Logger } from '../log.js';
 import type { ConfigzVerifier } from './verify.js';
 
 export type { Target };
@@ -29,7 +30,7 @@ export interface ReconcileDeps {
   verifier?: ConfigzVerifier;
   /** W3C traceparent to hand the agents for this rollout (telemetry), if tracing is on. */
   traceparent?: (policy: NodeTracingPolicy, hash: string) => string | undefined;
-  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  log?: Logger;
   /** Told about each reconcile's outcome (metrics, demo progress). */
   onPlan?: (policy: string, plan: Plan, summary: RolloutSummary) => void;
   /** Told when a policy is gone and nothing of it is left on any node (metrics). */
@@ -177,7 +178,7 @@ export class Reconciler {
       [A_TRACEPARENT]: traceparent ?? null,
     });
     this.expectations.expect(node, hash, now);
-    this.d.log?.('released node', { policy: name, node, hash });
+    this.d.log?.info({ policy: name, node, hash }, 'released node');
   }
 
   /** One Warning event per failed node and hash, with why (the kubelet's words, or a timeout). */

@@ -3,6 +3,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { REMOVED_HASH } from '../api/annotations.js';
 import { resolveRollout, type NodeTracingPolicy } from '../api/types.js';
+import { type Logger, silentLogger } from '../log.js';
 import { GATE } from '../render/render.js';
 import type { PlanNode } from './planner.js';
 import type { Target } from './reconcile.js';
@@ -30,7 +31,7 @@ export class ConfigzVerifier {
   /** node -> hash verified, or the failure for that hash */
   private readonly results = new Map<string, { hash: string; verdict: Verdict }>();
 
-  constructor(kc: k8s.KubeConfig, private readonly log?: (msg: string, f?: Record<string, unknown>) => void) {
+  constructor(kc: k8s.KubeConfig, private readonly log: Logger = silentLogger) {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
   }
 
@@ -67,10 +68,10 @@ export class ConfigzVerifier {
       const text = await this.core.connectGetNodeProxyWithPath({ name: node, path: 'configz' });
       const body: unknown = typeof text === 'string' ? JSON.parse(text) : text;
       const verdict = compareConfigz(body, want);
-      if (!verdict.ok) this.log?.('configz disagrees with the render', { node, message: verdict.message });
+      if (!verdict.ok) this.log.warn({ node, reason: verdict.message }, 'configz disagrees with the render: the node fails');
       return verdict;
     } catch (err) {
-      this.log?.('configz read failed', { node, error: String(err) });
+      this.log.warn({ node, err }, 'configz read failed; trying again on the next reconcile');
       return undefined;
     }
   }

@@ -15,9 +15,11 @@
 // health() says whether the cache is fresh: synced, and watching since its last list. Between a
 // watch's end and the next list it may miss changes, and a reader that must not act on a stale
 // view (the controller's status) waits.
+// Every list after the first is told to onRelist with its reason (kto_informer_relists_total).
 // Watch events carry raw JSON while listFn usually returns client-node models (Dates instead
 // of strings): `transform` is the place to reduce both to the same plain shape.
 import * as k8s from '@kubernetes/client-node';
+import { type Logger, silentLogger } from '../log.js';
 
 export interface ObjectWithMeta {
   metadata?: { name?: string; uid?: string; resourceVersion?: string };
@@ -47,8 +49,20 @@ export interface InformerOptions<T extends ObjectWithMeta, U> {
   onReset?: (why: string) => void;
   /** Restart the watch after this long without an event or bookmark. Default 120 s; 0: off. */
   watchdogMs?: number;
-  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Told about every list after the first, once it succeeded, with why it was made. */
+  onRelist?: (reason: RelistReason) => void;
+  log?: Logger;
 }
+
+/** Why the informer listed again:
+ *  - watch_closed: the server ended the watch (its timeout): routine, every 5-10 minutes;
+ *  - watchdog: no event or bookmark for watchdogMs: the connection was presumed dead;
+ *  - expired: 410 Gone, the watch's resourceVersion was compacted away;
+ *  - watch_error: the watch failed (or closed at once without news);
+ *  - too_large_resource_version / resource_version_went_back: the server's history is not the
+ *    cached one (an etcd restore, a new server on the same address): the cache was rebuilt. */
+export const RELIST_REASONS = ['watch_closed', 'watchdog', 'expired', 'watch_error', 'too_large_resource_version', 'resource_version_went_back'] as const;
+export type RelistReason = (typeof RELIST_REASONS)[number];
 
 export interface InformerHealth {
   synced: boolean;
@@ -67,7 +81,13 @@ export interface Informer<U> {
   stop(): void;
 }
 
-type WatchEnd = 'closed' | 'gone' | 'error' | 'reset';
+type WatchEnd = 'closed' | 'watchdog' | 'gone' | 'error' | 'reset';
+
+/** The server's history is not ours: why (for onReset and the log), and the relist reason. */
+interface Reset {
+  why: string;
+  reason: Extract<RelistReason, 'too_large_resource_version' | 'resource_version_went_back'>;
+}
 
 const MAX_BACKOFF_MS = 10_000;
 const MIN_BACKOFF_MS = 250;
@@ -116,7 +136,8 @@ export function describeError(err: unknown): string {
 export function startInformer<T extends ObjectWithMeta, U = T>(opts: InformerOptions<T, U>): Informer<U> {
   const transform = opts.transform ?? ((o: T) => o as unknown as U);
   const watchdogMs = opts.watchdogMs ?? 120_000;
-  const log = opts.log ?? (() => undefined);
+  const log = opts.log ?? silentLogger;
+  const resource = opts.path;
   const cache = new Map<string, { obj: U; rv: string | undefined; uid: string | undefined }>();
   let stopped = false;
   let synced = false;
@@ -125,7 +146,7 @@ export function startInformer<T extends ObjectWithMeta, U = T>(opts: InformerOpt
   /** The highest resourceVersion seen (list or event) in the current history. */
   let resourceVersion: string | undefined;
   /** A sign, seen on the watch, that the server's history is not ours: the next list starts over. */
-  let pendingReset: string | undefined;
+  let pendingReset: Reset | undefined;
   let endWatch: (() => void) | undefined;
   let wake: (() => void) | undefined;
 
@@ -141,14 +162,14 @@ export function startInformer<T extends ObjectWithMeta, U = T>(opts: InformerOpt
     try {
       fn();
     } catch (err) {
-      log(`informer ${opts.path}: ${what} handler threw`, { err: String(err) });
+      log.error({ resource, handler: what, err }, 'informer: event handler threw');
     }
   };
 
   /** Logs a failure once, not on every retry, and keeps it for health(). */
   const fail = (what: string, err: unknown): void => {
     const msg = `${what}: ${describeError(err)}`;
-    if (msg !== problem) log(`informer ${opts.path}: ${what}`, { err: describeError(err) });
+    if (msg !== problem) log.warn({ resource, err }, `informer: ${what}; retrying with back-off`);
     problem = msg;
   };
 
@@ -191,35 +212,40 @@ export function startInformer<T extends ObjectWithMeta, U = T>(opts: InformerOpt
     }
   };
 
-  const relist = async (): Promise<void> => {
-    let why = pendingReset;
+  /** Lists and replaces the cache; returns the history reset it found, if any. */
+  const relist = async (): Promise<Reset | undefined> => {
+    let reset = pendingReset;
     let res: Awaited<ReturnType<typeof opts.listFn>> | undefined;
-    if (why === undefined && resourceVersion !== undefined) {
+    if (reset === undefined && resourceVersion !== undefined) {
       try {
         res = await opts.listFn({ resourceVersion, resourceVersionMatch: 'NotOlderThan' });
       } catch (err) {
         if (!isTooLargeResourceVersion(err)) throw err;
-        why = `the server has not reached resourceVersion ${resourceVersion} (${describeError(err)})`;
+        reset = { why: `the server has not reached resourceVersion ${resourceVersion} (${describeError(err)})`, reason: 'too_large_resource_version' };
       }
     }
     res ??= await opts.listFn({});
-    if (stopped) return;
+    if (stopped) return undefined;
     const rv = res.metadata?.resourceVersion;
-    if (why === undefined && olderThan(rv, resourceVersion)) why = `list resourceVersion ${rv ?? ''} is older than ${resourceVersion ?? ''}, already seen`;
-    replace(res.items, why !== undefined);
+    if (reset === undefined && olderThan(rv, resourceVersion)) {
+      reset = { why: `list resourceVersion ${rv ?? ''} is older than ${resourceVersion ?? ''}, already seen`, reason: 'resource_version_went_back' };
+    }
+    replace(res.items, reset !== undefined);
     resourceVersion = rv;
     pendingReset = undefined;
     fresh = true;
-    if (problem !== undefined) log(`informer ${opts.path}: listed again`, { after: problem });
+    if (problem !== undefined) log.info({ resource, after: problem }, 'informer: listed again');
     problem = undefined;
-    if (why !== undefined) {
-      log(`informer ${opts.path}: the server's history is not the one cached; rebuilt the cache from a fresh list`, { why });
+    if (reset !== undefined) {
+      const why = reset.why;
+      log.warn({ resource, why }, "informer: the server's history is not the one cached; rebuilt the cache from a fresh list");
       call('reset', () => opts.onReset?.(why));
     }
     if (!synced) {
       synced = true;
       resolveSynced();
     }
+    return reset;
   };
 
   /** One watch connection; resolves when it ends, saying how. */
@@ -243,8 +269,8 @@ export function startInformer<T extends ObjectWithMeta, U = T>(opts: InformerOpt
         if (watchdogMs <= 0) return;
         if (watchdog !== undefined) clearTimeout(watchdog);
         watchdog = setTimeout(() => {
-          log(`informer ${opts.path}: no event for ${watchdogMs} ms, restarting the watch`);
-          finish('closed');
+          log.warn({ resource, watchdogMs }, 'informer: no event or bookmark in time; restarting the watch');
+          finish('watchdog');
         }, watchdogMs);
       };
       const onEvent = (phase: string, apiObj: unknown): void => {
@@ -254,13 +280,16 @@ export function startInformer<T extends ObjectWithMeta, U = T>(opts: InformerOpt
         const obj = apiObj as T & StatusLike;
         if (phase === 'ERROR') {
           const err = new Error(`watch error: ${obj.code ?? '?'} ${obj.message ?? ''}`);
-          finish(obj.code === 410 ? 'gone' : isTooLargeResourceVersion(obj) ? 'reset' : 'error', err);
+          const tooLarge = isTooLargeResourceVersion(obj);
+          if (tooLarge) pendingReset = { why: err.message, reason: 'too_large_resource_version' };
+          finish(obj.code === 410 ? 'gone' : tooLarge ? 'reset' : 'error', err);
           return;
         }
         const rv = obj.metadata?.resourceVersion;
         // Within one history a watch only moves forward from where it started.
         if (olderThan(rv, from)) {
-          finish('reset', new Error(`watch event resourceVersion ${rv ?? ''} is older than ${from ?? ''}, where the watch started`));
+          pendingReset = { why: `watch event resourceVersion ${rv ?? ''} is older than ${from ?? ''}, where the watch started`, reason: 'resource_version_went_back' };
+          finish('reset');
           return;
         }
         switch (phase) {
@@ -314,23 +343,30 @@ export function startInformer<T extends ObjectWithMeta, U = T>(opts: InformerOpt
 
   const loop = async (): Promise<void> => {
     let failures = 0;
+    /** Why the next list is made; undefined before the first. Failed lists leave it as it is. */
+    let cause: RelistReason | undefined;
     while (!stopped) {
       let failed = false;
       try {
-        await relist();
+        const reset = await relist();
         if (stopped) break;
+        const reason = reset?.reason ?? cause;
+        if (reason !== undefined) call('relist', () => opts.onRelist?.(reason));
         const started = Date.now();
         const r = await watchOnce();
         fresh = false;
         if (stopped) break;
         const quick = Date.now() - started < 1000;
+        cause = r.end === 'watchdog' ? 'watchdog' : 'watch_closed';
         if (r.end === 'reset') {
-          pendingReset = r.err instanceof Error ? r.err.message : 'watch error';
+          cause = pendingReset?.reason ?? 'watch_error';
         } else if (r.end === 'gone') {
-          log(`informer ${opts.path}: resourceVersion too old, relisting`);
+          cause = 'expired';
+          log.debug({ resource }, 'informer: resourceVersion too old (410 Gone); relisting');
           failed = quick && r.events <= 1; // a fresh list that is already too old: back off
         } else if (r.end === 'error' || (r.events === 0 && quick)) {
           // An error, or a watch that closes at once without news: don't spin.
+          cause = 'watch_error';
           fail('watch failed', r.err ?? 'closed at once');
           failed = true;
         }

@@ -13,6 +13,7 @@
 // RFC3339Micro parser rejects; so times are read with leaseTimeMs() and written as V1MicroTime.
 import * as k8s from '@kubernetes/client-node';
 import { realTimerClock, type TimerClock } from '../clock.js';
+import { type Logger, silentLogger } from '../log.js';
 
 export type { TimerClock };
 
@@ -38,7 +39,7 @@ export interface LeaderElectorOptions {
   onNewLeader?: (identity: string) => void;
   /** Overrides the API client built from kubeConfig (tests). */
   api?: LeaseApi;
-  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  log?: Logger;
 }
 
 /** A Lease time (Date, V1MicroTime or the RFC 3339 string client-node returns) in ms. */
@@ -84,6 +85,7 @@ export class LeaderElector {
   private readonly o: Required<Pick<LeaderElectorOptions, 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'>> &
     LeaderElectorOptions;
   private readonly clock: TimerClock;
+  private readonly log: Logger;
   private leading = false;
   private deadlineTimer: unknown;
   private stopRenewing: AbortController | undefined;
@@ -97,6 +99,7 @@ export class LeaderElector {
       throw new Error('leader election: need leaseDuration > renewDeadline > retryPeriod');
     }
     this.clock = opts.clock ?? realTimerClock;
+    this.log = opts.log ?? silentLogger;
     this.api = opts.api ?? opts.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
   }
 
@@ -153,7 +156,7 @@ export class LeaderElector {
       await this.api.replaceNamespacedLease({ name: this.o.name, namespace: this.o.namespace, body: { ...lease, spec } });
     } catch (err) {
       // Best effort: the lease then expires on its own after leaseDuration.
-      this.o.log?.('leader election: release failed', { err: String(err) });
+      this.log.warn({ err }, 'leader election: releasing the Lease failed; it expires on its own');
     }
   }
 
@@ -161,7 +164,7 @@ export class LeaderElector {
     this.leading = true;
     this.stopRenewing = new AbortController();
     this.armDeadline(sentAt);
-    this.o.log?.('leader election: became leader', { identity: this.o.identity });
+    this.log.info({ identity: this.o.identity, lease: `${this.o.namespace}/${this.o.name}` }, 'leader election: became leader');
     this.o.onStartedLeading();
   }
 
@@ -171,7 +174,9 @@ export class LeaderElector {
     if (this.deadlineTimer !== undefined) this.clock.clearTimeout(this.deadlineTimer);
     this.deadlineTimer = undefined;
     this.stopRenewing?.abort();
-    this.o.log?.('leader election: stopped leading', { reason });
+    // Handing over on shutdown is routine; anything else is leadership lost while acting.
+    if (reason === 'released' || reason === 'shutting down') this.log.info({ reason }, 'leader election: stopped leading');
+    else this.log.warn({ reason }, 'leader election: stopped leading');
     this.o.onStoppedLeading();
   }
 
@@ -241,7 +246,9 @@ export class LeaderElector {
 
   private failed(op: string, err: unknown): Attempt {
     // 409 on create/update: another replica wrote first; we will see who on the next read.
-    this.o.log?.(`leader election: ${op} failed`, { code: errorCode(err), err: String(err) });
+    const code = errorCode(err);
+    if (code === 409) this.log.debug({ code }, `leader election: ${op} lost a race to another replica`);
+    else this.log.warn({ code, err }, `leader election: ${op} of the Lease failed`);
     return 'error';
   }
 }

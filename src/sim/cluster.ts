@@ -6,7 +6,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { runAgent, type AgentLogger, type RunAgentOptions } from '../agent/agent.js';
+import { runAgent, type RunAgentOptions } from '../agent/agent.js';
+import type { Logger } from '../log.js';
 import { ApiServer } from './apiserver/index.js';
 import { CRDS, NODES } from './apiserver/types.js';
 import { buildCrd, CRD_NAME } from '../api/crd.js';
@@ -34,7 +35,7 @@ export interface SimClusterOptions {
   keep?: boolean;
   /** Agent health timeout after a restart. */
   agentTimeoutMs?: number;
-  agentLog?: AgentLogger;
+  agentLog?: Logger;
   /** Per-node agent hooks (telemetry: the apply and phase spans, agent metrics). */
   agentHooks?: (node: string) => Pick<RunAgentOptions, 'wrapApply' | 'onPhase'>;
   gitVersion?: string;

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { type Attributes, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { REMOVED_HASH } from '../api/annotations.js';
 import type { NodeTracingPolicy } from '../api/types.js';
-import type { ControllerOptions } from '../controller/controller.js';
+import type { Controller, ControllerOptions } from '../controller/controller.js';
 import type { Plan } from '../controller/planner.js';
 import type { WorkerResult } from '../controller/queue.js';
 import { TerminalError } from '../controller/queue.js';
@@ -28,7 +28,8 @@ interface OpenRollout {
 
 export type RolloutOutcome = 'complete' | 'superseded' | 'halted' | 'interrupted';
 
-export type ControllerHooks = Required<Pick<ControllerOptions, 'traceparent' | 'onPlan' | 'onPolicyGone' | 'onWrite' | 'wrapReconcile' | 'planned'>>;
+export type ControllerHooks = Pick<ControllerOptions, 'queueObserver'> &
+  Required<Pick<ControllerOptions, 'traceparent' | 'onPlan' | 'onPolicyGone' | 'onWrite' | 'wrapReconcile' | 'planned' | 'onRelist'>>;
 
 export class ControllerTelemetry {
   readonly metrics: ControllerMetrics | undefined;
@@ -57,7 +58,15 @@ export class ControllerTelemetry {
       onWrite: this.onWrite,
       wrapReconcile: (info, fn) => this.wrapReconcile(info, fn),
       planned: (fn) => this.planned(fn),
+      onRelist: (resource, reason) => this.metrics?.informerRelists.inc({ resource, reason }),
+      ...(this.metrics ? { queueObserver: this.metrics.queue } : {}),
     };
+  }
+
+  /** The scrape-time metrics (kto_leader, kto_policy_condition, workqueue gauges) read `c`. */
+  observe(c: Pick<Controller, 'isLeader' | 'queueStats' | 'policyCache'>): void {
+    if (!this.metrics) return;
+    this.metrics.source = { leader: () => c.isLeader(), queue: () => c.queueStats(), policies: () => c.policyCache() };
   }
 
   /** Trace id of the latest rollout of `policy` (tracing on and a node released). */

@@ -45,7 +45,12 @@ const VARIANTS: Record<string, object> = {
       otlpEndpoint: 'http://otel-collector.observability.svc:4318',
       otlpProtocol: 'http/json',
     },
-    metrics: { serviceMonitor: { enabled: true, labels: { release: 'prom' } }, podMonitor: { enabled: true, labels: { release: 'prom' } } },
+    metrics: {
+      serviceMonitor: { enabled: true, labels: { release: 'prom' } },
+      podMonitor: { enabled: true, labels: { release: 'prom' } },
+      prometheusRule: { enabled: true, labels: { release: 'prom' }, alertLabels: { team: 'platform' } },
+      grafanaDashboard: { enabled: true, annotations: { grafana_folder: 'Kubernetes' } },
+    },
     imagePullSecrets: [{ name: 'regcred' }],
     commonLabels: { team: 'platform' },
     otelResourceAttributes: { 'k8s.cluster.name': 'prod-eu' },
@@ -126,8 +131,15 @@ describe('chart', { skip: skipReason !== undefined }, () => {
       for (const o of objects) {
         if (o.apiVersion === 'monitoring.coreos.com/v1') {
           // prometheus-operator's models need Node 22; check the fields the operator requires.
-          assert.ok(['ServiceMonitor', 'PodMonitor'].includes(o.kind), o.kind);
+          assert.ok(['ServiceMonitor', 'PodMonitor', 'PrometheusRule'].includes(o.kind), o.kind);
           const spec = (o as any).spec;
+          if (o.kind === 'PrometheusRule') {
+            for (const g of spec.groups) {
+              assert.ok(typeof g.name === 'string' && g.rules.length > 0, 'groups[].name, rules');
+              for (const r of g.rules) assert.ok(typeof r.expr === 'string' && (typeof r.alert === 'string') !== (typeof r.record === 'string'), JSON.stringify(r));
+            }
+            continue;
+          }
           assert.ok(spec.selector?.matchLabels, `${o.kind}.spec.selector`);
           const endpoints = o.kind === 'ServiceMonitor' ? spec.endpoints : spec.podMetricsEndpoints;
           assert.ok(Array.isArray(endpoints) && endpoints.length > 0);
@@ -439,6 +451,10 @@ describe('chart', { skip: skipReason !== undefined }, () => {
         ['agent.readinessProbe typo', { agent: { readinessProbe: { periodSecond: 5 } } }],
         ['metrics.podMonitor.interval without a unit', { metrics: { podMonitor: { interval: '30' } } }],
         ['extraObjects not a list', { extraObjects: { kind: 'ConfigMap' } }],
+        ['an alert that does not exist', { metrics: { prometheusRule: { alerts: { KtoNope: { enabled: true, for: '1m', severity: 'info' } } } } }],
+        ['an alert for without a unit', { metrics: { prometheusRule: { alerts: { KtoNoLeader: { for: '5' } } } } }],
+        ['a seriesSelector that is not label matchers', { metrics: { prometheusRule: { seriesSelector: '{namespace="x"}' } } }],
+        ['grafanaDashboard.namespace', { metrics: { grafanaDashboard: { namespace: 'Monitoring' } } }],
       ];
       for (const [what, override] of bad) {
         const v = structuredClone(valuesYaml());

@@ -19,6 +19,7 @@ import { FILE as GENERATED_FILE, generate } from '../../hack/gen-chart-rbac.js';
 import { Controller } from '../../src/controller/controller.js';
 import type { ApiServer } from '../../src/sim/apiserver/index.js';
 import { SimCluster } from '../../src/sim/cluster.js';
+import { formatEntry, recordingLogger } from '../helpers/log.js';
 import { GUARD, type Clients, type Denied, type Install, type LimitCase, agentCases, clients, controllerCases, guardDenied, outcome, rbacDenied, unboundAgentCases } from './limits.js';
 import { type K8sObject, ROOT, missingToolchain, one, render } from './render.js';
 
@@ -165,7 +166,9 @@ describe('the chart installed into the embedded cluster, each component under it
       },
       // What `kubectl create token <agent> --bound-object-kind Node --bound-object-name <node>` mints.
       agentKubeConfig: (node, s) => kubeConfigOf(s, s.tokenFor(NS, limits.agentServiceAccount, { boundNode: node })),
-      agentLog: { info: () => undefined, warn: (o, m) => logs.push(`agent: ${m ?? ''} ${JSON.stringify(o)}`), error: (o, m) => logs.push(`agent: ${m ?? ''} ${JSON.stringify(o)}`) },
+      agentLog: recordingLogger((e) => {
+        if (e.level === 'warn' || e.level === 'error') logs.push(`agent: ${formatEntry(e)}`);
+      }),
     });
     const token = async (args: string[]): Promise<string> => (await adminOk(['-n', NS, 'create', 'token', ...args])).trim();
     tokens.controller = await token([limits.controllerServiceAccount]);
@@ -209,7 +212,7 @@ describe('the chart installed into the embedded cluster, each component under it
         leaseDurationMs: 4_000,
         renewDeadlineMs: 3_000,
         retryPeriodMs: 500,
-        log: (msg, f) => logs.push(`${id}: ${msg} ${JSON.stringify(f ?? {})}`),
+        log: recordingLogger((e) => logs.push(`${id}: ${formatEntry(e)}`)),
       });
       controllers.push(c);
       await c.start();

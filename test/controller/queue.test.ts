@@ -339,3 +339,70 @@ describe('WorkQueue', () => {
     await q.shutdown();
   });
 });
+
+describe('WorkQueue observer: what the workqueue_* metrics count, by client-go rules', () => {
+  function observed(worker: (key: string) => Promise<WorkerResult>) {
+    const clock = new FakeClock();
+    const seen = { added: 0, retried: 0, waited: [] as number[], worked: [] as number[] };
+    const q = new WorkQueue({
+      clock,
+      baseDelayMs: 5,
+      worker,
+      observer: {
+        added: () => seen.added++,
+        retried: () => seen.retried++,
+        waited: (s) => seen.waited.push(s),
+        worked: (s) => seen.worked.push(s),
+      },
+    });
+    return { q, clock, seen };
+  }
+
+  it('an add that changes nothing is not counted; a key re-added while it runs is, and waits from that add', async () => {
+    const hold = gate();
+    const o = observed(async () => {
+      await hold.promise;
+    });
+    o.q.add('a');
+    o.q.add('a');
+    assert.equal(o.seen.added, 1, 'a second add of a waiting key');
+    o.clock.advance(500);
+    await tick();
+    assert.deepEqual(o.seen.waited, [0.5]);
+    o.q.add('a');
+    o.q.add('a');
+    assert.equal(o.seen.added, 2, 'one add while it runs (the key is then dirty)');
+    o.clock.advance(1_000);
+    assert.deepEqual(o.q.stats(), { depth: 1, unfinishedSeconds: 1, longestRunningSeconds: 1 });
+    hold.open();
+    await o.q.idle();
+    assert.deepEqual(o.seen.worked, [1, 0]);
+    assert.deepEqual(o.seen.waited, [0.5, 1], 'the second run waited from the add during the first');
+    assert.equal(o.seen.added, 2, 'putting the dirty key back is not another add');
+    assert.deepEqual(o.q.stats(), { depth: 0, unfinishedSeconds: 0, longestRunningSeconds: 0 });
+  });
+
+  it('a failed run is a retry (and its back-off add an add); a terminal error and a requeueAfter are not retries', async () => {
+    const outcomes: Array<() => WorkerResult> = [
+      () => {
+        throw new Error('flaky');
+      },
+      () => ({ requeueAfterMs: 1_000 }),
+      () => {
+        throw new TerminalError('invalid');
+      },
+    ];
+    const o = observed(async () => (outcomes.shift() ?? (() => undefined))());
+    o.q.add('a');
+    await o.q.idle();
+    assert.deepEqual({ added: o.seen.added, retried: o.seen.retried }, { added: 1, retried: 1 });
+    o.clock.advance(5);
+    await o.q.idle();
+    assert.deepEqual({ added: o.seen.added, retried: o.seen.retried }, { added: 2, retried: 1 });
+    o.clock.advance(1_000);
+    await o.q.idle();
+    assert.deepEqual({ added: o.seen.added, retried: o.seen.retried }, { added: 3, retried: 1 });
+    assert.equal(o.seen.worked.length, 3);
+    assert.deepEqual(o.clock.pending(), [], 'the terminal error was not requeued');
+  });
+});

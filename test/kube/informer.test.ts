@@ -4,8 +4,9 @@
 import { strict as assert } from 'node:assert';
 import { after, test } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
-import { startInformer, type Informer } from '../../src/kube/informer.js';
+import { startInformer, type Informer, type RelistReason } from '../../src/kube/informer.js';
 import { ApiServer, NODES } from '../../src/sim/apiserver/index.js';
+import { formatEntry, recordingLogger, type LogEntry } from '../helpers/log.js';
 import { waitFor } from '../helpers/rollout.js';
 
 const servers: ApiServer[] = [];
@@ -27,7 +28,12 @@ async function server(port = 0): Promise<ApiServer> {
 
 const node = (name: string, annotations: Record<string, string> = {}) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name, annotations } });
 
-function nodeInformer(kc: k8s.KubeConfig, resets: string[]): Informer<k8s.V1Node> {
+interface Seen {
+  relists: RelistReason[];
+  logs: LogEntry[];
+}
+
+function nodeInformer(kc: k8s.KubeConfig, resets: string[], seen: Seen = { relists: [], logs: [] }): Informer<k8s.V1Node> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const inf = startInformer<k8s.V1Node>({
     kubeConfig: kc,
@@ -35,6 +41,8 @@ function nodeInformer(kc: k8s.KubeConfig, resets: string[]): Informer<k8s.V1Node
     listFn: (req) => core.listNode(req ?? {}),
     transform: (n) => JSON.parse(JSON.stringify(n)) as k8s.V1Node,
     onReset: (why) => resets.push(why),
+    onRelist: (reason) => seen.relists.push(reason),
+    log: recordingLogger((e) => seen.logs.push(e)),
   });
   informers.push(inf);
   return inf;
@@ -51,7 +59,8 @@ test('a new server on the same address, its resourceVersions gone back: the cach
   const kc = new k8s.KubeConfig();
   kc.loadFromString(a.kubeconfigYaml());
   const resets: string[] = [];
-  const inf = nodeInformer(kc, resets);
+  const seen: Seen = { relists: [], logs: [] };
+  const inf = nodeInformer(kc, resets, seen);
   await inf.synced;
   assert.equal(view(inf), 'n1:old n2:old');
 
@@ -66,6 +75,10 @@ test('a new server on the same address, its resourceVersions gone back: the cach
   assert.equal(resets.length, 1, resets.join('; '));
   assert.match(resets[0] ?? '', /has not reached resourceVersion \d+ \(HTTP 504: Timeout: Too large resource version/);
   await waitFor('fresh again', () => inf.health().fresh);
+  // Counted (kto_informer_relists_total) by why, and said at warn: the cache was thrown away.
+  assert.deepEqual(seen.relists.filter((r) => r === 'too_large_resource_version'), ['too_large_resource_version'], seen.relists.join(' '));
+  const said = seen.logs.filter((l) => /history is not the one cached/.test(l.msg));
+  assert.deepEqual(said.map((l) => l.level), ['warn'], seen.logs.map(formatEntry).join('\n'));
 
   // And it goes on following the new server.
   b.store.patch(NODES, 'n3', 'merge', { metadata: { annotations: { x: 'new' } } });
@@ -89,4 +102,25 @@ test('a resource that cannot be listed: not fresh, and health() names the failur
   } finally {
     inf.stop();
   }
+});
+
+test('relists are reported with why: a dropped watch, then 410 Gone (expired); no error-level log for either', async () => {
+  const s = await server();
+  s.store.create(NODES, node('n1'));
+  const kc = new k8s.KubeConfig();
+  kc.loadFromString(s.kubeconfigYaml());
+  const seen: Seen = { relists: [], logs: [] };
+  const inf = nodeInformer(kc, [], seen);
+  await inf.synced;
+  assert.deepEqual(seen.relists, [], 'the first list is not a relist');
+  s.store.patch(NODES, 'n1', 'merge', { metadata: { annotations: { x: 'watched' } } });
+  await waitFor('the watch is open', () => view(inf) === 'n1:watched');
+  s.faults.forceGoneOnNextWatch(1);
+  s.faults.dropWatches();
+  await waitFor('the 410 relist', () => seen.relists.includes('expired'), 15_000);
+  // The drop itself: the connection reset (an error) or ended (closed), as client-node reports it.
+  assert.match(seen.relists[0] ?? '', /^(watch_error|watch_closed)$/, seen.relists.join(' '));
+  assert.deepEqual(seen.logs.filter((l) => l.level === 'error').map(formatEntry), []);
+  s.store.patch(NODES, 'n1', 'merge', { metadata: { annotations: { x: 'after' } } });
+  await waitFor('still following', () => view(inf) === 'n1:after');
 });

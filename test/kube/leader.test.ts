@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { LeaderElector, leaseTimeMs, shouldAcquire, type LeaseApi } from '../../src/kube/leader.js';
 import { FakeClock } from '../helpers/fakeclock.js';
+import { recordingLogger, type LogEntry } from '../helpers/log.js';
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
 async function run(clock: FakeClock, ms: number, step = 100): Promise<void> {
@@ -175,5 +176,33 @@ describe('LeaderElector', () => {
       assert.equal(es.filter((e) => e.isLeader()).length, 1);
       acs.forEach((a) => a.abort()); await Promise.all(dones);
     }
+  });
+
+  it('logs at the level it deserves: leadership lost and failed renewals at warn, a clean hand-over at info', async () => {
+    const api = new FakeLeases(); const clock = new FakeClock(1_700_000_000_000); const logs: LogEntry[] = [];
+    const make = (identity: string) => new LeaderElector({
+      kubeConfig: new k8s.KubeConfig(), namespace: 'ns', name: 'kto', identity, clock, api,
+      leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000,
+      onStartedLeading: () => undefined, onStoppedLeading: () => undefined,
+      log: recordingLogger((e) => logs.push(e)),
+    });
+    const a = make('a');
+    const done = a.run(new AbortController().signal); await run(clock, 200);
+    assert.deepEqual(logs.map((l) => [l.level, l.msg]), [['info', 'leader election: became leader']]);
+    api.failAll = true;
+    await run(clock, 11_000);
+    await done;
+    const failed = logs.filter((l) => /update|read/.test(l.msg));
+    assert.ok(failed.length > 0 && failed.every((l) => l.level === 'warn' && l.fields['err'] instanceof Error), JSON.stringify(failed));
+    assert.deepEqual(logs.filter((l) => /stopped leading/.test(l.msg)).map((l) => [l.level, l.fields['reason']]), [['warn', 'renew deadline exceeded']]);
+
+    logs.length = 0;
+    api.failAll = false;
+    const b = make('b');
+    const ac = new AbortController();
+    const doneB = b.run(ac.signal); await run(clock, 20_000);
+    assert.ok(b.isLeader());
+    ac.abort(); await doneB; await b.release();
+    assert.deepEqual(logs.filter((l) => /stopped leading/.test(l.msg)).map((l) => l.level), ['info'], 'shutting down is routine');
   });
 });

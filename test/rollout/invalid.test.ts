@@ -11,13 +11,14 @@ import { A_POLICY, ANNOTATION_PREFIX, DROPIN_FILE } from '../../src/api/annotati
 import { CRD_NAME } from '../../src/api/crd.js';
 import { mergePatch } from '../../src/kube/client.js';
 import { CRDS } from '../../src/sim/apiserver/index.js';
+import { formatEntry, recordingLogger, type LogEntry } from '../helpers/log.js';
 import { condition, converged, restartsByNode, startEnv, waitFor, type Env } from '../helpers/rollout.js';
 
 let env: Env;
-const logs: { msg: string; fields: Record<string, unknown> }[] = [];
+const logs: LogEntry[] = [];
 before(async () => {
   env = await startEnv({ nodes: 5, versions: ['v1.30.10'], restartMs: 40 });
-  await env.startController({ log: (msg, fields) => logs.push({ msg, fields: fields ?? {} }) });
+  await env.startController({ log: recordingLogger((e) => logs.push(e)) });
   // A CRD that takes any spec, as an older CRD without today's rules would.
   const crd = env.cluster.server.store.get<{ spec: { versions: { schema: { openAPIV3Schema: { properties: Record<string, unknown> } } }[] } }>(CRDS, CRD_NAME);
   for (const v of crd.spec.versions) v.schema.openAPIV3Schema.properties['spec'] = { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
@@ -54,8 +55,10 @@ test('an invalid policy with a higher priority owns nothing: the valid one keeps
   assert.equal(condition(halt, 'Conflict')?.status, 'False', condition(halt, 'Conflict')?.message);
   assert.equal((await env.core.readNode({ name: 'node-04' })).metadata?.annotations?.[A_POLICY], 'halt');
   assert.deepEqual(restartsByNode(env), before, 'no node restarted');
-  const reports = logs.filter((l) => l.fields['policy'] === 'bad' && /invalid/.test(JSON.stringify(l)));
-  assert.equal(reports.length, 1, `one report for the generation, got ${reports.length}: ${JSON.stringify(reports)}`);
+  const reports = logs.filter((l) => l.fields['policy'] === 'bad' && /invalid/.test(formatEntry(l)));
+  assert.equal(reports.length, 1, `one report for the generation, got ${reports.length}: ${reports.map(formatEntry).join('\n')}`);
+  // The user's to fix, not the operator's bug: a warning, without a stack.
+  assert.equal(reports[0]?.level, 'warn');
 });
 
 test('an invalid policy that owns nothing is deleted at once', async () => {

@@ -116,7 +116,7 @@ export async function startRolloutEnv(o: RolloutEnvOptions): Promise<RolloutEnv>
       if (s.complete || s.halted || (s.updated + s.failed === s.target && plan.inProgress === 0 && plan.soaking === 0)) waiters.get(policy)?.(s);
     }),
   });
-  if (ctl.metrics) ctl.metrics.depth.read = () => controller.queueDepth();
+  ctl.observe(controller);
   await controller.start();
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
 

@@ -88,7 +88,24 @@ describe('metrics after a rollout', () => {
     assert.ok(reconciles >= 2);
     assert.equal(value(s, 'kto_reconcile_duration_seconds_count'), value(s, 'kto_reconcile_total'));
     assert.equal(value(s, 'kto_reconcile_errors_total'), 0);
-    assert.equal(value(s, 'kto_workqueue_depth'), env.controller.queueDepth());
+    // controller-runtime's work-queue metrics, under its names and labels.
+    const q = { name: 'nodetracingpolicy', controller: 'nodetracingpolicy' };
+    assert.equal(value(s, 'workqueue_depth', q), env.controller.queueStats().depth);
+    assert.equal(value(s, 'workqueue_retries_total', q), 0);
+    // One scrape is one snapshot; a run is counted as a reconcile before it is timed as work.
+    const runs = value(s, 'workqueue_work_duration_seconds_count', q);
+    assert.ok(runs >= 1 && runs <= value(s, 'kto_reconcile_total'), `${runs} runs`);
+    assert.ok(value(s, 'workqueue_queue_duration_seconds_count', q) >= runs);
+    assert.ok(value(s, 'workqueue_adds_total', q) >= value(s, 'workqueue_queue_duration_seconds_count', q));
+    assert.equal(value(s, 'workqueue_longest_running_processor_seconds', q) >= 0, true);
+    // The only replica acts; the policy's conditions, one series per status.
+    assert.equal(value(s, 'kto_leader'), 1);
+    assert.equal(value(s, 'kto_policy_condition', { policy: 'measured', type: 'Ready', status: 'True' }), 1);
+    assert.equal(value(s, 'kto_policy_condition', { policy: 'measured', type: 'Ready', status: 'False' }), 0);
+    assert.equal(value(s, 'kto_policy_condition', { policy: 'measured', type: 'Stalled', status: 'False' }), 1);
+    assert.equal(s.filter((x) => x.name === 'kto_policy_condition' && x.labels['policy'] === 'measured').length, 5 * 3);
+    // Listed once each, nothing since: no relist yet.
+    assert.equal(s.filter((x) => x.name === 'kto_informer_relists_total').length, 0);
     // Tracing is off here: nothing exported, nothing failed, nothing dropped (no counters at all).
     assert.equal(s.filter((x) => x.name.startsWith('kto_spans_')).length, 0);
   });
@@ -117,6 +134,35 @@ describe('metrics after a rollout', () => {
     assert.equal((await get(`${server.url}/healthz`)).status, 503);
     assert.equal((await get(`${server.url}/nope`)).status, 404);
     assert.equal((await fetch(`${server.url}/metrics`, { method: 'POST' })).status, 405);
+  });
+});
+
+describe('scrape-time metrics follow leadership', () => {
+  test('a standby reports kto_leader 0 and no per-policy gauges (they would go stale); the leader reports conditions from its cache', async () => {
+    const registry = new Registry();
+    const m = controllerMetrics(registry);
+    let leading = true;
+    m.source = {
+      leader: () => leading,
+      queue: () => ({ depth: 2, unfinishedSeconds: 1.5, longestRunningSeconds: 1 }),
+      policies: () => [{ metadata: { name: 'p' }, status: { conditions: [{ type: 'Ready', status: 'True', reason: 'RolloutComplete', message: '', lastTransitionTime: '' }] } }],
+    };
+    m.policyNodes.set({ policy: 'p', phase: 'Updated' }, 3);
+    m.rolloutProgress.set({ policy: 'p' }, 1);
+    const scrape = async (): Promise<Sample[]> => parseMetrics(await registry.metrics());
+    const lead = await scrape();
+    assert.equal(value(lead, 'kto_leader'), 1);
+    assert.equal(value(lead, 'kto_policy_nodes', { policy: 'p', phase: 'Updated' }), 3);
+    assert.deepEqual(
+      lead.filter((x) => x.name === 'kto_policy_condition').map((x) => `${x.labels['status'] ?? ''}=${x.value}`),
+      ['True=1', 'False=0', 'Unknown=0'],
+    );
+    assert.equal(value(lead, 'workqueue_depth', { name: 'nodetracingpolicy' }), 2);
+    assert.equal(value(lead, 'workqueue_unfinished_work_seconds'), 1.5);
+    leading = false;
+    const standby = await scrape();
+    assert.equal(value(standby, 'kto_leader'), 0);
+    assert.deepEqual(standby.filter((x) => x.labels['policy'] !== undefined).map((x) => x.name), []);
   });
 });
 

@@ -127,3 +127,10 @@ JSON list: the layout's kubelet configuration directories plus agent.extraWritab
 {{- $all := concat $paths .Values.agent.extraWritableHostPaths | uniq -}}
 {{- toJson $all -}}
 {{- end -}}
+
+{{/* Labels of one alert: its severity, then metrics.prometheusRule.alertLabels (the alert's own
+severity wins): include "kto.alertLabels" (list $ .severity). */}}
+{{- define "kto.alertLabels" -}}
+{{- $root := index . 0 -}}
+{{- toYaml (merge (dict "severity" (index . 1)) (deepCopy $root.Values.metrics.prometheusRule.alertLabels)) -}}
+{{- end -}}
