@@ -144,16 +144,18 @@ function planOne(policy: NodeTracingPolicy, input: PlanInput, after: NodeTracing
 
   const targetNames = new Set(targets.map((t) => t.node));
   const unsupported = new Map(c.unsupportedNodes.map((u) => [u.node, u]));
+  const lost = new Set(own.lost.get(name) ?? []);
   const dropped: DroppedNode[] = input.nodes
     .filter((n) => !targetNames.has(n.name) && (before.owner.get(n.name) === name || (ownerOf(n) === name && hasOurConfig(n))))
     .map((n) => {
       const carried = ownerOf(n) === name ? n.ours[A_APPLIED_HASH] : undefined;
       const to = own.owner.get(n.name);
-      const toPolicy = to !== undefined ? byName.get(to) : undefined;
+      const winner = to !== undefined ? byName.get(to) : undefined;
       const why = unsupported.get(n.name);
       const then = why ? `unsupported now: ${why.message}${carried ? '; drop-in removed' : ''}`
-        : to !== undefined && toPolicy ? `handed to ${to} (${whyOutranks(toPolicy, policy)})`
-          : carried ? 'no longer selected: drop-in removed' : 'no longer selected';
+        : lost.has(n.name) && winner ? `handed to ${to} (${whyOutranks(winner, policy)})`
+          : to !== undefined ? `no longer selected: handed to ${to}`
+            : carried ? 'no longer selected: drop-in removed' : 'no longer selected';
       return { node: n.name, ...(carried && carried !== REMOVED_HASH ? { appliedHash: carried } : {}), then };
     })
     .sort(byNode);
