@@ -252,8 +252,8 @@ test('kto completion bash: commands, flags, flag choices, from the command defin
   const script = await runKto(['completion', 'bash']);
   assert.equal(script.code, 0, script.stderr);
   const complete = async (...words: string[]) => {
-    const line = `source /dev/stdin <<'EOF'\n${script.stdout}\nEOF\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _kto; printf '%s\\n' "\${COMPREPLY[@]}"`;
-    const r = await run('bash', ['-c', line]);
+    const line = `eval "$(cat)"; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _kto; printf '%s\\n' "\${COMPREPLY[@]}"`;
+    const r = await run('bash', ['-c', line], { input: script.stdout });
     assert.equal(r.code, 0, r.stderr);
     return r.stdout.split('\n').filter(Boolean);
   };
