@@ -117,6 +117,10 @@ export function buildProgram(name = 'kto'): Command {
   const controller = program
     .command('controller')
     .description('run the controller')
+    .addHelpText('after', examples([
+      'kto controller --kubeconfig /tmp/kc                                  # against kto sim',
+      'kto controller --lease-namespace kto-system --otlp-endpoint http://otel-collector:4318',
+    ]))
     .addOption(kubeconfigOption())
     .option('--lease-namespace <ns>', 'namespace of the leader-election Lease', 'kube-system')
     .option('--lease-name <name>', 'name of the leader-election Lease', 'kubelet-tracing-operator')
@@ -138,6 +142,7 @@ export function buildProgram(name = 'kto'): Command {
   const agent = program
     .command('agent')
     .description("run the node agent (DaemonSet): applies the controller's hand-off to this node's kubelet")
+    .addHelpText('after', examples(['NODE_NAME=node-01 kto agent --host-root /host --proc-root /host/proc   # as the chart runs it']))
     .addOption(kubeconfigOption())
     .option('--node-name <name>', 'this node (default: $NODE_NAME from the downward API)')
     .option('--host-root <dir>', "where the host's / is mounted", '/host')
@@ -154,7 +159,12 @@ export function buildProgram(name = 'kto'): Command {
 
   const sim = program
     .command('sim')
-    .description('run the embedded cluster (API server + simulated nodes with the real agent) until interrupted');
+    .description('run the embedded cluster (API server + simulated nodes with the real agent) until interrupted')
+    .addHelpText('after', examples([
+      'kto sim --nodes 10 --kubeconfig /tmp/kc',
+      'kto sim --nodes 10 --fail-nodes node-03 --kubeconfig /tmp/kc      # node-03 rejects tracing: watch it roll back',
+      'kto sim --as-installed --kubeconfig /tmp/kc                       # with the chart\'s identities and RBAC',
+    ]));
   clusterOptions(sim, 10)
     .requiredOption('--kubeconfig <path>', 'where to write the kubeconfig')
     .option('--port <port>', 'API server port (0: any free port)', nonNegativeInt, 0)
@@ -171,7 +181,8 @@ export function buildProgram(name = 'kto'): Command {
 
   const demo = program
     .command('demo')
-    .description('embedded cluster + controller + a policy: watch a whole rollout, then exit (0 when every supported node converged)');
+    .description('embedded cluster + controller + a policy: watch a whole rollout, then exit (0 when every supported node converged)')
+    .addHelpText('after', examples(['kto demo', 'kto demo --nodes 50 --max-unavailable 20% --fail-nodes node-07 --report /tmp/demo.json']));
   clusterOptions(demo, 20)
     .option('--report <file>', 'write a JSON report here')
     .option('--max-unavailable <n|pct>', 'maxUnavailable of the demo policy: an integer >= 1 or 1%..100%', maxUnavailableArg, '25%')

@@ -39,6 +39,7 @@ function bash(program: Command): string {
   const commands = program.commands.filter((c) => c.name() !== 'help');
   return `# ${program.name()} completion for bash (generated from the command definitions: kto completion bash)
 _kto_policies() {
+  [[ -n "\${ZSH_VERSION-}" ]] && setopt localoptions ksharrays
   local i kc=""
   for ((i = 1; i < COMP_CWORD; i++)); do
     [[ "\${COMP_WORDS[i]}" == --kubeconfig ]] && kc="\${COMP_WORDS[i+1]}"
@@ -46,6 +47,8 @@ _kto_policies() {
   kubectl \${kc:+--kubeconfig "$kc"} get nodetracingpolicies -o jsonpath='{.items[*].metadata.name}' 2>/dev/null
 }
 _${name}() {
+  # zsh (bashcompinit) hands over COMP_WORDS as a zsh array: index it from 0 as bash does.
+  [[ -n "\${ZSH_VERSION-}" ]] && setopt localoptions ksharrays
   local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}" cmd="" opts="" i
   for ((i = 1; i < COMP_CWORD; i++)); do
     case "\${COMP_WORDS[i]}" in -*) ;; *) cmd="\${COMP_WORDS[i]}"; break ;; esac

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -265,4 +266,13 @@ test('kto completion bash: commands, flags, flag choices, from the command defin
   const zsh = await runKto(['completion', 'zsh']);
   assert.match(zsh.stdout, /^#compdef kto kubectl-kto\n/);
   assert.match(zsh.stdout, /bashcompinit/);
+});
+
+test('kto completion zsh: registered for kto and kubectl-kto; the words indexed as bash does', { skip: !existsSync('/usr/bin/zsh') && 'zsh is not installed' }, async () => {
+  const script = await runKto(['completion', 'zsh']);
+  // zsh's compgen leaves the matching to compadd: COMPREPLY holds the candidates, unfiltered.
+  const line = 'eval "$(cat)"; print -r -- "$_comps[kto]|$_comps[kubectl-kto]"; COMP_WORDS=(kto status -o ""); COMP_CWORD=3; _kto; print -r -- "${COMPREPLY[@]}"';
+  const r = await run('zsh', ['-f', '-c', line], { input: script.stdout, env: { HOME: dir } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.split('\n').filter(Boolean), ['_bash_complete -o default -F _kto|_bash_complete -o default -F _kto', 'json yaml']);
 });
