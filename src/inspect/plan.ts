@@ -142,24 +142,7 @@ function planOne(policy: NodeTracingPolicy, input: PlanInput, after: NodeTracing
     return { node: t.node.name, kubeletVersion: t.node.kubeletVersion, hash: t.hash, change, ...(carries ? { now: { ...(owner ? { policy: owner } : {}), appliedHash: applied } } : {}) };
   }).sort(byNode);
 
-  const targetNames = new Set(targets.map((t) => t.node));
-  const unsupported = new Map(c.unsupportedNodes.map((u) => [u.node, u]));
-  const lost = new Set(own.lost.get(name) ?? []);
-  const dropped: DroppedNode[] = input.nodes
-    .filter((n) => !targetNames.has(n.name) && (before.owner.get(n.name) === name || (ownerOf(n) === name && hasOurConfig(n))))
-    .map((n) => {
-      const carried = ownerOf(n) === name ? n.ours[A_APPLIED_HASH] : undefined;
-      const to = own.owner.get(n.name);
-      const winner = to !== undefined ? byName.get(to) : undefined;
-      const why = unsupported.get(n.name);
-      const then = why ? `unsupported now: ${why.message}${carried ? '; drop-in removed' : ''}`
-        : lost.has(n.name) && winner ? `handed to ${to} (${whyOutranks(winner, policy)})`
-          : to !== undefined ? `no longer selected: handed to ${to}`
-            : carried ? 'no longer selected: drop-in removed' : 'no longer selected';
-      return { node: n.name, ...(carried && carried !== REMOVED_HASH ? { appliedHash: carried } : {}), then };
-    })
-    .sort(byNode);
-
+  const dropped = droppedNodes(policy, input.nodes, new Set(targets.map((t) => t.node)), c.unsupportedNodes, before, own, byName);
   const taken = targets
     .map((t) => ({ node: t.node, from: before.owner.get(t.node) }))
     .filter((x): x is { node: string; from: string } => x.from !== undefined && x.from !== name)
@@ -200,6 +183,28 @@ function planOne(policy: NodeTracingPolicy, input: PlanInput, after: NodeTracing
       seconds: sim.batches.length * (input.restartSeconds + rollout.minReadySeconds),
     },
   };
+}
+
+/** Nodes the policy owns now, or whose drop-in is its own, that it would no longer configure,
+ *  and what becomes of each. */
+function droppedNodes(policy: NodeTracingPolicy, nodes: CachedNode[], targets: Set<string>, unsupportedNodes: UnsupportedNodeStatus[], before: Ownership, own: Ownership, byName: Map<string, NodeTracingPolicy>): DroppedNode[] {
+  const name = nameOf(policy);
+  const unsupported = new Map(unsupportedNodes.map((u) => [u.node, u]));
+  const lost = new Set(own.lost.get(name) ?? []);
+  return nodes
+    .filter((n) => !targets.has(n.name) && (before.owner.get(n.name) === name || (ownerOf(n) === name && hasOurConfig(n))))
+    .map((n) => {
+      const carried = ownerOf(n) === name ? n.ours[A_APPLIED_HASH] : undefined;
+      const to = own.owner.get(n.name);
+      const winner = to !== undefined ? byName.get(to) : undefined;
+      const why = unsupported.get(n.name);
+      const then = why ? `unsupported now: ${why.message}${carried ? '; drop-in removed' : ''}`
+        : lost.has(n.name) && winner ? `handed to ${to} (${whyOutranks(winner, policy)})`
+          : to !== undefined ? `no longer selected: handed to ${to}`
+            : carried ? 'no longer selected: drop-in removed' : 'no longer selected';
+      return { node: n.name, ...(carried && carried !== REMOVED_HASH ? { appliedHash: carried } : {}), then };
+    })
+    .sort(byNode);
 }
 
 /** The planner, run until it releases nothing more, every released node taken as verified at
