@@ -1,17 +1,30 @@
 // kto: the one binary. controller | agent | validate | render | crd | sim | demo
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { realpathSync } from 'node:fs';
+import { basename } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { completionScript, SHELLS, type Shell } from './cli/completion.js';
 import { demoCommand, type DemoFlags } from './cli/demo.js';
+import { OUTPUT_FORMATS, type OutputFormat } from './cli/output.js';
+import { DEFAULT_RESTART_SECONDS, planCommand, type PlanFlags } from './cli/plan.js';
 import { agentCommand, controllerCommand, simCommand, type AgentFlags, type ControllerFlags, type SimFlags } from './cli/processes.js';
 import { crdCommand, renderCommand, validateCommand } from './cli/static.js';
 import { LOG_LEVELS } from './log.js';
 import { LogLevelError, resolveLogLevel } from './telemetry/log.js';
+import { statusCommand, type StatusFlags } from './cli/status.js';
+import { parseKubeletVersion } from './render/version.js';
 import { OTLP_PROTOCOLS, OtlpFlagError, otelSettings } from './telemetry/otel-env.js';
 import { VERSION } from './version.js';
 
 const EXIT_USAGE = 2;
 
-export function buildProgram(): Command {
-  const program = new Command('kto')
+/** Run as a kubectl plugin (`kubectl kto ...` runs kubectl-kto), the usage lines say so. */
+function programName(argv1: string | undefined): string {
+  return argv1 !== undefined && basename(argv1).startsWith('kubectl-kto') ? 'kubectl kto' : 'kto';
+}
+
+export function buildProgram(name = 'kto'): Command {
+  const program = new Command(name)
     .description('kubelet-tracing-operator: roll out kubelet tracing (KEP-2831) across a cluster')
     .version(VERSION)
     .exitOverride()
@@ -19,33 +32,98 @@ export function buildProgram(): Command {
 
   program
     .command('validate')
-    .description('validate NodeTracingPolicy files (multi-document YAML); exit 1 if any is invalid')
-    .argument('<files...>', 'YAML or JSON files')
-    .action(async (files: string[]) => {
-      process.exitCode = await validateCommand(files);
+    .summary('validate NodeTracingPolicy documents (exit 1 if any is invalid)')
+    .description('validate NodeTracingPolicy documents; other kinds are skipped and counted; exit 1 if any policy is invalid')
+    .argument('<paths...>', SOURCES_HELP)
+    .addOption(outputOption())
+    .addHelpText('after', examples([
+      'kto validate examples/basic.yaml',
+      'kto validate policies/                         # every *.yaml, *.yml, *.json below it',
+      'kustomize build overlays/prod | kto validate -  # ConfigMaps and the like are skipped',
+      'kto validate -o json policies/',
+    ]))
+    .action(async (paths: string[], opts: { output?: OutputFormat }) => {
+      process.exitCode = await validateCommand(paths, opts);
     });
 
   program
     .command('render')
     .description("print the kubelet drop-in a policy renders for one kubelet version")
-    .argument('<file>', 'policy file')
-    .requiredOption('--kubelet-version <version>', 'as nodes report it, e.g. v1.29.3 or 1.27.0+k3s1')
-    .option('--name <policy>', 'the policy to render when the file holds several')
-    .action(async (file: string, opts: { kubeletVersion: string; name?: string }) => {
-      process.exitCode = await renderCommand(file, opts);
+    .argument('<source>', 'policy file, directory, or - for standard input')
+    .addOption(new Option('--kubelet-version <version>', 'as nodes report it, e.g. v1.29.3 or 1.27.0+k3s1').argParser(kubeletVersionArg).makeOptionMandatory())
+    .option('--name <policy>', 'the policy to render when the source holds several')
+    .addOption(outputOption())
+    .addHelpText('after', examples([
+      'kto render examples/basic.yaml --kubelet-version v1.26.3',
+      'kto render examples/basic.yaml --kubelet-version v1.33.1 -o json',
+    ]))
+    .action(async (source: string, opts: { kubeletVersion: string; name?: string; output?: OutputFormat }) => {
+      process.exitCode = await renderCommand(source, opts);
     });
 
   program
     .command('crd')
     .description('print the NodeTracingPolicy CustomResourceDefinition')
-    .action(() => {
-      process.exitCode = crdCommand();
+    .addOption(outputOption())
+    .addHelpText('after', examples(['kto crd | kubectl apply -f -']))
+    .action((opts: { output?: OutputFormat }) => {
+      process.exitCode = crdCommand(opts);
+    });
+
+  program
+    .command('status')
+    .summary('a rollout at a glance: every policy, or one policy node by node')
+    .description("a rollout at a glance: every policy's progress, or one policy node by node (reads policies and Nodes, writes nothing)")
+    .argument('[policy]', 'show this policy node by node')
+    .addOption(kubeconfigOption())
+    .option('-w, --watch', 'follow: redraw on every change until interrupted', false)
+    .addOption(outputOption())
+    .addHelpText('after', examples([
+      'kto status --kubeconfig /tmp/kc',
+      'kto status basic --kubeconfig /tmp/kc -w',
+      'kubectl kto status basic                       # as a kubectl plugin ($KUBECONFIG or ~/.kube/config)',
+      'kto status basic -o json | jq .counts',
+    ]))
+    .action(async (policy: string | undefined, opts: StatusFlags) => {
+      process.exitCode = await statusCommand(policy, opts);
+    });
+
+  program
+    .command('plan')
+    .summary('what applying policies would do, before it is done (writes nothing)')
+    .description('what applying policies would do, before it is done: targets, unsupported and conflicting nodes, the drop-ins, the batches, an estimated duration and the changes on the nodes (reads the cluster, writes nothing); exit 1 if a policy is invalid')
+    .addOption(new Option('-f, --filename <paths...>', SOURCES_HELP).makeOptionMandatory())
+    .addOption(kubeconfigOption())
+    .addOption(new Option('--restart-seconds <n>', 'estimated time from release to the agent reporting Applied (kubelet restart + healthz); measure it with kto_agent_apply_duration_seconds').argParser(positiveInt).default(DEFAULT_RESTART_SECONDS))
+    .addOption(outputOption())
+    .addHelpText('after', examples([
+      'kto plan -f examples/basic.yaml --kubeconfig /tmp/kc',
+      'kustomize build overlays/prod | kto plan -f - -o json',
+    ]))
+    .action(async (opts: PlanFlags) => {
+      process.exitCode = await planCommand(opts);
+    });
+
+  program
+    .command('completion')
+    .description('print a shell completion script (bash or zsh)')
+    .addArgument(new Argument('<shell>', 'bash or zsh').choices(SHELLS))
+    .addHelpText('after', examples([
+      'source <(kto completion bash)                  # in ~/.bashrc',
+      'source <(kto completion zsh)                   # in ~/.zshrc',
+    ]))
+    .action((shell: Shell) => {
+      process.stdout.write(completionScript(program, shell));
     });
 
   const controller = program
     .command('controller')
-    .description('run the controller (in-cluster config, $KUBECONFIG, or --kubeconfig)')
-    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)')
+    .description('run the controller')
+    .addHelpText('after', examples([
+      'kto controller --kubeconfig /tmp/kc                                  # against kto sim',
+      'kto controller --lease-namespace kto-system --otlp-endpoint http://otel-collector:4318',
+    ]))
+    .addOption(kubeconfigOption())
     .option('--lease-namespace <ns>', 'namespace of the leader-election Lease', 'kube-system')
     .option('--lease-name <name>', 'name of the leader-election Lease', 'kubelet-tracing-operator')
     .option('--id <identity>', 'leader-election identity (default: hostname + random suffix)')
@@ -66,7 +144,8 @@ export function buildProgram(): Command {
   const agent = program
     .command('agent')
     .description("run the node agent (DaemonSet): applies the controller's hand-off to this node's kubelet")
-    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)')
+    .addHelpText('after', examples(['NODE_NAME=node-01 kto agent --host-root /host --proc-root /host/proc   # as the chart runs it']))
+    .addOption(kubeconfigOption())
     .option('--node-name <name>', 'this node (default: $NODE_NAME from the downward API)')
     .option('--host-root <dir>', "where the host's / is mounted", '/host')
     .option('--proc-root <dir>', 'process table to find the kubelet in (hostPID)', '/proc')
@@ -82,7 +161,12 @@ export function buildProgram(): Command {
 
   const sim = program
     .command('sim')
-    .description('run the embedded cluster (API server + simulated nodes with the real agent) until interrupted');
+    .description('run the embedded cluster (API server + simulated nodes with the real agent) until interrupted')
+    .addHelpText('after', examples([
+      'kto sim --nodes 10 --kubeconfig /tmp/kc',
+      'kto sim --nodes 10 --fail-nodes node-03 --kubeconfig /tmp/kc      # node-03 rejects tracing: watch it roll back',
+      'kto sim --as-installed --kubeconfig /tmp/kc                       # with the chart\'s identities and RBAC',
+    ]));
   clusterOptions(sim, 10)
     .requiredOption('--kubeconfig <path>', 'where to write the kubeconfig')
     .option('--port <port>', 'API server port (0: any free port)', nonNegativeInt, 0)
@@ -99,7 +183,8 @@ export function buildProgram(): Command {
 
   const demo = program
     .command('demo')
-    .description('embedded cluster + controller + a policy: watch a whole rollout, then exit (0 when every supported node converged)');
+    .description('embedded cluster + controller + a policy: watch a whole rollout, then exit (0 when every supported node converged)')
+    .addHelpText('after', examples(['kto demo', 'kto demo --nodes 50 --max-unavailable 20% --fail-nodes node-07 --report /tmp/demo.json']));
   clusterOptions(demo, 20)
     .option('--report <file>', 'write a JSON report here')
     .option('--max-unavailable <n|pct>', 'maxUnavailable of the demo policy: an integer >= 1 or 1%..100%', maxUnavailableArg, '25%')
@@ -111,6 +196,28 @@ export function buildProgram(): Command {
     });
 
   return program;
+}
+
+const SOURCES_HELP = 'YAML or JSON files (multi-document), directories (read recursively for *.yaml, *.yml, *.json), or - for standard input';
+
+/** The order loadKubeConfig (src/kube/client.ts) follows, which is kubectl's. */
+export const KUBECONFIG_HELP = 'kubeconfig file; without it: $KUBECONFIG (files joined by :), then ~/.kube/config, then the in-cluster service account';
+
+function kubeconfigOption(): Option {
+  return new Option('--kubeconfig <path>', KUBECONFIG_HELP);
+}
+
+function outputOption(): Option {
+  return new Option('-o, --output <format>', 'machine-readable output instead of text').choices(OUTPUT_FORMATS);
+}
+
+function examples(lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}`;
+}
+
+function kubeletVersionArg(v: string): string {
+  if (!parseKubeletVersion(v)) throw new InvalidArgumentError('must be a kubelet version as nodes report it, e.g. v1.29.3 or 1.27.0+k3s1');
+  return v;
 }
 
 const OTLP_ENDPOINT_HELP =
@@ -195,7 +302,7 @@ function maxUnavailableArg(v: string): string {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
+  const program = buildProgram(programName(argv[1]));
   try {
     await program.parseAsync(argv);
   } catch (err) {
@@ -209,4 +316,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-await main(process.argv);
+// Runs when this file is the program (node dist/cli.js, tsx src/cli.ts); the bin/ scripts call
+// main themselves, and hack/gen-cli-docs.ts imports buildProgram without running anything.
+const entry = process.argv[1];
+if (entry !== undefined && import.meta.url === pathToFileURL(realpathSync(entry)).href) await main(process.argv);

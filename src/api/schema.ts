@@ -173,6 +173,25 @@ const condition: JsonSchema = {
 
 const count = (d: string): JsonSchema => ({ type: 'integer', minimum: 0, description: d });
 
+/** How many nodes each status list names. Like the kubelet's cap on node.status.images
+ *  (nodeStatusMaxImages, 50), a bound keeps the object small at 5,000 nodes; the count fields
+ *  carry the totals. */
+export const STATUS_LIST_MAX = 20;
+export const STATUS_MESSAGE_MAX = 1024;
+
+const nodeList = (description: string, properties: Record<string, JsonSchema>, required: string[]): JsonSchema => ({
+  type: 'array',
+  description: `${description} The first ${STATUS_LIST_MAX} by node name.`,
+  maxItems: STATUS_LIST_MAX,
+  'x-kubernetes-list-type': 'map',
+  'x-kubernetes-list-map-keys': ['node'],
+  items: {
+    type: 'object',
+    required: ['node', ...required],
+    properties: { node: { type: 'string', maxLength: 253, description: 'The Node name.' }, ...properties },
+  },
+});
+
 const status: JsonSchema = {
   type: 'object',
   description: 'Observed state, written by the controller only (kstatus-compatible).',
@@ -183,6 +202,18 @@ const status: JsonSchema = {
     updatedNodes: count('Target nodes verified with the current configuration.'),
     failedNodes: count('Target nodes whose apply failed or timed out (rolled back).'),
     unsupportedNodes: count('Target nodes whose kubelet cannot take this configuration.'),
+    conflictingNodes: count('Selected nodes that another policy owns (higher priority, or the same priority and a name sorting first).'),
+    failures: nodeList('Failed target nodes (failedNodes is the total), each with why.', {
+      reason: { type: 'string', enum: ['RolledBack', 'Failed', 'TimedOut'], description: 'RolledBack: the kubelet was unhealthy on the new config and the agent restored the old one; Failed: the agent could not apply or roll back, or /configz disagreed; TimedOut: no result within nodeTimeoutSeconds.' },
+      message: { type: 'string', maxLength: STATUS_MESSAGE_MAX, description: "The agent's report, with the kubelet's own error." },
+    }, ['reason']),
+    unsupported: nodeList('Unsupported nodes (unsupportedNodes is the total), each with why.', {
+      kubeletVersion: { type: 'string', maxLength: 253, description: "The node's kubelet version (status.nodeInfo.kubeletVersion)." },
+      message: { type: 'string', maxLength: STATUS_MESSAGE_MAX, description: 'Why that kubelet cannot take the configuration.' },
+    }, ['kubeletVersion', 'message']),
+    conflicts: nodeList('Selected nodes that another policy owns (conflictingNodes is the total).', {
+      ownedBy: { type: 'string', maxLength: 253, description: 'The policy that owns the node.' },
+    }, ['ownedBy']),
     conditions: {
       type: 'array',
       description: 'Ready, Reconciling, Stalled, Degraded, Conflict (metav1.Condition).',

@@ -55,6 +55,28 @@ export interface Condition {
   message: string;
 }
 
+/** A selected node whose kubelet cannot take the configuration. */
+export interface UnsupportedNodeStatus {
+  node: string;
+  kubeletVersion: string;
+  message: string;
+}
+
+/** A target node the rollout gave up on: RolledBack (the agent restored the old config), Failed
+ *  (could not apply or roll back, or /configz disagreed), TimedOut (no result in time). */
+export interface FailedNodeStatus {
+  node: string;
+  reason: 'RolledBack' | 'Failed' | 'TimedOut';
+  /** The agent's (the kubelet's) own words. */
+  message?: string;
+}
+
+/** A selected node that another policy owns. */
+export interface ConflictingNodeStatus {
+  node: string;
+  ownedBy: string;
+}
+
 export interface NodeTracingPolicyStatus {
   observedGeneration?: number;
   configHash?: string;
@@ -62,6 +84,11 @@ export interface NodeTracingPolicyStatus {
   updatedNodes?: number;
   failedNodes?: number;
   unsupportedNodes?: number;
+  conflictingNodes?: number;
+  /** The first STATUS_LIST_MAX of each, by node name; the counts above give the totals. */
+  failures?: FailedNodeStatus[];
+  unsupported?: UnsupportedNodeStatus[];
+  conflicts?: ConflictingNodeStatus[];
   conditions?: Condition[];
 }
 

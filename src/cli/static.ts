@@ -1,61 +1,64 @@
 // kto validate | render | crd: the commands that need no cluster.
 import { stringify } from 'yaml';
-import { crdYaml } from '../api/crd.js';
+import { buildCrd, crdYaml } from '../api/crd.js';
 import { render } from '../render/render.js';
 import { formatFieldError } from '../validate/errors.js';
-import { readPolicyFile } from './documents.js';
+import { describeSkipped, readPolicySources } from './documents.js';
+import { formatted, stdio, type Output, type OutputFormat } from './output.js';
 
-export interface Output {
-  out: (s: string) => void;
-  err: (s: string) => void;
-}
+export { stdio, type Output };
 
-export const stdio: Output = {
-  out: (s) => process.stdout.write(s),
-  err: (s) => process.stderr.write(s),
-};
-
-/** Exit 0 when every document in every file is a valid policy, else 1. */
-export async function validateCommand(files: string[], io: Output = stdio): Promise<number> {
-  let bad = 0;
-  let good = 0;
-  for (const file of files) {
-    for (const doc of await readPolicyFile(file)) {
-      if (doc.errors.length === 0) {
-        good++;
-        continue;
-      }
-      bad++;
-      for (const e of doc.errors) io.err(`${file}: ${doc.name}: ${formatFieldError(e)}\n`);
-    }
+/** Exit 0 when every NodeTracingPolicy in the sources is valid, else 1. Other kinds are skipped. */
+export async function validateCommand(paths: string[], opts: { output?: OutputFormat } = {}, io: Output = stdio): Promise<number> {
+  const { documents, skipped } = await readPolicySources(paths);
+  const invalid = documents.filter((d) => d.errors.length > 0);
+  const code = invalid.length > 0 ? 1 : 0;
+  if (opts.output) {
+    io.out(formatted({
+      valid: documents.length - invalid.length,
+      invalid: invalid.length,
+      skipped: skipped.length,
+      documents: documents.map((d) => ({ file: d.file, name: d.name, valid: d.errors.length === 0, errors: d.errors })),
+      skippedDocuments: skipped,
+    }, opts.output));
+    return code;
   }
-  io.out(`${good} valid, ${bad} invalid\n`);
-  return bad > 0 ? 1 : 0;
+  for (const d of invalid) for (const e of d.errors) io.err(`${d.file}: ${d.name}: ${formatFieldError(e)}\n`);
+  const skippedText = describeSkipped(skipped);
+  io.out(`${documents.length - invalid.length} valid, ${invalid.length} invalid${skippedText ? `, ${skippedText}` : ''}\n`);
+  return code;
 }
 
 export async function renderCommand(
-  file: string,
-  opts: { kubeletVersion: string; name?: string },
+  source: string,
+  opts: { kubeletVersion: string; name?: string; output?: OutputFormat },
   io: Output = stdio,
 ): Promise<number> {
-  const docs = await readPolicyFile(file);
-  const candidates = opts.name ? docs.filter((d) => d.name === opts.name) : docs;
+  const { documents } = await readPolicySources([source]);
+  const candidates = opts.name ? documents.filter((d) => d.name === opts.name) : documents;
   if (candidates.length === 0) {
-    io.err(opts.name ? `${file}: no policy named ${JSON.stringify(opts.name)}\n` : `${file}: no policy found\n`);
+    io.err(opts.name ? `${source}: no policy named ${JSON.stringify(opts.name)}\n` : `${source}: no policy found\n`);
     return 1;
   }
   if (candidates.length > 1) {
-    io.err(`${file}: ${candidates.length} policies; choose one with --name (${candidates.map((d) => d.name).join(', ')})\n`);
+    io.err(`${source}: ${candidates.length} policies; choose one with --name (${candidates.map((d) => d.name).join(', ')})\n`);
     return 1;
   }
   const doc = candidates[0];
   if (!doc?.policy) {
-    for (const e of doc?.errors ?? []) io.err(`${file}: ${doc?.name}: ${formatFieldError(e)}\n`);
+    for (const e of doc?.errors ?? []) io.err(`${doc?.file}: ${doc?.name}: ${formatFieldError(e)}\n`);
     return 1;
   }
   const result = render(doc.policy.spec, opts.kubeletVersion);
+  if (opts.output) {
+    const body = result.supported
+      ? { policy: doc.name, kubeletVersion: opts.kubeletVersion, supported: true, hash: result.hash, config: result.config }
+      : { policy: doc.name, kubeletVersion: opts.kubeletVersion, supported: false, reason: result.reason };
+    io.out(formatted(body, opts.output));
+    return result.supported ? 0 : 1;
+  }
   if (!result.supported) {
-    io.err(`${file}: ${doc.name}: unsupported node: ${result.reason}\n`);
+    io.err(`${doc.file}: ${doc.name}: unsupported node: ${result.reason}\n`);
     return 1;
   }
   io.out(`# ${doc.name} for kubelet ${opts.kubeletVersion}, config hash ${result.hash}\n`);
@@ -63,7 +66,7 @@ export async function renderCommand(
   return 0;
 }
 
-export function crdCommand(io: Output = stdio): number {
-  io.out(crdYaml());
+export function crdCommand(opts: { output?: OutputFormat } = {}, io: Output = stdio): number {
+  io.out(opts.output === 'json' ? formatted(buildCrd(), 'json') : crdYaml());
   return 0;
 }

@@ -2,7 +2,7 @@
 // configuration but are no longer its own, count the slots still taken by nodes it handed on),
 // the rollout settings it does that with, and what its status says about the resulting plan.
 import { REMOVED_HASH } from '../api/annotations.js';
-import { resolveRollout, ROLLOUT_DEFAULTS, type NodeTracingPolicy, type ResolvedRollout } from '../api/types.js';
+import { resolveRollout, ROLLOUT_DEFAULTS, type NodeTracingPolicy, type ResolvedRollout, type UnsupportedNodeStatus } from '../api/types.js';
 import { intentHash, render, type KubeletTracingDropin } from '../render/render.js';
 import type { ValidationResult } from '../validate/policy.js';
 import { ownerOf, toPlanNode, type CachedNode } from './nodes.js';
@@ -23,6 +23,8 @@ export interface Collected {
   removals: CachedNode[];
   /** Owned nodes whose kubelet cannot take the configuration. */
   unsupported: number;
+  /** The same nodes, with their kubelet version and why. */
+  unsupportedNodes: UnsupportedNodeStatus[];
   /** Nodes the selector matches, whoever owns them (0 while deleting: it configures nothing). */
   selected: number;
   /** Selected nodes another policy owns. */
@@ -39,7 +41,7 @@ export function hasOurConfig(n: CachedNode): boolean {
  *  is being deleted (or is invalid: callers pass deleting for those) configures nothing. */
 export function collect(policy: NodeTracingPolicy, nodes: CachedNode[], own: Ownership, deleting: boolean, rollout: ResolvedRollout, now: number): Collected {
   const name = policy.metadata.name ?? '';
-  const out: Collected = { targets: [], removals: [], unsupported: 0, selected: 0, conflicts: [], borrowed: 0 };
+  const out: Collected = { targets: [], removals: [], unsupported: 0, unsupportedNodes: [], selected: 0, conflicts: [], borrowed: 0 };
   // A render depends on the spec and the kubelet version only: thousands of nodes share a few.
   const rendered = new Map<string, ReturnType<typeof render>>();
   const renderFor = (version: string) => {
@@ -59,6 +61,7 @@ export function collect(policy: NodeTracingPolicy, nodes: CachedNode[], own: Own
         continue;
       }
       out.unsupported++;
+      out.unsupportedNodes.push({ node: node.name, kubeletVersion: node.kubeletVersion, message: r.reason });
     }
     if (ownerOf(node) !== name || !hasOurConfig(node)) continue;
     // Ours by annotation but no longer ours to configure. If nobody owns it now, take our
@@ -110,6 +113,7 @@ export function summarize(policy: NodeTracingPolicy, plan: Plan, planned: PlanNo
     nodeTimeoutSeconds: rollout.nodeTimeoutSeconds,
     failures,
     conflicts: c.conflicts,
+    unsupportedNodes: c.unsupportedNodes,
     selected: c.selected,
   };
   if (deleting || c.removals.length > 0) summary.removal = { total: c.removals.length, done: [...removalNames].filter((n) => plan.phases[n] === 'Updated').length };

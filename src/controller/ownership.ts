@@ -24,6 +24,14 @@ function outranks(a: NodeTracingPolicy, b: NodeTracingPolicy): boolean {
   return (a.metadata.name ?? '') < (b.metadata.name ?? '');
 }
 
+/** Why a outranks b, in words ("priority 10 > 0", or "same priority 0, name a < b"). */
+export function whyOutranks(a: NodeTracingPolicy, b: NodeTracingPolicy): string {
+  const pa = a.spec.priority ?? 0;
+  const pb = b.spec.priority ?? 0;
+  if (pa !== pb) return `priority ${pa} > ${pb}`;
+  return `same priority ${pa}, name ${a.metadata.name ?? ''} sorts before ${b.metadata.name ?? ''}`;
+}
+
 export function assignOwners(policies: NodeTracingPolicy[], nodes: { name: string; labels: Record<string, string> }[], canOwn: (p: NodeTracingPolicy) => boolean = eligible): Ownership {
   const active = policies.filter(canOwn);
   const owner = new Map<string, string>();

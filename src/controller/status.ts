@@ -13,7 +13,8 @@
 //    rollout, but the policy applies to nothing: it must not read as Ready.
 //  - being deleted: Ready=False RemovingConfiguration while the drop-ins come off (a pause does
 //    not hold a deletion back).
-import type { Condition, NodeTracingPolicyStatus } from '../api/types.js';
+import { STATUS_LIST_MAX, STATUS_MESSAGE_MAX } from '../api/schema.js';
+import type { Condition, NodeTracingPolicyStatus, UnsupportedNodeStatus } from '../api/types.js';
 import { canonicalJson } from '../render/hash.js';
 
 export const Reason = {
@@ -62,6 +63,9 @@ export interface RolloutSummary {
   failures: NodeFailure[];
   /** Selected nodes that another policy owns, with that policy. */
   conflicts: { node: string; owner: string }[];
+  /** Owned nodes whose kubelet cannot take the configuration, with why (`unsupported` counts
+   *  them; absent: none named). */
+  unsupportedNodes?: UnsupportedNodeStatus[];
   /** Nodes the selector matches, whoever owns them. */
   selected: number;
   /** Nodes that carried this policy's configuration and must lose it (it is being deleted, or
@@ -109,7 +113,7 @@ function noTargetsMessage(s: RolloutSummary): string {
   const owners = [...byOwner(s.conflicts).keys()].sort();
   const lost = s.conflicts.length;
   if (lost === s.selected) return `all ${s.selected} selected nodes are owned by other policies (${list(owners)})`;
-  if (s.unsupported === s.selected) return `all ${s.selected} selected nodes are unsupported (see status.unsupportedNodes)`;
+  if (s.unsupported === s.selected) return `all ${s.selected} selected nodes are unsupported (see status.unsupported)`;
   return `none of the ${s.selected} selected nodes can be configured: ${lost} owned by other policies (${list(owners)}), ${s.unsupported} unsupported`;
 }
 
@@ -131,7 +135,9 @@ function readyCondition(s: RolloutSummary, progress: string): Cond {
   return { type: 'Ready', status: 'False', reason, message: progress };
 }
 
-export function desiredConditions(s: RolloutSummary): Cond[] {
+export function desiredConditions(summary: RolloutSummary): Cond[] {
+  // The same failures in another order say the same thing (and cause no status write).
+  const s = { ...summary, failures: [...summary.failures].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0)) };
   if (s.invalid !== undefined && !s.deleting) {
     return [
       { type: 'Ready', status: 'False', reason: Reason.InvalidSpec, message: s.invalid },
@@ -173,6 +179,27 @@ export function desiredConditions(s: RolloutSummary): Cond[] {
   return [ready, reconciling, stalled, degraded, conflict];
 }
 
+/** The first STATUS_LIST_MAX by node name: the same nodes in another order are the same list,
+ *  so a reordering never causes a status write. */
+function firstByNode<T extends { node: string }>(items: T[]): T[] {
+  return [...items].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0)).slice(0, STATUS_LIST_MAX);
+}
+
+function oneLine(s: string): string {
+  const one = s.replace(/\s+/g, ' ').trim();
+  return one.length > STATUS_MESSAGE_MAX ? `${one.slice(0, STATUS_MESSAGE_MAX - 1)}…` : one;
+}
+
+/** The named lists of a status. Always present (empty when none): a JSON merge patch leaves out
+ *  an absent field instead of clearing it. */
+function statusLists(s: RolloutSummary): Pick<NodeTracingPolicyStatus, 'failures' | 'unsupported' | 'conflicts'> {
+  return {
+    failures: firstByNode(s.failures).map((f) => ({ node: f.node, reason: f.why, ...(f.message ? { message: oneLine(f.message) } : {}) })),
+    unsupported: firstByNode(s.unsupportedNodes ?? []).map((u) => ({ ...u, message: oneLine(u.message) })),
+    conflicts: firstByNode(s.conflicts).map((c) => ({ node: c.node, ownedBy: c.owner })),
+  };
+}
+
 export function buildStatus(prev: NodeTracingPolicyStatus | undefined, s: RolloutSummary, now: Date): NodeTracingPolicyStatus {
   const before = new Map((prev?.conditions ?? []).map((c) => [c.type, c]));
   const conditions: Condition[] = desiredConditions(s).map((c) => {
@@ -191,6 +218,8 @@ export function buildStatus(prev: NodeTracingPolicyStatus | undefined, s: Rollou
     updatedNodes: s.updated,
     failedNodes: s.failed,
     unsupportedNodes: s.unsupported,
+    conflictingNodes: s.conflicts.length,
+    ...statusLists(s),
     conditions,
   };
 }

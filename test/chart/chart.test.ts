@@ -375,6 +375,9 @@ describe('chart', { skip: skipReason !== undefined }, () => {
     const r = renderRaw({}, { notes: true });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /kubectl get ntp -w/);
+    assert.match(r.stdout, /kubectl kto status my-policy -w/);
+    assert.match(r.stdout, /kto plan -f my-policy\.yaml/);
+    assert.doesNotMatch(r.stdout, /custom-columns/);
     assert.match(r.stdout, /rollout status daemonset\/kto-kubelet-tracing-operator-agent/);
     assert.doesNotMatch(r.stdout, /<no value>/);
   });

@@ -1,7 +1,7 @@
 // Status, pure: what the conditions say for each kind of rollout state. Named cases.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { desiredConditions, type RolloutSummary } from '../../src/controller/status.js';
+import { buildStatus, desiredConditions, sameStatus, type RolloutSummary } from '../../src/controller/status.js';
 
 function summary(over: Partial<RolloutSummary> = {}): RolloutSummary {
   return {
@@ -75,7 +75,7 @@ describe('desiredConditions', () => {
 
   it('every selected node unsupported: NoTargetNodes', () => {
     const c = conds(summary({ target: 0, updated: 0, selected: 3, unsupported: 3, complete: false }));
-    assert.equal(c.Ready?.message, 'all 3 selected nodes are unsupported (see status.unsupportedNodes)');
+    assert.equal(c.Ready?.message, 'all 3 selected nodes are unsupported (see status.unsupported)');
   });
 
   it('being deleted, even paused: Ready=False RemovingConfiguration with the progress, still reconciling', () => {
@@ -94,5 +94,55 @@ describe('desiredConditions', () => {
     const c = conds(summary({ invalid: 'spec.x: bad', complete: false }));
     assert.deepEqual(c.Stalled, { status: 'True', reason: 'InvalidSpec', message: 'spec.x: bad' });
     assert.equal(c.Ready?.status, 'False');
+  });
+});
+
+describe('buildStatus: the nodes by name', () => {
+  const at = new Date('2026-01-02T03:04:05Z');
+  const many = (n: number) => Array.from({ length: n }, (_, i) => `node-${String(i).padStart(3, '0')}`);
+
+  it('names the failed, unsupported and conflicting nodes with why, and counts the conflicts', () => {
+    const st = buildStatus(undefined, summary({
+      updated: 6, failed: 2, unsupported: 1, complete: false,
+      failures: [{ node: 'node-07', why: 'TimedOut' }, { node: 'node-03', why: 'RolledBack', message: 'kubelet: invalid configuration:\n  tracing.endpoint' }],
+      unsupportedNodes: [{ node: 'node-01', kubeletVersion: 'v1.24.17', message: 'kubelet v1.24 has no tracing (needs >= v1.25)' }],
+      conflicts: [{ node: 'node-05', owner: 'gpu' }],
+    }), at);
+    assert.deepEqual(st.failures, [
+      { node: 'node-03', reason: 'RolledBack', message: 'kubelet: invalid configuration: tracing.endpoint' },
+      { node: 'node-07', reason: 'TimedOut' },
+    ]);
+    assert.deepEqual(st.unsupported, [{ node: 'node-01', kubeletVersion: 'v1.24.17', message: 'kubelet v1.24 has no tracing (needs >= v1.25)' }]);
+    assert.deepEqual(st.conflicts, [{ node: 'node-05', ownedBy: 'gpu' }]);
+    assert.equal(st.conflictingNodes, 1);
+  });
+
+  it('nothing to name: the lists are there and empty (a merge patch must clear the old ones)', () => {
+    const st = buildStatus(undefined, summary(), at);
+    assert.deepEqual([st.failures, st.unsupported, st.conflicts, st.conflictingNodes], [[], [], [], 0]);
+  });
+
+  it('at 5,000 nodes each list names the first 20 by name; the counts carry the totals', () => {
+    const names = many(5000);
+    const st = buildStatus(undefined, summary({
+      target: 2000, updated: 0, failed: 1000, unsupported: 3000, complete: false, halted: true,
+      failures: names.slice(0, 1000).reverse().map((node) => ({ node, why: 'RolledBack' as const, message: 'x'.repeat(5000) })),
+      unsupportedNodes: names.slice(2000).map((node) => ({ node, kubeletVersion: 'v1.24.0', message: 'too old' })),
+      conflicts: names.slice(0, 1000).map((node) => ({ node, owner: 'other' })),
+    }), at);
+    assert.deepEqual(st.failures?.map((f) => f.node), names.slice(0, 20));
+    assert.deepEqual(st.unsupported?.map((f) => f.node), names.slice(2000, 2020));
+    assert.equal(st.conflicts?.length, 20);
+    assert.deepEqual([st.failedNodes, st.unsupportedNodes, st.conflictingNodes], [1000, 3000, 1000]);
+    assert.ok((st.failures?.[0]?.message?.length ?? 0) <= 1024);
+  });
+
+  it('the same nodes in another order are the same status: no write', () => {
+    const failures = [{ node: 'b', why: 'Failed' as const }, { node: 'a', why: 'TimedOut' as const }, { node: 'c', why: 'RolledBack' as const, message: 'm' }];
+    const conflicts = [{ node: 'z', owner: 'p' }, { node: 'y', owner: 'q' }];
+    const unsupportedNodes = [{ node: 'u2', kubeletVersion: 'v1.24.0', message: 'm' }, { node: 'u1', kubeletVersion: 'v1.23.0', message: 'm' }];
+    const first = buildStatus(undefined, summary({ failed: 3, failures, conflicts, unsupportedNodes }), at);
+    const reordered = buildStatus(first, summary({ failed: 3, failures: [...failures].reverse(), conflicts: [...conflicts].reverse(), unsupportedNodes: [...unsupportedNodes].reverse() }), new Date(at.getTime() + 5000));
+    assert.ok(sameStatus(first, reordered));
   });
 });

@@ -33,6 +33,18 @@ function sh(cmd: string, args: string[], cwd: string, timeoutMs = 180_000): Prom
   });
 }
 
+function shEnv(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 /** Whether a version satisfies a range made of `^X.Y.Z` and `>=X.Y.Z` alternatives (what engines uses). */
 function satisfies(version: string, range: string): boolean {
   const v = version.replace(/^v/, '').split('.').map(Number);
@@ -103,7 +115,7 @@ describe('npm pack, install, run', () => {
   });
 
   test('the tarball ships dist/, bin/, the protos, the CRD and examples; not test/, src/ or source maps', () => {
-    for (const f of ['package.json', 'README.md', 'CHANGELOG.md', 'bin/kto.js', 'dist/cli.js', 'dist/sim/collector/receiver.js', 'proto/opentelemetry/proto/collector/trace/v1/trace_service.proto', 'crds/nodetracingpolicies.nodetracing.dev.yaml', 'examples/basic.yaml']) {
+    for (const f of ['package.json', 'README.md', 'CHANGELOG.md', 'bin/kto.js', 'bin/kubectl-kto.js', 'dist/cli.js', 'dist/sim/collector/receiver.js', 'proto/opentelemetry/proto/collector/trace/v1/trace_service.proto', 'crds/nodetracingpolicies.nodetracing.dev.yaml', 'examples/basic.yaml']) {
       assert.ok(files.includes(f), `${f} missing from the tarball`);
     }
     for (const f of files) assert.doesNotMatch(f, /^(test|src|bench|hack|charts|node_modules)\/|\.map$|\.ts$/, f);
@@ -123,6 +135,10 @@ describe('npm pack, install, run', () => {
     assert.match(valid.stdout, /1 valid, 0 invalid/);
     const version = await sh(kto, ['--version'], app);
     assert.equal(version.stdout.trim(), pkg.version);
+    // kubectl finds the installed kubectl-kto on PATH: `kubectl kto ...` is kto.
+    const bin = join(app, 'node_modules', '.bin');
+    const plugin = await shEnv('kubectl', ['kto', '--version'], app, { PATH: `${bin}:${process.env.PATH ?? ''}` });
+    assert.equal(plugin.stdout.trim(), pkg.version, plugin.stderr);
     // The embedded OTLP receiver finds its .proto files in the installed layout.
     const script = "import('kubelet-tracing-operator/dist/sim/collector/index.js').then(async ({ OtlpReceiver }) => { const r = await OtlpReceiver.start(); console.log(r.grpcPort > 0 && r.httpPort > 0); await r.stop(); })";
     const receiver = await sh(process.execPath, ['--input-type=module', '-e', script], app);

@@ -35,6 +35,12 @@ test('a config the kubelet rejects: the node is rolled back, the policy Degraded
   const node = await env.core.readNode({ name });
   assert.equal(node.metadata?.annotations?.[A_STATE], 'RolledBack');
   assert.match(node.metadata?.annotations?.[A_MESSAGE] ?? '', /reject|tracing/i);
+  const named = await waitFor('status names the failed node', async () => {
+    const q = await env.getPolicy('bad');
+    return q?.status?.failures?.length ? q.status.failures : undefined;
+  });
+  assert.deepEqual(named.map((f) => [f.node, f.reason]), [[name, 'RolledBack']]);
+  assert.equal(named[0]?.message, node.metadata?.annotations?.[A_MESSAGE]?.replace(/\s+/g, ' ').trim(), "the kubelet's own words");
 
   const kubelet = env.cluster.kubelets.get(name);
   assert.ok(kubelet);

@@ -28,6 +28,7 @@ test('happy path: every supported node converges, verified through /configz, wit
   assert.equal(p.status?.targetNodes, 7);
   assert.equal(p.status?.updatedNodes, 7);
   assert.equal(p.status?.unsupportedNodes, 1);
+  assert.deepEqual(p.status?.unsupported?.map((u) => [u.kubeletVersion.slice(0, 5), u.message]), [['v1.24', 'kubelet v1.24 has no tracing (needs >= v1.25)']]);
   assert.equal(p.status?.failedNodes, 0);
   assert.equal(condition(p, 'Reconciling')?.status, 'False');
   assert.equal(condition(p, 'Stalled')?.status, 'False');

@@ -28,6 +28,8 @@ test('overlapping policies: the higher priority owns the node, the other reports
   for (const n of zoneA) assert.match(condition(loser, 'Conflict')?.message ?? '', new RegExp(n));
   assert.match(condition(loser, 'Conflict')?.message ?? '', /owned by zone-a/, 'the message names the winning policy');
   assert.equal(loser?.status?.targetNodes, 4);
+  assert.deepEqual(loser?.status?.conflicts, zoneA.map((node) => ({ node, ownedBy: 'zone-a' })), 'status names each node and its owner');
+  assert.equal(loser?.status?.conflictingNodes, 2);
   assert.equal(condition(await env.getPolicy('zone-a'), 'Conflict')?.status, 'False');
 
   for (const [name, kubelet] of env.cluster.kubelets) {
