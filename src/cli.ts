@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { demoCommand, type DemoFlags } from './cli/demo.js';
 import { agentCommand, controllerCommand, simCommand, type AgentFlags, type ControllerFlags, type SimFlags } from './cli/processes.js';
 import { crdCommand, renderCommand, validateCommand } from './cli/static.js';
+import { IDLE_KUBELET_SPANS_PER_SECOND } from './sim/kubelet/tracing.js';
 import { OTLP_PROTOCOLS, OtlpFlagError, otelSettings } from './telemetry/otel-env.js';
 import { VERSION } from './version.js';
 
@@ -81,7 +82,7 @@ export function buildProgram(): Command {
   const sim = program
     .command('sim')
     .description('run the embedded cluster (API server + simulated nodes with the real agent) until interrupted');
-  clusterOptions(sim, 10)
+  clusterOptions(sim, 10, IDLE_KUBELET_SPANS_PER_SECOND)
     .requiredOption('--kubeconfig <path>', 'where to write the kubeconfig')
     .option('--port <port>', 'API server port (0: any free port)', nonNegativeInt, 0)
     .option('--no-agents', 'do not run the node agents (tests that run their own)')
@@ -89,6 +90,7 @@ export function buildProgram(): Command {
     .option('--keep', 'keep the node host directories on exit', false)
     .option('--state-dir <dir>', 'persist the API server state here')
     .option('--as-installed', "run as the Helm chart installs the operator: the chart's ServiceAccounts, RBAC and agent guard; each agent under the agent ServiceAccount with a token bound to its Node; <kubeconfig>.controller for `kto controller` with the controller's rights", false)
+    .addOption(new Option('--collector [port]', "run an embedded OTLP collector for the kubelets' spans: OTLP/gRPC on this port (4317 when no port is given; 0: any free port), OTLP/HTTP and GET /spans (spans per node) on the next port up").preset('4317').argParser(nonNegativeInt))
     .addOption(new Option('--not-ready-after-ms <ms>', 'how long a down kubelet takes to turn its node NotReady').argParser(nonNegativeInt).default(40_000))
     .addHelpText('after', '\nNo pods are scheduled (as in envtest or kwok): Deployments and DaemonSets are stored and served but run no pods.')
     .action(async (opts: SimFlags) => {
@@ -98,7 +100,7 @@ export function buildProgram(): Command {
   const demo = program
     .command('demo')
     .description('embedded cluster + controller + a policy: watch a whole rollout, then exit (0 when every supported node converged)');
-  clusterOptions(demo, 20)
+  clusterOptions(demo, 20, 200)
     .option('--report <file>', 'write a JSON report here')
     .option('--max-unavailable <n|pct>', 'maxUnavailable of the demo policy: an integer >= 1 or 1%..100%', maxUnavailableArg, '25%')
     .option('--timeout-seconds <n>', 'give up after this long', positiveInt, 300)
@@ -142,9 +144,10 @@ function duration(v: string): number {
 }
 
 /** The embedded cluster's shape: the same for `kto sim` and `kto demo` (one wiring, one set of flags). */
-function clusterOptions(cmd: Command, nodes: number): Command {
+function clusterOptions(cmd: Command, nodes: number, spansPerSecond: number): Command {
   return cmd
     .option('--nodes <n>', 'simulated nodes', positiveInt, nodes)
+    .option('--kubelet-spans-per-second <n>', `root spans a kubelet with tracing starts per second, before sampling (an idle kubelet: ${IDLE_KUBELET_SPANS_PER_SECOND}; 0: none)`, nonNegativeNumber, spansPerSecond)
     .option('--versions <list>', 'kubelet versions, cycled over the nodes, e.g. v1.26.3,v1.30.1 (default: a mix from v1.24 to v1.35)')
     .option('--restart-ms <ms>', 'simulated kubelet restart time', nonNegativeInt, 1000)
     .option('--fail-nodes <names>', 'comma-separated nodes whose kubelet rejects any tracing config (to see rollback)');
@@ -163,6 +166,11 @@ function serviceOptions(cmd: Command, metricsHelp: string, metricsPort: number):
 
 function nonNegativeInt(v: string): number {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError('must be a whole number >= 0');
+  return Number(v);
+}
+
+function nonNegativeNumber(v: string): number {
+  if (!/^(\d+(\.\d*)?|\.\d+)$/.test(v)) throw new InvalidArgumentError('must be a number >= 0');
   return Number(v);
 }
 

@@ -178,16 +178,22 @@ export class KubeletTracing {
 
   /** Sends every queued span and waits for the answers. */
   async flush(): Promise<void> {
-    await Promise.all([...this.endpoints.values()].map((e) => e.flush()));
+    // An export that failed is counted in endpointStats(), not thrown.
+    await Promise.all([...this.endpoints.values()].map((e) => e.flush().catch(() => undefined)));
     await Promise.all(this.closing);
   }
 
-  async stop(): Promise<void> {
+  /** Stops every kubelet's tracer and closes the exporters. Like a stopped kubelet, it does not
+   *  wait long for a collector that does not answer: flush() first to deliver everything. */
+  async stop(graceMs = 250): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.paused = true;
     for (const node of [...this.active.keys()]) this.release(node);
-    await Promise.all(this.closing);
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    await Promise.race([Promise.all(this.closing), grace]);
+    clearTimeout(timer);
   }
 
   private onTimer(): void {
@@ -224,7 +230,12 @@ export class KubeletTracing {
     if (e.kubelets > 0) return;
     // No kubelet uses this endpoint any more: send what is queued, then close its channel.
     this.endpoints.delete(e.endpoint);
-    const closed = e.shutdown().finally(() => this.closing.delete(closed));
+    // A failed last export is counted in the endpoint's stats; closing itself never fails.
+    const closed = e.shutdown().then(
+      () => undefined,
+      () => undefined,
+    );
+    void closed.then(() => this.closing.delete(closed));
     this.closing.add(closed);
   }
 }
