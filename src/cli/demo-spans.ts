@@ -131,7 +131,7 @@ function verdict(r: RatioCheck): string {
 export function formatSpanTable(r: SpanReport, restartMs: number): string {
   const lines = [
     `\nspans at the embedded collector (${r.collector}): kubelets start ${r.spansPerSecond} spans/s each; a ratio is judged from ${r.minSpansToJudge} spans on`,
-    `${'node'.padEnd(9)}${'kubelet'.padEnd(10)}${'spans'.padStart(7)}${'started'.padStart(9)}  ${'sampled: observed'.padEnd(18)}${'configured'.padEnd(12)}${'check'.padEnd(28)}restart -> 1st span`,
+    `${'node'.padEnd(9)}${'kubelet'.padEnd(10)}${'spans'.padStart(7)}${'started'.padStart(9)}  ${'observed'.padEnd(18)}${'configured'.padEnd(12)}${'check'.padEnd(28)}restart -> 1st span`,
   ];
   for (const n of r.nodes) {
     const configured = n.tracing ? pct((n.samplingRatePerMillion ?? 0) / 1e6) : 'no tracing';
