@@ -3,7 +3,9 @@
 // directly (the drop-in, or the main config below 1.28, as the agent writes them) and restarted,
 // and the CPU measured again while they export. The collector runs in its own process
 // (bench/otlp-sink.ts) unless --in-process-collector, so the figure is the sim's own.
-//   node --import tsx bench/kubelet-spans.ts [--nodes 5000] [--spans-per-second 2.7] [--rate 10000] [--window 20] [--in-process-collector]
+// --exporter-per-kubelet gives each kubelet its own exporter and gRPC channel, as on real nodes,
+// to show what sharing one per endpoint saves.
+//   node --import tsx bench/kubelet-spans.ts [--nodes 5000] [--spans-per-second 2.7] [--rate 10000] [--window 20] [--in-process-collector] [--exporter-per-kubelet]
 import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '10000' },
     window: { type: 'string', default: '20' },
     'in-process-collector': { type: 'boolean', default: false },
+    'exporter-per-kubelet': { type: 'boolean', default: false },
   },
 });
 const nodes = Number(values.nodes);
@@ -76,7 +79,7 @@ async function applyDirectly(k: SimKubelet, endpoint: string): Promise<boolean> 
 
 const sink = await startSink();
 const t0 = performance.now();
-const cluster = await SimCluster.start({ nodes, agents: false, restartMs: 100, kubeletSpans: { spansPerSecond } });
+const cluster = await SimCluster.start({ nodes, agents: false, restartMs: 100, kubeletSpans: { spansPerSecond, exporterPerKubelet: values['exporter-per-kubelet'] } });
 process.stdout.write(`${nodes} nodes up in ${((performance.now() - t0) / 1000).toFixed(1)} s; collector ${sink.endpoint} (${values['in-process-collector'] ? 'in this process' : 'own process'})\n`);
 try {
   const idle = await cpuOver(windowMs);

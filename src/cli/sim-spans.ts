@@ -34,12 +34,12 @@ export async function startSimCollector(grpcPort: number, write: (line: string) 
   receiver.onSpans((spans) => tally.add(spans));
   const seen = new Set<string>();
   const timer = setInterval(() => {
-    const json = tally.toJSON();
-    const fresh = Object.keys(json.nodes).filter((n) => !seen.has(n));
-    if (fresh.length === 0) return;
+    // Nodes are only ever added: a size that has not moved means nobody new.
+    if (tally.size === seen.size) return;
+    const fresh = [...tally.keys()].filter((n) => !seen.has(n));
     for (const n of fresh) seen.add(n);
     const named = fresh.slice(0, NAMED).join(', ') + (fresh.length > NAMED ? ` and ${fresh.length - NAMED} more` : '');
-    write(`[collector ${new Date().toISOString().slice(11, 19)}] first spans from ${named}: ${seen.size} nodes sending, ${json.total} spans so far\n`);
+    write(`[collector ${new Date().toISOString().slice(11, 19)}] first spans from ${named}: ${seen.size} nodes sending, ${tally.total} spans so far\n`);
   }, everyMs);
   timer.unref();
   const endpoint = receiver.kubeletEndpoint;

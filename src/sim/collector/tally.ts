@@ -47,6 +47,11 @@ export class SpanTally {
     return e && { ...e };
   }
 
+  /** Keys with at least one span, in first-arrival order. */
+  keys(): IterableIterator<string> {
+    return this.entries.keys();
+  }
+
   /** Keys with at least one span. */
   get size(): number {
     return this.entries.size;

@@ -31,6 +31,9 @@ export interface EndpointStats {
   endpoint: string;
   /** Kubelets now exporting here. */
   kubelets: number;
+  /** Spans handed to the queue; those neither exported nor failed are queued, or were dropped
+   *  when the queue was full. */
+  enqueued: number;
   exported: number;
   failed: number;
   lastError?: string;
@@ -65,6 +68,7 @@ export function kubeletOtlpExporter(target: string, timeoutMillis: number): Span
 /** One endpoint's exporter and queue, with its delivery counts. */
 export class EndpointExport {
   kubelets = 0;
+  enqueued = 0;
   exported = 0;
   failed = 0;
   lastError: string | undefined;
@@ -73,6 +77,8 @@ export class EndpointExport {
   constructor(
     readonly endpoint: string,
     o: ExportQueueOptions,
+    /** What the owner files it under (the endpoint, unless exporters are per kubelet). */
+    readonly key = endpoint,
   ) {
     const otlp = kubeletOtlpExporter(endpoint, o.exportTimeoutMs);
     const counting: SpanExporter = {
@@ -97,6 +103,7 @@ export class EndpointExport {
   }
 
   enqueue(span: ReadableSpan): void {
+    this.enqueued++;
     this.processor.onEnd(span);
   }
 
@@ -110,6 +117,6 @@ export class EndpointExport {
   }
 
   stats(): EndpointStats {
-    return { endpoint: this.endpoint, kubelets: this.kubelets, exported: this.exported, failed: this.failed, ...(this.lastError !== undefined ? { lastError: this.lastError } : {}) };
+    return { endpoint: this.endpoint, kubelets: this.kubelets, enqueued: this.enqueued, exported: this.exported, failed: this.failed, ...(this.lastError !== undefined ? { lastError: this.lastError } : {}) };
   }
 }

@@ -39,6 +39,9 @@ export interface KubeletTracingOptions extends Partial<ExportQueueOptions> {
   /** Trace and span ids (tests: a seeded generator). Default: the SDK's random ids. */
   idGenerator?: IdGenerator;
   now?: () => number;
+  /** One exporter (gRPC channel) and queue per kubelet, as on real nodes, instead of one per
+   *  endpoint: only to measure what sharing saves (bench/kubelet-spans.ts). */
+  exporterPerKubelet?: boolean;
 }
 
 /** The tracing stanza as the kubelet reads it (effective config), with its defaults applied. */
@@ -119,7 +122,7 @@ export class KubeletTracing {
     this.release(node);
     const config = tracingConfigOf(effective);
     if (!config) return;
-    const endpoint = this.endpointFor(config.endpoint);
+    const endpoint = this.endpointFor(config.endpoint, node);
     endpoint.kubelets++;
     let counts = this.totals.get(node);
     if (!counts) this.totals.set(node, (counts = { started: 0, sampled: 0 }));
@@ -204,19 +207,20 @@ export class KubeletTracing {
   }
 
   private emit(k: KubeletTracer, at: number): void {
-    const s = KUBELET_SPAN_CYCLE[k.cursor] ?? KUBELET_SPAN_CYCLE[0];
+    const s = KUBELET_SPAN_CYCLE[k.cursor];
     k.cursor = (k.cursor + 1) % KUBELET_SPAN_CYCLE.length;
+    if (!s) return; // never: the cursor stays inside the cycle
     k.counts.started++;
-    if (!s) return;
     const tracer = s.scope === OTELGRPC_SCOPE ? k.grpc : k.http;
     // ROOT_CONTEXT: these come from the kubelet's own loops, never from a caller's context (and
     // never from the operator's spans, which share this process in the demo).
     tracer.startSpan(s.name, { kind: s.kind, attributes: s.attributes(k.node), startTime: at - s.durationMs }, ROOT_CONTEXT).end(at);
   }
 
-  private endpointFor(target: string): EndpointExport {
-    let e = this.endpoints.get(target);
-    if (!e) this.endpoints.set(target, (e = new EndpointExport(target, this.queue)));
+  private endpointFor(target: string, node: string): EndpointExport {
+    const key = this.o.exporterPerKubelet ? `${node}\0${target}` : target;
+    let e = this.endpoints.get(key);
+    if (!e) this.endpoints.set(key, (e = new EndpointExport(target, this.queue, key)));
     return e;
   }
 
@@ -229,7 +233,7 @@ export class KubeletTracing {
     e.kubelets--;
     if (e.kubelets > 0) return;
     // No kubelet uses this endpoint any more: send what is queued, then close its channel.
-    this.endpoints.delete(e.endpoint);
+    this.endpoints.delete(e.key);
     // A failed last export is counted in the endpoint's stats; closing itself never fails.
     const closed = e.shutdown().then(
       () => undefined,
