@@ -98,7 +98,8 @@ export class KubeletTracing {
   private timer: NodeJS.Timeout | undefined;
   private lastTick: number;
   private paused = false;
-  private started = 0;
+  /** Tracers created so far: spreads the kubelets over the span cycle. */
+  private created = 0;
 
   constructor(private readonly o: KubeletTracingOptions) {
     if (!(o.spansPerSecond >= 0) || !Number.isFinite(o.spansPerSecond)) throw new Error(`spansPerSecond: ${o.spansPerSecond} must be a number >= 0`);
@@ -141,7 +142,7 @@ export class KubeletTracing {
       counts,
       export: endpoint,
       credit: 0,
-      cursor: this.started++ % KUBELET_SPAN_CYCLE.length,
+      cursor: this.created++ % KUBELET_SPAN_CYCLE.length,
     });
   }
 
