@@ -13,6 +13,7 @@ import { LOG_LEVELS } from './log.js';
 import { LogLevelError, resolveLogLevel } from './telemetry/log.js';
 import { statusCommand, type StatusFlags } from './cli/status.js';
 import { parseKubeletVersion } from './render/version.js';
+import { IDLE_KUBELET_SPANS_PER_SECOND } from './sim/kubelet/tracing.js';
 import { OTLP_PROTOCOLS, OtlpFlagError, otelSettings } from './telemetry/otel-env.js';
 import { VERSION } from './version.js';
 
@@ -166,8 +167,9 @@ export function buildProgram(name = 'kto'): Command {
       'kto sim --nodes 10 --kubeconfig /tmp/kc',
       'kto sim --nodes 10 --fail-nodes node-03 --kubeconfig /tmp/kc      # node-03 rejects tracing: watch it roll back',
       'kto sim --as-installed --kubeconfig /tmp/kc                       # with the chart\'s identities and RBAC',
+      'kto sim --collector --kubeconfig /tmp/kc                          # an OTLP collector: see the kubelets\' spans arrive',
     ]));
-  clusterOptions(sim, 10)
+  clusterOptions(sim, 10, IDLE_KUBELET_SPANS_PER_SECOND)
     .requiredOption('--kubeconfig <path>', 'where to write the kubeconfig')
     .option('--port <port>', 'API server port (0: any free port)', nonNegativeInt, 0)
     .option('--no-agents', 'do not run the node agents (tests that run their own)')
@@ -175,6 +177,7 @@ export function buildProgram(name = 'kto'): Command {
     .option('--keep', 'keep the node host directories on exit', false)
     .option('--state-dir <dir>', 'persist the API server state here')
     .option('--as-installed', "run as the Helm chart installs the operator: the chart's ServiceAccounts, RBAC and agent guard; each agent under the agent ServiceAccount with a token bound to its Node; <kubeconfig>.controller for `kto controller` with the controller's rights", false)
+    .addOption(new Option('--collector [port]', "run an embedded OTLP collector for the kubelets' spans: OTLP/gRPC on this port (4317 when no port is given; 0: any free port), OTLP/HTTP and GET /spans (spans per node) on the next port up").preset('4317').argParser(nonNegativeInt))
     .addOption(new Option('--not-ready-after-ms <ms>', 'how long a down kubelet takes to turn its node NotReady').argParser(nonNegativeInt).default(40_000))
     .addHelpText('after', '\nNo pods are scheduled (as in envtest or kwok): Deployments and DaemonSets are stored and served but run no pods.')
     .action(async (opts: SimFlags) => {
@@ -185,7 +188,7 @@ export function buildProgram(name = 'kto'): Command {
     .command('demo')
     .description('embedded cluster + controller + a policy: watch a whole rollout, then exit (0 when every supported node converged)')
     .addHelpText('after', examples(['kto demo', 'kto demo --nodes 50 --max-unavailable 20% --fail-nodes node-07 --report /tmp/demo.json']));
-  clusterOptions(demo, 20)
+  clusterOptions(demo, 20, 200)
     .option('--report <file>', 'write a JSON report here')
     .option('--max-unavailable <n|pct>', 'maxUnavailable of the demo policy: an integer >= 1 or 1%..100%', maxUnavailableArg, '25%')
     .option('--timeout-seconds <n>', 'give up after this long', positiveInt, 300)
@@ -264,9 +267,10 @@ function duration(v: string): number {
 }
 
 /** The embedded cluster's shape: the same for `kto sim` and `kto demo` (one wiring, one set of flags). */
-function clusterOptions(cmd: Command, nodes: number): Command {
+function clusterOptions(cmd: Command, nodes: number, spansPerSecond: number): Command {
   return cmd
     .option('--nodes <n>', 'simulated nodes', positiveInt, nodes)
+    .option('--kubelet-spans-per-second <n>', `root spans a kubelet with tracing starts per second, before sampling (an idle kubelet: ${IDLE_KUBELET_SPANS_PER_SECOND}; 0: none)`, nonNegativeNumber, spansPerSecond)
     .option('--versions <list>', 'kubelet versions, cycled over the nodes, e.g. v1.26.3,v1.30.1 (default: a mix from v1.24 to v1.35)')
     .option('--restart-ms <ms>', 'simulated kubelet restart time', nonNegativeInt, 1000)
     .option('--fail-nodes <names>', 'comma-separated nodes whose kubelet rejects any tracing config (to see rollback)');
@@ -285,6 +289,11 @@ function serviceOptions(cmd: Command, metricsHelp: string, metricsPort: number):
 
 function nonNegativeInt(v: string): number {
   if (!/^\d+$/.test(v)) throw new InvalidArgumentError('must be a whole number >= 0');
+  return Number(v);
+}
+
+function nonNegativeNumber(v: string): number {
+  if (!/^(\d+(\.\d*)?|\.\d+)$/.test(v)) throw new InvalidArgumentError('must be a number >= 0');
   return Number(v);
 }
 

@@ -16,6 +16,7 @@ import type { Logger, LogLevel } from '../log.js';
 import { createLogger } from '../telemetry/log.js';
 import { processRegistry, type Registry } from '../telemetry/metrics.js';
 import { startTracing, type Tracing } from '../telemetry/tracing.js';
+import { reportExportErrors, SIM_COLLECTOR_EXAMPLE_ENDPOINT, type SimCollector, startSimCollector } from './sim-spans.js';
 
 /** Resolves on the first SIGINT or SIGTERM. */
 export function untilSignal(): Promise<NodeJS.Signals> {
@@ -189,6 +190,10 @@ export interface SimFlags {
   crd: boolean;
   /** The chart's identities, RBAC and agent guard (src/sim/as-installed.ts). */
   asInstalled?: boolean;
+  /** Root spans a kubelet with tracing starts per second (0: none). */
+  kubeletSpansPerSecond: number;
+  /** Run the embedded OTLP collector, gRPC on this port (0: any free port). */
+  collector?: number;
 }
 
 /** A comma-separated flag value as a list ('' and spaces dropped). */
@@ -231,6 +236,16 @@ export function simOptions(f: Omit<SimFlags, 'kubeconfig'>) {
   };
 }
 
+/** The policy that sends the spans to the embedded collector, and where to watch them arrive. */
+function collectorSteps(kubeconfig: string, c: SimCollector): string[] {
+  const example = 'examples/sim-collector.yaml';
+  const apply = `kubectl --kubeconfig ${kubeconfig} apply -f`;
+  return [
+    c.endpoint === SIM_COLLECTOR_EXAMPLE_ENDPOINT ? `  ${apply} ${example}` : `  sed 's|${SIM_COLLECTOR_EXAMPLE_ENDPOINT}|${c.endpoint}|' ${example} | ${apply} -`,
+    `  curl -s ${c.spansUrl}`,
+  ];
+}
+
 export async function simCommand(f: SimFlags): Promise<number> {
   const problem = clusterFlagProblem(f);
   if (problem) {
@@ -238,7 +253,14 @@ export async function simCommand(f: SimFlags): Promise<number> {
     return 2;
   }
   const options = simOptions(f);
-  const cluster = await SimCluster.start({ ...options, agentLog: createLogger('agent', 'warn'), ...(f.asInstalled ? asInstalledClusterOptions() : {}) });
+  // First: a busy collector port stops the command before the cluster starts.
+  const collector = f.collector === undefined ? undefined : await startSimCollector(f.collector, (l) => process.stdout.write(l));
+  const cluster = await SimCluster.start({
+    ...options,
+    agentLog: createLogger('agent', 'warn'),
+    ...(f.asInstalled ? asInstalledClusterOptions() : {}),
+    ...(f.kubeletSpansPerSecond > 0 ? { kubeletSpans: { spansPerSecond: f.kubeletSpansPerSecond } } : {}),
+  });
   await cluster.server.writeKubeconfig(f.kubeconfig);
   const controllerKubeconfig = `${f.kubeconfig}.controller`;
   if (f.asInstalled) await writeControllerKubeconfig(cluster.server, controllerKubeconfig);
@@ -260,18 +282,23 @@ export async function simCommand(f: SimFlags): Promise<number> {
       `embedded cluster ready: ${cluster.url}`,
       `  ${f.nodes} nodes (kubelets ${versions})${agents}; host dirs under ${cluster.baseDir}`,
       ...(options.failNodes.length ? [`  the kubelets of ${options.failNodes.join(', ')} reject any tracing config (--fail-nodes): watch them roll back`] : []),
+      `  a kubelet running with tracing exports ${f.kubeletSpansPerSecond} spans/s (before sampling) over OTLP/gRPC to its endpoint`,
+      ...(collector?.describe() ?? []),
       ...controller,
       // kubectl resolves every kind before applying anything: without the CRD, it goes first.
       ...(options.installCrd ? [] : [`  kubectl --kubeconfig ${f.kubeconfig} apply -f crds/`]),
-      `  kubectl --kubeconfig ${f.kubeconfig} apply -f examples/basic.yaml`,
+      ...(collector ? collectorSteps(f.kubeconfig, collector) : [`  kubectl --kubeconfig ${f.kubeconfig} apply -f examples/basic.yaml`]),
       `  kubectl --kubeconfig ${f.kubeconfig} get ntp -w`,
       '',
       'Ctrl-C stops the cluster.',
       '',
     ].join('\n'),
   );
+  const stopReporting = cluster.kubeletTracing && reportExportErrors(cluster.kubeletTracing, (l) => process.stdout.write(l));
   await untilSignal();
+  stopReporting?.();
   await cluster.stop();
+  await collector?.stop();
   await rm(f.kubeconfig, { force: true });
   if (f.asInstalled) await rm(controllerKubeconfig, { force: true });
   return 0;

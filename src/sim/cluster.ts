@@ -12,6 +12,7 @@ import { ApiServer } from './apiserver/index.js';
 import { CRDS, NODES } from './apiserver/types.js';
 import { buildCrd, CRD_NAME } from '../api/crd.js';
 import { SimKubelet, type RestartRecord } from './kubelet/index.js';
+import { KubeletTracing, type KubeletTracingOptions } from './kubelet/tracing.js';
 import { simNodeName, simNodeObject } from './nodes.js';
 
 export const DEFAULT_VERSIONS = ['v1.24.17', 'v1.25.16', 'v1.26.15', 'v1.27.16', 'v1.28.15', 'v1.29.14', 'v1.30.10', 'v1.31.6', 'v1.32.2', 'v1.33.1', 'v1.34.0', 'v1.35.2'];
@@ -48,6 +49,8 @@ export interface SimClusterOptions {
   beforeNodes?: (server: ApiServer) => Promise<void>;
   /** Each agent's kubeconfig (default: the admin's), e.g. a Node-bound ServiceAccount token's. */
   agentKubeConfig?: (node: string, server: ApiServer) => k8s.KubeConfig;
+  /** Kubelets whose config has `tracing` export spans, as a real kubelet does (default: none do). */
+  kubeletSpans?: KubeletTracingOptions;
 }
 
 export interface NodeRestart extends RestartRecord {
@@ -56,6 +59,8 @@ export interface NodeRestart extends RestartRecord {
 
 export class SimCluster {
   readonly kubelets = new Map<string, SimKubelet>();
+  /** The kubelets' span export, when kubeletSpans is set. */
+  readonly kubeletTracing: KubeletTracing | undefined;
   private readonly agentsAbort = new AbortController();
   private readonly agentRuns: Promise<void>[] = [];
   private readonly notReadyTimers = new Map<string, NodeJS.Timeout>();
@@ -63,7 +68,9 @@ export class SimCluster {
     readonly server: ApiServer,
     readonly baseDir: string,
     private readonly o: SimClusterOptions,
-  ) {}
+  ) {
+    this.kubeletTracing = o.kubeletSpans && new KubeletTracing(o.kubeletSpans);
+  }
 
   static async start(o: SimClusterOptions): Promise<SimCluster> {
     const server = new ApiServer({ port: o.port ?? 0, stateDir: o.stateDir, gitVersion: o.gitVersion, adminToken: o.adminToken });
@@ -118,6 +125,7 @@ export class SimCluster {
         restartMs: this.o.restartMs ?? 300,
         rejectAll: fail.has(name),
         onStatus: (s) => this.kubeletStatus(name, s.running && s.ready, s.error),
+        onConfig: (effective) => this.kubeletTracing?.configure(name, effective),
       });
       await kubelet.init();
       this.kubelets.set(name, kubelet);
@@ -213,6 +221,7 @@ export class SimCluster {
     await Promise.all(this.agentRuns);
     for (const t of this.notReadyTimers.values()) clearTimeout(t);
     for (const k of this.kubelets.values()) k.stop();
+    await this.kubeletTracing?.stop();
     await this.server.stop();
     if (!this.o.keep) await rm(this.baseDir, { recursive: true, force: true });
   }

@@ -2,3 +2,4 @@
 // that keep their resource. See receiver.ts.
 export { matches, OtlpReceiver, type OtlpReceiverOptions, type SpanFilter, type SpanListener } from './receiver.js';
 export { type Attributes, type AttrValue, type Protocol, type ReceivedSpan } from './spans.js';
+export { nodeOf, SpanTally, type TallyEntry } from './tally.js';

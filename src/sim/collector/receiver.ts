@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server as HttpServer, type Ser
 import type { AddressInfo } from 'node:net';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { Server as GrpcServer, ServerCredentials, status as grpcStatus, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition } from '@grpc/grpc-js';
+import { registerUnixAbstract } from '../grpc-naming.js';
 import { TRACE_SERVICE, traceService } from './proto.js';
 import { type AttrValue, type ExportTraceServiceRequest, type Protocol, type ReceivedSpan, spansOf } from './spans.js';
 
@@ -15,6 +16,9 @@ export interface OtlpReceiverOptions {
   host?: string;
   /** gRPC port (0: a free one; null: no gRPC server). Default 0. */
   grpcPort?: number | null;
+  /** Bind gRPC to this target instead of host:grpcPort: unix:///path, unix:/path or
+   *  unix-abstract:///name (the socket forms a kubelet's tracing endpoint may take). */
+  grpcTarget?: string;
   /** OTLP/HTTP port (0: a free one; null: no HTTP server). Default 0. */
   httpPort?: number | null;
   /** Spans kept for queries, oldest dropped first; listeners see every span. Default 100,000. */
@@ -22,6 +26,8 @@ export interface OtlpReceiverOptions {
   /** Largest request body accepted over HTTP (413 above it). Default 16 MiB. */
   maxBodyBytes?: number;
   onSpans?: SpanListener;
+  /** Extra read-only routes on the HTTP server: GET path -> a JSON body (e.g. a span tally). */
+  routes?: Record<string, () => unknown>;
 }
 
 export type SpanListener = (spans: readonly ReceivedSpan[], protocol: Protocol) => void;
@@ -60,10 +66,18 @@ export class OtlpReceiver {
   private grpcBound = 0;
   private httpBound = 0;
 
-  private constructor(private readonly o: Required<Omit<OtlpReceiverOptions, 'onSpans'>>) {}
+  private constructor(private readonly o: Required<Omit<OtlpReceiverOptions, 'onSpans' | 'grpcTarget'>> & Pick<OtlpReceiverOptions, 'grpcTarget'>) {}
 
   static async start(o: OtlpReceiverOptions = {}): Promise<OtlpReceiver> {
-    const r = new OtlpReceiver({ host: o.host ?? '127.0.0.1', grpcPort: o.grpcPort === undefined ? 0 : o.grpcPort, httpPort: o.httpPort === undefined ? 0 : o.httpPort, maxSpans: o.maxSpans ?? 100_000, maxBodyBytes: o.maxBodyBytes ?? 16 << 20 });
+    const r = new OtlpReceiver({
+      host: o.host ?? '127.0.0.1',
+      grpcPort: o.grpcPort === undefined ? 0 : o.grpcPort,
+      grpcTarget: o.grpcTarget,
+      httpPort: o.httpPort === undefined ? 0 : o.httpPort,
+      maxSpans: o.maxSpans ?? 100_000,
+      maxBodyBytes: o.maxBodyBytes ?? 16 << 20,
+      routes: o.routes ?? {},
+    });
     if (o.onSpans) r.listeners.add(o.onSpans);
     try {
       if (r.o.grpcPort !== null) await r.startGrpc(r.o.grpcPort);
@@ -88,6 +102,11 @@ export class OtlpReceiver {
   /** For an exporter's endpoint setting: http://host:port of the gRPC server. */
   get grpcEndpoint(): string {
     return `http://${this.urlHost()}:${this.grpcBound}`;
+  }
+
+  /** What a kubelet's tracing.endpoint names this receiver by: host:port, or the socket target. */
+  get kubeletEndpoint(): string {
+    return this.o.grpcTarget ?? `${this.urlHost()}:${this.grpcBound}`;
   }
 
   /** For an exporter's endpoint setting: http://host:port of the HTTP server (base, no /v1/traces). */
@@ -191,8 +210,9 @@ export class OtlpReceiver {
         }
       },
     });
+    if (this.o.grpcTarget?.startsWith('unix-abstract:')) registerUnixAbstract();
     this.grpcBound = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`${this.urlHost()}:${port}`, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+      server.bindAsync(this.o.grpcTarget ?? `${this.urlHost()}:${port}`, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
     });
     this.grpc = server;
   }
@@ -212,6 +232,8 @@ export class OtlpReceiver {
 
   private handleHttp(req: IncomingMessage, res: ServerResponse): void {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const route = Object.hasOwn(this.o.routes, path) ? this.o.routes[path] : undefined;
+    if (route && (req.method === 'GET' || req.method === 'HEAD')) return void reply(res, 200, JSON_TYPE, `${JSON.stringify(route(), null, 2)}\n`);
     if (path !== '/v1/traces') return void reply(res, 404, 'text/plain', `${path}: not found (OTLP/HTTP traces are POSTed to /v1/traces)\n`);
     if (req.method !== 'POST') return void reply(res, 405, 'text/plain', 'method not allowed: POST\n', { allow: 'POST' });
     const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';

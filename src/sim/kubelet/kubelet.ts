@@ -34,6 +34,8 @@ export interface SimKubeletOptions {
   rejectAll?: boolean;
   clock?: Clock;
   onStatus?: (s: SimKubeletStatus) => void;
+  /** The config the running kubelet uses, on every change (undefined: down or crash-looping). */
+  onConfig?: (effective: JsonObject | undefined) => void;
   /** Pid of the fake kubelet process. Default: derived from nodeName. */
   pid?: number;
   /** Initial main config text. Default: a kubeadm-style config. */
@@ -115,7 +117,7 @@ export class SimKubelet implements KubeletRestarter, KubeletHealthProbe {
       this.fail(record, res.error);
       throw new Error(`simulated kubelet ${this.nodeName} cannot start: ${res.error}`);
     }
-    this.effective = res.effective;
+    this.setEffective(res.effective);
     record.readyAt = now;
     this.setStatus(true, true);
   }
@@ -128,7 +130,7 @@ export class SimKubelet implements KubeletRestarter, KubeletHealthProbe {
     if (prev && prev.readyAt === undefined && prev.failedAt === undefined) prev.supersededAt = this.now();
     const record: RestartRecord = { startedAt: this.now() };
     this.restartLog.push(record);
-    this.effective = undefined;
+    this.setEffective(undefined);
     this.setStatus(true, false);
     // The new process reads its files right away; readiness follows restartMs later.
     const res = await this.load();
@@ -140,7 +142,7 @@ export class SimKubelet implements KubeletRestarter, KubeletHealthProbe {
     const { effective } = res;
     void this.delay(this.opts.restartMs).then((fired) => {
       if (!fired || gen !== this.generation || this.stopped) return;
-      this.effective = effective;
+      this.setEffective(effective);
       this.error = undefined;
       record.readyAt = this.now();
       this.setStatus(true, true);
@@ -203,9 +205,15 @@ export class SimKubelet implements KubeletRestarter, KubeletHealthProbe {
     record.failedAt = this.now();
     record.error = error;
     this.error = error;
-    this.effective = undefined;
+    this.setEffective(undefined);
     // systemd keeps restarting it; it keeps failing on the same files, so: not running.
     this.setStatus(false, false, error);
+  }
+
+  private setEffective(effective: JsonObject | undefined): void {
+    if (effective === this.effective) return;
+    this.effective = effective;
+    this.opts.onConfig?.(effective);
   }
 
   private setStatus(running: boolean, ready: boolean, error?: string): void {
