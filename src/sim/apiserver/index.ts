@@ -28,7 +28,7 @@ export interface ApiServerOptions {
   stateDir?: string;
   /** Reported by /version; the kubectl dispatcher picks its binary from it. Default 'v1.32.0'. */
   gitVersion?: string;
-  /** Interval of BOOKMARK events on watches that allow them. Default 5000 ms. */
+  /** Interval of BOOKMARK events on watches that allow them. Default 60 s, as the real cacher. */
   bookmarkIntervalMs?: number;
   /** Events kept for resuming watches and paginated lists (older ones get 410). Default 10,000. */
   historySize?: number;
@@ -77,7 +77,7 @@ export class ApiServer {
       store: this.store,
       faults: this.faults,
       gitVersion: this.opts.gitVersion ?? 'v1.32.0',
-      bookmarkIntervalMs: this.opts.bookmarkIntervalMs ?? 5000,
+      bookmarkIntervalMs: this.opts.bookmarkIntervalMs ?? 60_000,
       openWatches: this.openWatches,
       nodeProxy: () => this.proxyHandler,
       count: (verb) => this.count(verb),

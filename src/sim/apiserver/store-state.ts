@@ -3,10 +3,10 @@
 // ADDED events). Writes live in ./store.ts.
 
 import { ApiError, badRequest, gone, notFound } from './errors.js';
-import { type WatchSink, type Watcher, WatchHub, deliver } from './history.js';
+import { type WatchSink, type Watcher, WatchHub, deliver, memo } from './history.js';
 import { eventCoreToV1, eventV1ToCore } from './hooks.js';
 import { Registry, type ResourceDef } from './registry.js';
-import { type Matcher, combine, parseFieldSelector, parseLabelSelector } from './selectors.js';
+import { type Matcher, combine, parseFieldSelector, parseLabelSelector, pinnedName } from './selectors.js';
 import { type KubeObject, type ResourceRef, NAMESPACES, isObject, resKey } from './types.js';
 import type { UserInfo } from './userinfo.js';
 
@@ -159,14 +159,14 @@ export class StoreState {
     let snapshot: Map<string, Entry | undefined> | undefined;
     if (opts.continue) {
       const tok = decodeContinue(opts.continue);
-      if (tok.rv < this.hub.compacted) {
+      if (tok.rv < this.hub.floor(this.storageOf(def))) {
         throw gone('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
       }
       listRv = tok.rv;
       start = tok.start;
       snapshot = this.snapshotChanges(this.storageOf(def), tok.rv);
     }
-    let keys = table.keys();
+    let keys = this.singleKey(def, opts) ?? table.keys();
     if (snapshot && snapshot.size > 0) keys = [...new Set([...keys, ...snapshot.keys()])].sort();
     const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
     const items: Entry[] = [];
@@ -205,11 +205,20 @@ export class StoreState {
     return result;
   }
 
+  /** The one key a `metadata.name=X` field selector pins, when the scope names it whole (a
+   *  cluster-scoped resource, or a namespace given): a lookup instead of a scan, as the real
+   *  registry's MatchesSingle. The selector still filters the result. */
+  private singleKey(def: ResourceDef, opts: { namespace?: string; fieldSelector?: string }): string[] | undefined {
+    const name = pinnedName(opts.fieldSelector);
+    if (name === undefined || (def.namespaced && opts.namespace === undefined)) return undefined;
+    return [objKey(def.namespaced ? opts.namespace : undefined, name)];
+  }
+
   /** Versions as of `rv` of the objects changed since: key -> entry (undefined: did not exist). */
   private snapshotChanges(storageKey: string, rv: number): Map<string, Entry | undefined> {
     const out = new Map<string, Entry | undefined>();
-    for (const ev of this.hub.since(rv)) {
-      if (ev.res !== storageKey || out.has(ev.key)) continue;
+    for (const ev of this.hub.since(storageKey, rv)) {
+      if (out.has(ev.key)) continue;
       out.set(ev.key, ev.type === 'ADDED' || !ev.prev ? undefined : { obj: ev.prev, json: JSON.stringify(ev.prev) });
     }
     return out;
@@ -217,30 +226,36 @@ export class StoreState {
 
   // ---- watch ------------------------------------------------------------------------------
 
-  /** Starts a watch; throws 410 (ApiError) when resourceVersion is older than the history. */
+  /** Starts a watch; throws 410 (ApiError) when resourceVersion is older than the resource's
+   *  watch cache (its initial list, or its oldest kept event). */
   watchEntries(res: ResourceRef, opts: WatchOptions, sink: WatchSink, onClose?: () => void): () => void {
     const def = this.def(res);
     const match: Matcher | undefined = combine(parseLabelSelector(opts.labelSelector), parseFieldSelector(opts.fieldSelector));
     const storageKey = this.storageOf(def);
+    // One conversion per event for every events.k8s.io watcher, not one per watcher.
     const viewSink: WatchSink = def.storage
-      ? (type, obj) => {
-          const v = eventCoreToV1(obj);
-          sink(type, v, JSON.stringify(v));
+      ? (type, obj, _json, ev) => {
+          const v = memo(ev, 'view', () => {
+            const o = eventCoreToV1(obj);
+            return { o, json: JSON.stringify(o) };
+          });
+          sink(type, v.o, v.json, ev);
         }
       : sink;
     const w: Watcher = { def, sink: viewSink };
     if (opts.namespace !== undefined) w.namespace = opts.namespace;
+    const name = pinnedName(opts.fieldSelector);
+    if (name !== undefined) w.name = name;
     if (match) w.match = match;
     if (onClose) w.onClose = onClose;
     const rvParam = opts.resourceVersion;
     if (rvParam && rvParam !== '0') {
       const n = Number(rvParam);
       if (!Number.isInteger(n) || n < 0) throw badRequest(`invalid resource version: ${rvParam}`);
-      const past = this.hub.since(n);
-      for (const ev of past) if (ev.res === storageKey) deliver(w, ev);
+      for (const ev of this.hub.since(storageKey, n)) deliver(w, ev);
     } else {
       const t = this.table(storageKey);
-      for (const k of t.keys()) {
+      for (const k of this.singleKey(def, opts) ?? t.keys()) {
         const e = t.entries.get(k);
         if (!e) continue;
         if (opts.namespace !== undefined && e.obj.metadata.namespace !== opts.namespace) continue;

@@ -21,6 +21,9 @@ export class ObjectStore extends StoreState {
     for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
       this.createEntry(NAMESPACES, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, {});
     }
+    // The watch caches start here, at their initial list: a watch from an older resourceVersion
+    // is answered 410 Gone, as by a real server.
+    this.hub.reset(this.rv);
   }
 
   // ---- writes -----------------------------------------------------------------------------
@@ -106,7 +109,7 @@ export class ObjectStore extends StoreState {
     obj = this.toStorage(def, obj);
     if (opts.dryRun) return this.view(def, { obj, json: JSON.stringify(obj) });
     const entry = this.commit(def, key, 'ADDED', obj);
-    if (def.group === CRDS.group && def.resource === CRDS.resource) this.registry.addCRD(entry.obj);
+    if (def.group === CRDS.group && def.resource === CRDS.resource) this.serveCRD(entry.obj);
     return this.view(def, entry);
   }
 
@@ -163,7 +166,7 @@ export class ObjectStore extends StoreState {
       return this.view(def, this.remove(def, key, next, cur.obj));
     }
     const entry = this.commit(def, key, 'MODIFIED', next, cur.obj);
-    if (def.group === CRDS.group && def.resource === CRDS.resource) this.registry.addCRD(entry.obj);
+    if (def.group === CRDS.group && def.resource === CRDS.resource) this.serveCRD(entry.obj);
     return this.view(def, entry);
   }
 
@@ -194,6 +197,11 @@ export class ObjectStore extends StoreState {
       return { entry: this.view(def, this.commit(def, key, 'MODIFIED', next, cur.obj)), removed: false };
     }
     return { entry: this.view(def, this.remove(def, key, cur.obj, cur.obj)), removed: true };
+  }
+
+  /** Serves a CRD's resources; a new resource's watch cache starts now, as its cacher would. */
+  private serveCRD(crd: KubeObject): void {
+    for (const d of this.registry.addCRD(crd)) this.hub.open(this.storageOf(d), this.rv);
   }
 
   private remove(def: ResourceDef, key: string, obj: KubeObject, prev: KubeObject): Entry {
