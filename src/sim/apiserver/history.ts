@@ -19,10 +19,13 @@ export interface StoredEvent {
   key: string;
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
   obj: KubeObject;
-  /** Cached JSON text of `obj`. */
-  json: string;
+  /** JSON text of `obj`, while the event is being dispatched (the history keeps objects, not
+   *  their text: the current version's text is in the store's table, older ones are rarely
+   *  replayed). */
+  json?: string;
   prev?: KubeObject;
-  /** Encodings of this event shared by every watcher that receives it (see `memo`). */
+  /** Encodings of this event shared by every watcher that receives it while it is dispatched
+   *  (see `memo`). */
   frames?: Map<string, unknown>;
 }
 
@@ -41,17 +44,19 @@ export interface Watcher {
   onClose?: () => void;
 }
 
-/** One encoding of an event, made by the first watcher that needs it and shared by the rest. */
+/** One encoding of an event, made by the first watcher that needs it and shared by the rest
+ *  (while the event is dispatched; a replay encodes for itself). */
 export function memo<T>(ev: StoredEvent | undefined, key: string, make: () => T): T {
-  if (!ev) return make();
-  ev.frames ??= new Map();
-  if (ev.frames.has(key)) return ev.frames.get(key) as T;
+  const frames = ev?.frames;
+  if (!frames) return make();
+  if (frames.has(key)) return frames.get(key) as T;
   const v = make();
-  ev.frames.set(key, v);
+  frames.set(key, v);
   return v;
 }
 
 class WatcherIndex {
+  size = 0;
   readonly all = new Set<Watcher>();
   readonly byNamespace = new Map<string, Set<Watcher>>();
   readonly byName = new Map<string, Set<Watcher>>();
@@ -65,12 +70,15 @@ class WatcherIndex {
   }
 
   add(w: Watcher): void {
-    this.bucket(w).add(w);
+    const s = this.bucket(w);
+    if (!s.has(w)) this.size++;
+    s.add(w);
   }
 
   delete(w: Watcher): boolean {
     const s = this.bucket(w);
     const had = s.delete(w);
+    if (had) this.size--;
     if (s.size === 0 && s !== this.all) (w.name !== undefined ? this.byName : this.byNamespace).delete(w.name ?? w.namespace ?? '');
     return had;
   }
@@ -90,12 +98,6 @@ class WatcherIndex {
     for (const s of this.byName.values()) yield* s;
   }
 
-  get size(): number {
-    let n = this.all.size;
-    for (const s of this.byNamespace.values()) n += s.size;
-    for (const s of this.byName.values()) n += s.size;
-    return n;
-  }
 }
 
 /** One resource's cache: its recent events and its watchers. */
@@ -127,7 +129,7 @@ class ResourceCache {
     if (dropping) this.floor = Math.max(this.floor, (this.ring[this.head]?.rv ?? ev.rv) - 1);
   }
 
-  since(after: number): StoredEvent[] {
+  since(after: number, name?: string): StoredEvent[] {
     if (after < this.floor) throw gone(`too old resource version: ${after} (${this.floor})`);
     let lo = 0;
     let hi = this.size;
@@ -140,7 +142,7 @@ class ResourceCache {
     const out: StoredEvent[] = [];
     for (let i = lo; i < this.size; i++) {
       const e = this.ring[(this.head + i) % this.capacity];
-      if (e) out.push(e);
+      if (e && (name === undefined || e.key.slice(e.key.indexOf('/') + 1) === name)) out.push(e);
     }
     return out;
   }
@@ -185,12 +187,17 @@ export class WatchHub {
   push(ev: StoredEvent): void {
     const c = this.cache(ev.res);
     c.push(ev);
+    ev.frames = new Map();
     c.watchers.dispatch(ev);
+    // What was encoded for this dispatch is not kept in the history.
+    ev.frames = undefined;
+    ev.json = undefined;
   }
 
-  /** Events of `res` with rv > `after`, oldest first; throws 410 when some were already dropped. */
-  since(res: string, after: number): StoredEvent[] {
-    return this.cache(res).since(after);
+  /** Events of `res` with rv > `after` (of the object `name` only, if given), oldest first;
+   *  throws 410 when some were already dropped. */
+  since(res: string, after: number, name?: string): StoredEvent[] {
+    return this.cache(res).since(after, name);
   }
 
   add(res: string, w: Watcher): () => void {

@@ -9,6 +9,7 @@ import { Faults } from './faults.js';
 import { type NodeProxyHandler, Router } from './http.js';
 import { Persistence } from './persistence.js';
 import { Store } from './store-api.js';
+import { LEASES, resKey } from './types.js';
 
 export { Store } from './store-api.js';
 export type { PatchOptions, UpdateOptions } from './store-api.js';
@@ -52,7 +53,13 @@ export class ApiServer {
     if (opts.stateDir) {
       const p = new Persistence(opts.stateDir, this.store);
       this.persistence = p;
-      this.store.onCommit = () => p.schedule();
+      // Node heartbeats (500 Lease renewals a second at 5,000 nodes) do not each rewrite the
+      // state file: they are saved with the next other write, or at stop.
+      const heartbeats = resKey(LEASES);
+      this.store.onCommit = (ev) => {
+        if (ev.res === heartbeats && ev.key.startsWith('kube-node-lease/')) p.markDirty();
+        else p.schedule();
+      };
     }
     this.faults.dropHandler = () => {
       for (const res of [...this.openWatches]) {
@@ -91,7 +98,9 @@ export class ApiServer {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => {
+      // A deep accept queue, as Go servers ask the system maximum: thousands of clients (the
+      // embedded cluster's agents) connect at once at start.
+      server.listen({ port: this.port, host: '127.0.0.1', backlog: 4096 }, () => {
         server.off('error', reject);
         resolve();
       });

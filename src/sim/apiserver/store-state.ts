@@ -3,7 +3,7 @@
 // ADDED events). Writes live in ./store.ts.
 
 import { ApiError, badRequest, gone, notFound } from './errors.js';
-import { type WatchSink, type Watcher, WatchHub, deliver, memo } from './history.js';
+import { type StoredEvent, type WatchSink, type Watcher, WatchHub, deliver, memo } from './history.js';
 import { eventCoreToV1, eventV1ToCore } from './hooks.js';
 import { Registry, type ResourceDef } from './registry.js';
 import { type Matcher, combine, parseFieldSelector, parseLabelSelector, pinnedName } from './selectors.js';
@@ -84,7 +84,7 @@ export class StoreState {
   protected rv = 0;
   protected readonly tables = new Map<string, Table>();
   /** Called after every committed write (persistence debounce). */
-  onCommit: (() => void) | undefined;
+  onCommit: ((ev: StoredEvent) => void) | undefined;
 
   constructor(historySize = 10_000) {
     this.hub = new WatchHub(historySize);
@@ -252,7 +252,7 @@ export class StoreState {
     if (rvParam && rvParam !== '0') {
       const n = Number(rvParam);
       if (!Number.isInteger(n) || n < 0) throw badRequest(`invalid resource version: ${rvParam}`);
-      for (const ev of this.hub.since(storageKey, n)) deliver(w, ev);
+      for (const ev of this.hub.since(storageKey, n, name)) deliver(w, ev);
     } else {
       const t = this.table(storageKey);
       for (const k of this.singleKey(def, opts) ?? t.keys()) {

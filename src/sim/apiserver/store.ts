@@ -39,7 +39,7 @@ export class ObjectStore extends StoreState {
     const ev: StoredEvent = { rv: this.rv, res: storageKey, key, type, obj: stored, json };
     if (prev) ev.prev = prev;
     this.hub.push(ev);
-    this.onCommit?.();
+    this.onCommit?.(ev);
     return entry;
   }
 
