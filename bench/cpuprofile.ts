@@ -42,6 +42,8 @@ export function selfTimes(p: Profile): { totalMs: number; rows: SelfTime[] } {
     if (!n) continue;
     const cf = n.callFrame;
     if (cf.functionName === '(idle)' || cf.functionName === '(program)') continue;
+    // The inspector's own Profiler.stop, when a process profiles itself.
+    if (cf.functionName === 'dispatch' && cf.url === '') continue;
     total += t;
     const where = cf.url ? `${shorten(cf.url)}:${cf.lineNumber + 1}` : '';
     const key = `${cf.functionName}@${where}`;
@@ -64,7 +66,7 @@ function shorten(url: string): string {
 
 export function summarize(file: string, top = 15): string {
   const { totalMs, rows } = selfTimes(JSON.parse(readFileSync(file, 'utf8')) as Profile);
-  const lines = [`busy ${(totalMs / 1000).toFixed(2)} s (idle and (program) left out); top self time:`];
+  const lines = [`busy ${(totalMs / 1000).toFixed(2)} s (idle, (program) and the profiler left out); top self time:`];
   for (const r of rows.slice(0, top)) lines.push(`  ${(r.share * 100).toFixed(1).padStart(5)}%  ${r.ms.toFixed(0).padStart(6)} ms  ${r.fn}  ${r.where}`);
   return lines.join('\n');
 }

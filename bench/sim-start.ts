@@ -1,4 +1,5 @@
-// `kto sim` as a user runs it: time until it prints that it is ready (agents included), its CPU
+// `kto sim` as a user runs it: time until it prints that it is ready (API server serving every
+// node, kubelets heartbeating, agents launched), then until every agent watches its node; its CPU
 // when idle afterwards, its RSS, `kubectl get nodes` (Table and -o name) against it, and how long
 // Ctrl-C takes. Needs the build (`npm run build`): it runs bin/kto.js.
 //   node --import tsx bench/sim-start.ts [--nodes 5000] [--idle-seconds 30] [--settle-seconds 10]
@@ -42,14 +43,20 @@ const t0 = performance.now();
 const child = spawn(process.execPath, [join(here, '..', 'bin', 'kto.js'), 'sim', '--nodes', String(nodes), '--kubeconfig', kubeconfig], { stdio: ['ignore', 'pipe', 'inherit'] });
 const pid = child.pid ?? 0;
 let out = '';
-await new Promise<void>((resolve, reject) => {
-  child.stdout.on('data', (b: Buffer) => {
-    out += b.toString();
-    if (out.includes('embedded cluster ready')) resolve();
+const printed = (text: string): Promise<number> =>
+  new Promise<number>((resolve, reject) => {
+    const check = (): void => {
+      if (!out.includes(text)) return;
+      child.stdout.off('data', check);
+      resolve((performance.now() - t0) / 1000);
+    };
+    child.stdout.on('data', check);
+    child.once('exit', (code) => reject(new Error(`kto sim exited (${code}) before printing "${text}":\n${out}`)));
+    check();
   });
-  child.once('exit', (code) => reject(new Error(`kto sim exited (${code}) before it was ready:\n${out}`)));
-});
-const readyS = (performance.now() - t0) / 1000;
+child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+const readyS = await printed('embedded cluster ready');
+const agentsS = await printed('node agents watching');
 await new Promise((r) => setTimeout(r, settleS * 1000));
 const c0 = await cpuMs(pid);
 await new Promise((r) => setTimeout(r, idleS * 1000));
@@ -64,7 +71,8 @@ const stopS = (performance.now() - s0) / 1000;
 await rm(dir, { recursive: true, force: true });
 const pct = (ms: number): string => `${((ms / (idleS * 1000)) * 100).toFixed(2)}%`;
 console.log(`kto sim --nodes ${nodes}`);
-console.log(`  ready (kubeconfig written, every agent watching): ${readyS.toFixed(2)} s`);
+console.log(`  ready (kubeconfig written, every node Ready, agents launched): ${readyS.toFixed(2)} s`);
+console.log(`  every agent watching its node: ${agentsS.toFixed(2)} s`);
 console.log(`  idle CPU over ${idleS} s, after ${settleS} s: ${pct(c1.user + c1.sys - c0.user - c0.sys)} of a core (user ${pct(c1.user - c0.user)}, sys ${pct(c1.sys - c0.sys)})`);
 console.log(`  RSS: ${rss.toFixed(0)} MB`);
 console.log(`  kubectl get nodes (Table): ${table.toFixed(2)} s; -o name (full objects): ${names.toFixed(2)} s`);

@@ -202,12 +202,16 @@ export function simOptions(f: Omit<SimFlags, 'kubeconfig'>) {
 }
 
 export async function simCommand(f: SimFlags): Promise<number> {
-  const cluster = await SimCluster.start({ ...simOptions(f), agentLog: createLogger('agent', 'warn') });
+  const t0 = performance.now();
+  // Ready once the API server serves every node: the agents come up right after, as a
+  // DaemonSet would (a line says when they all watch their node).
+  const cluster = await SimCluster.start({ ...simOptions(f), waitForAgents: false, agentLog: createLogger('agent', 'warn') });
   await cluster.server.writeKubeconfig(f.kubeconfig);
   const versions = [...new Set([...cluster.kubelets.values()].map((k) => k.version))].join(', ');
+  const seconds = (): string => ((performance.now() - t0) / 1000).toFixed(1);
   process.stdout.write(
     [
-      `embedded cluster ready: ${cluster.url}`,
+      `embedded cluster ready: ${cluster.url} (${seconds()} s)`,
       `  ${f.nodes} nodes (kubelets ${versions})${f.agents ? ', a node agent on each' : ', no agents'}; host dirs under ${cluster.baseDir}`,
       `  kubeconfig: ${f.kubeconfig}`,
       '',
@@ -220,6 +224,7 @@ export async function simCommand(f: SimFlags): Promise<number> {
       '',
     ].join('\n'),
   );
+  if (f.agents) void cluster.agentsReady().then(() => process.stdout.write(`${f.nodes} node agents watching their node (${seconds()} s)\n`));
   await untilSignal();
   await cluster.stop();
   await rm(f.kubeconfig, { force: true });

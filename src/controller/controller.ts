@@ -37,6 +37,8 @@ export interface ControllerOptions {
   wrapReconcile?: (info: { policy: string; generation?: number }, fn: () => Promise<WorkerResult>) => Promise<WorkerResult>;
   /** Wraps the planner call of each reconcile (telemetry: the `plan` span). */
   planned?: (fn: () => Plan) => Plan;
+  /** Told about every Node event as the cache takes it in (the bench times slot hand-overs). */
+  onNodeEvent?: (n: CachedNode, old: CachedNode | undefined) => void;
 }
 
 export class Controller {
@@ -170,6 +172,7 @@ export class Controller {
 
   /** A Node event maps to the policies that select it (or did), and the one it carries. */
   private nodeChanged(n: CachedNode, old?: CachedNode): void {
+    this.o.onNodeEvent?.(n, old);
     if (!this.leading) return;
     for (const p of this.policies.list()) {
       if (selectorMatches(p.spec.nodeSelector, n.labels) || (old && selectorMatches(p.spec.nodeSelector, old.labels))) {

@@ -1,48 +1,32 @@
-// A KubeConfig whose clients reuse keep-alive connections. client-node 1.4 builds a new agent,
-// so a new TCP connection (and TLS handshake), for every request and every watch. That is fine
-// for one process talking to one server now and then; it is not for the embedded cluster, where
-// thousands of node agents in one process list and watch at once.
-//  - The requests of the generated API clients go over one pool of keep-alive connections, at
-//    most MAX_SOCKETS at a time, queueing beyond that.
-//  - With `watches: true` (a config used by one client, e.g. one node agent), watches take their
-//    connection from the same pool: the socket that carried the list carries the watch next.
-//    Not for a config shared by many watchers: client-node's Watch walks every socket of the
-//    agent it is given, on each new watch.
+// A KubeConfig whose API clients reuse keep-alive connections. client-node 1.4 builds a new
+// agent, so a new TCP connection (and TLS handshake), for every request. That is fine for one
+// process talking to one server now and then; it is not for the embedded cluster, where thousands
+// of node agents in one process share one config and list and patch at once (their connects
+// overflowed the server's accept queue and stalled in SYN retries).
+//  - The requests of the generated API clients go over one pool, at most MAX_SOCKETS
+//    connections at a time, queueing beyond that.
+//  - An idle pooled connection is closed by the client after IDLE_MS, before the server's
+//    keep-alive timeout (30 s here) can close it under a request that reuses it (ECONNRESET).
+//  - Watches keep a connection of their own (k8s.Watch, through applyToHTTPSOptions): a watch
+//    holds it for as long as it lasts, and client-node's Watch walks every socket of the agent it
+//    is given on each new watch, which a shared pool would make quadratic.
 // One pool per TLS identity, so rotated client credentials get fresh connections.
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as k8s from '@kubernetes/client-node';
 
-const MAX_SOCKETS = 64;
+const MAX_SOCKETS = 128;
+const IDLE_MS = 10_000;
 
 type TlsOptions = Pick<https.AgentOptions, 'ca' | 'cert' | 'key' | 'pfx' | 'passphrase' | 'rejectUnauthorized' | 'servername'>;
 
 export class PooledKubeConfig extends k8s.KubeConfig {
   private readonly pools = new Map<string, http.Agent>();
 
-  constructor(private readonly o: { watches?: boolean } = {}) {
-    super();
-  }
-
-  /** A pooled copy of a loaded config (its own pool). */
-  static from(kc: k8s.KubeConfig, o: { watches?: boolean } = {}): PooledKubeConfig {
-    const p = new PooledKubeConfig(o);
-    p.loadFromOptions({ clusters: kc.getClusters(), users: kc.getUsers(), contexts: kc.getContexts(), currentContext: kc.getCurrentContext() });
-    return p;
-  }
-
   override async applySecurityAuthentication(context: k8s.RequestContext): Promise<void> {
     await super.applySecurityAuthentication(context);
     const agent = this.pooled(context.getAgent());
     if (agent) context.setAgent(agent);
-  }
-
-  override async applyToHTTPSOptions(opts: Parameters<k8s.KubeConfig['applyToHTTPSOptions']>[0]): Promise<void> {
-    await super.applyToHTTPSOptions(opts);
-    if (!this.o.watches) return;
-    const o = opts as https.RequestOptions;
-    const agent = this.pooled(o.agent);
-    if (agent) o.agent = agent;
   }
 
   /** Closes every pooled connection. */
@@ -62,7 +46,8 @@ export class PooledKubeConfig extends k8s.KubeConfig {
     const key = tls ? `https ${JSON.stringify(id)}` : 'http';
     let agent = this.pools.get(key);
     if (!agent) {
-      const common = { keepAlive: true, maxSockets: MAX_SOCKETS };
+      // `timeout` closes a pooled connection idle that long (requests here are short).
+      const common = { keepAlive: true, maxSockets: MAX_SOCKETS, timeout: IDLE_MS };
       agent = tls ? new https.Agent({ ...common, ...id }) : new http.Agent(common);
       this.pools.set(key, agent);
     }

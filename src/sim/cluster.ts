@@ -45,6 +45,9 @@ export interface SimClusterOptions {
   gitVersion?: string;
   /** Install the NodeTracingPolicy CRD at start, as installing the chart would. */
   installCrd?: boolean;
+  /** start() resolves only once every agent watches its Node (default true); with false, the
+   *  agents come up in the background, as a DaemonSet rolls out (see agentsReady()). */
+  waitForAgents?: boolean;
 }
 
 export interface NodeRestart extends RestartRecord {
@@ -75,7 +78,9 @@ export class SimCluster {
   private readonly healthy = new Set<string>();
   private readonly heartbeats: NodeHeartbeats;
   private lifecycle: NodeLifecycleController | undefined;
-  private readonly agentConfigs: PooledKubeConfig[] = [];
+  private readonly agentKubeConfig = new PooledKubeConfig();
+  private agentsUp: Promise<void> = Promise.resolve();
+  private stopping = false;
   private constructor(
     readonly server: ApiServer,
     readonly baseDir: string,
@@ -93,7 +98,10 @@ export class SimCluster {
       if (o.installCrd && !server.store.tryGet(CRDS, CRD_NAME)) server.store.create(CRDS, buildCrd());
       await cluster.addNodes();
       cluster.lifecycle = new NodeLifecycleController({ store: server.store, gracePeriodMs: o.notReadyAfterMs ?? 40_000 });
-      if (o.agents ?? true) await cluster.startAgents();
+      if (o.agents ?? true) {
+        cluster.agentsUp = cluster.startAgents();
+        if (o.waitForAgents ?? true) await cluster.agentsUp;
+      }
     } catch (err) {
       await cluster.stop();
       throw err;
@@ -153,22 +161,22 @@ export class SimCluster {
   }
 
   private async startAgents(): Promise<void> {
-    const shared = this.kubeConfig();
+    // Every agent of this process over one pool of keep-alive connections (see PooledKubeConfig).
+    const kubeConfig = this.agentKubeConfig;
+    kubeConfig.loadFromString(this.server.kubeconfigYaml());
     const watching = (): number => this.server.store.hub.count(resKey(NODES));
     const base = watching();
     let started = 0;
     for (const [nodeName, kubelet] of this.kubelets) {
       // A wave at a time, as a DaemonSet rolls out: thousands of agents listing at once hold
       // thousands of responses in flight, and the heap grows to hold them (and keeps the pages).
-      while (started - (watching() - base) >= AGENT_WAVE) await new Promise((r) => setTimeout(r, 2));
+      while (started - (watching() - base) >= AGENT_WAVE && !this.stopping) await new Promise((r) => setTimeout(r, 2));
+      if (this.stopping) return;
       started++;
       // One stop signal per agent: thousands of listeners on one shared signal make every
       // add and remove walk them all.
       const abort = new AbortController();
       this.agentAborts.push(abort);
-      // Each agent keeps one connection: its list's socket carries its watch (see PooledKubeConfig).
-      const kubeConfig = PooledKubeConfig.from(shared, { watches: true });
-      this.agentConfigs.push(kubeConfig);
       this.agentRuns.push(
         runAgent({
           kubeConfig,
@@ -179,23 +187,23 @@ export class SimCluster {
           timeoutMs: this.o.agentTimeoutMs ?? Math.max(5_000, (this.o.restartMs ?? 300) * 10),
           // The simulated kubelet answers health from memory: polling often costs nothing.
           pollMs: 10,
+          // Spread as client-go spreads its reflectors' watches (5 to 10 min), so thousands of
+          // agents started together do not all relist at the same moment.
+          watchTimeoutSeconds: 300 + Math.floor(Math.random() * 300),
           signal: abort.signal,
           log: this.o.agentLog,
           ...this.o.agentHooks?.(nodeName),
         }).catch(() => undefined),
       );
     }
-    await this.agentsWatching();
+    const deadline = Date.now() + 30_000;
+    while (watching() - base < started && Date.now() < deadline && !this.stopping) await new Promise((r) => setTimeout(r, 20));
   }
 
   /** Resolves once every agent watches its Node (seen from the server), so a policy applied
-   *  right after start is acted on at once; gives up quietly after a while (agents retry). */
-  private async agentsWatching(): Promise<void> {
-    const want = this.kubelets.size;
-    const deadline = Date.now() + 30_000 + want * 10;
-    while (this.server.store.hub.count(resKey(NODES)) < want && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+   *  then is acted on at once; gives up quietly after a while (agents keep retrying). */
+  agentsReady(): Promise<void> {
+    return this.agentsUp;
   }
 
   /** A kubelet that is (back) up renews its Lease and posts its status; one that is down goes
@@ -241,13 +249,21 @@ export class SimCluster {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
+    await this.agentsUp;
     for (const a of this.agentAborts) a.abort();
-    await Promise.all(this.agentRuns);
-    for (const kc of this.agentConfigs) kc.closePools();
+    // An agent told to stop while its list was in flight can go on to open its watch and wait
+    // there; the server closing that watch ends it.
+    const agentsDone = Promise.all(this.agentRuns);
+    let late: NodeJS.Timeout | undefined;
+    await Promise.race([agentsDone, new Promise((r) => (late = setTimeout(r, 2_000)))]);
+    clearTimeout(late);
     this.heartbeats.stop();
     this.lifecycle?.stop();
     for (const k of this.kubelets.values()) k.stop();
     await this.server.stop();
+    await agentsDone;
+    this.agentKubeConfig.closePools();
     if (!this.o.keep) await rm(this.baseDir, { recursive: true, force: true });
   }
 }
