@@ -13,11 +13,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Session } from 'node:inspector/promises';
 import type { Socket } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as k8s from '@kubernetes/client-node';
 import { A_DESIRED_HASH, A_STATE, A_STATE_HASH } from '../src/api/annotations.js';
 import { Controller } from '../src/controller/controller.js';
 import { trimNode, type CachedNode } from '../src/controller/nodes.js';
 import { startInformer } from '../src/kube/informer.js';
+
+const LOOP_RESOLUTION_MS = 5;
 
 export type ChildMode = 'controller' | 'full-cache' | 'trimmed-cache';
 
@@ -47,6 +50,8 @@ export interface ChildReport {
   otherWrites: number;
   /** Bytes received on the watch connections since the mark. */
   watchBytes: number;
+  /** The controller's event-loop delay since the mark (p50, p99, max; ms). */
+  loopDelayMs: [number, number, number];
   cached: number;
   /** The CPU profile of the marked window, when one was asked for. */
   profile?: string;
@@ -109,6 +114,7 @@ async function child(mode: ChildMode, kubeconfigPath: string): Promise<void> {
   let bytes0 = 0;
   let maxUnavailable = 0;
   let profiler: { session: Session; file: string } | undefined;
+  const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   const reconcileMs: number[] = [];
   const plannerMs: number[] = [];
   const writeMs: number[] = [];
@@ -184,10 +190,15 @@ async function child(mode: ChildMode, kubeconfigPath: string): Promise<void> {
         }
         cpu0 = process.cpuUsage();
         bytes0 = bytesRead(watchSockets);
+        loop.reset();
+        loop.enable();
         marked = true;
       } else if (m.type === 'report') {
         marked = false;
         const cpu = process.cpuUsage(cpu0);
+        loop.disable();
+        // The histogram holds the sampling interval plus the delay: keep the delay.
+    const loopDelayMs = [loop.percentile(50), loop.percentile(99), loop.max].map((ns) => Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS)) as [number, number, number];
         const watchBytes = bytesRead(watchSockets) - bytes0;
         let profile: string | undefined;
         if (profiler) {
@@ -202,7 +213,7 @@ async function child(mode: ChildMode, kubeconfigPath: string): Promise<void> {
           report: {
             mode, heapBefore, heapSynced, heapNow: gcHeap(), rss: process.memoryUsage().rss, rssPeak: vmHwm(),
             cpuUserMs: cpu.user / 1000, cpuSystemMs: cpu.system / 1000, reconcileMs, plannerMs, handoverMs: handovers(), writeMs,
-            nodeWrites, otherWrites, watchBytes, cached: cached(), ...(profile ? { profile } : {}),
+            nodeWrites, otherWrites, watchBytes, loopDelayMs, cached: cached(), ...(profile ? { profile } : {}),
           },
         });
       } else if (m.type === 'stop') {

@@ -14,14 +14,18 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { A_DESIRED_TIME, A_STATE_TIME } from '../src/api/annotations.js';
 import { GROUP, PLURAL, VERSION, type NodeTracingPolicy } from '../src/api/types.js';
+import { NODES } from '../src/sim/apiserver/index.js';
 import { SimCluster } from '../src/sim/cluster.js';
 import type { ChildMessage, ChildMode, ChildReport, ParentMessage } from './baseline.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const LOOP_RESOLUTION_MS = 5;
 const POLICIES = { group: GROUP, version: VERSION, resource: PLURAL };
 // Every version here takes tracing, so every node is a target.
 export const VERSIONS = ['v1.29.14', 'v1.30.10', 'v1.31.6', 'v1.32.2', 'v1.33.1', 'v1.34.0', 'v1.35.2'];
@@ -52,7 +56,29 @@ export interface RolloutBenchResult {
   maxConcurrentRestarts: number;
   /** CPU of this process (API server, agents, kubelets, heartbeats) over the rollout. */
   harnessCpuMs: number;
+  /** The harness's event-loop delay over the rollout (p50, p99, max; ms): how late anything
+   *  in it (a watch event, a timer, a file write's completion) ran. */
+  harnessLoopDelayMs: [number, number, number];
   harnessProfile?: string;
+  /** Per node, the harness's side of its turn: from the controller's release (desired-time) to
+   *  the kubelet restart beginning (the agent reacting), the restart itself, and from the kubelet
+   *  healthy to the agent's Applied report (state-time). */
+  phases: { reactMs: number[]; restartMs: number[]; reportMs: number[] };
+}
+
+/** Where each node's turn went on the harness's side, from its annotations and its kubelet's log. */
+function phases(cluster: SimCluster): RolloutBenchResult['phases'] {
+  const out: RolloutBenchResult['phases'] = { reactMs: [], restartMs: [], reportMs: [] };
+  for (const n of cluster.server.store.list<{ metadata: { name: string; annotations?: Record<string, string> } }>(NODES).items) {
+    const restart = cluster.kubelets.get(n.metadata.name)?.restartLog[1];
+    const released = Date.parse(n.metadata.annotations?.[A_DESIRED_TIME] ?? '');
+    const reported = Date.parse(n.metadata.annotations?.[A_STATE_TIME] ?? '');
+    if (!restart || restart.readyAt === undefined || Number.isNaN(released) || Number.isNaN(reported)) continue;
+    out.reactMs.push(restart.startedAt - released);
+    out.restartMs.push(restart.readyAt - restart.startedAt);
+    out.reportMs.push(reported - restart.readyAt);
+  }
+  return out;
 }
 
 type Child = { proc: ChildProcess; synced: Promise<Extract<ChildMessage, { type: 'synced' }>>; send: (m: ParentMessage) => void; report: () => Promise<ChildReport>; stop: () => Promise<void> };
@@ -132,6 +158,8 @@ export async function runRolloutBench(o: RolloutBenchOptions): Promise<RolloutBe
     const harnessProf = o.profileDir ? await profileSelf() : undefined;
     ctl.send({ type: 'mark', maxUnavailable, ...(o.profileDir ? { profile: join(o.profileDir, `controller-${tag}.cpuprofile`) } : {}) });
     const cpu0 = process.cpuUsage();
+    const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+    loop.enable();
     const start = performance.now();
     server.store.create(POLICIES, {
       apiVersion: `${GROUP}/${VERSION}`, kind: 'NodeTracingPolicy', metadata: { name: 'bench' },
@@ -150,6 +178,9 @@ export async function runRolloutBench(o: RolloutBenchOptions): Promise<RolloutBe
     }
     const rolloutMs = performance.now() - start;
     const cpu = process.cpuUsage(cpu0);
+    loop.disable();
+    // The histogram holds the sampling interval plus the delay: keep the delay.
+    const harnessLoopDelayMs = [loop.percentile(50), loop.percentile(99), loop.max].map((ns) => Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS)) as [number, number, number];
     const requests = server.requestCounts();
     const controller = await ctl.report();
     const harnessProfile = o.profileDir ? join(o.profileDir, `harness-${tag}.cpuprofile`) : undefined;
@@ -159,7 +190,7 @@ export async function runRolloutBench(o: RolloutBenchOptions): Promise<RolloutBe
       idealMs: Math.ceil(o.nodes / maxUnavailable) * o.restartMs, controller, requests,
       agentWrites: requests.writes - controller.nodeWrites - controller.otherWrites,
       restarts: cluster.restarts().length, maxConcurrentRestarts: cluster.maxConcurrentRestarts(),
-      harnessCpuMs: (cpu.user + cpu.system) / 1000, ...(harnessProfile ? { harnessProfile } : {}),
+      harnessCpuMs: (cpu.user + cpu.system) / 1000, harnessLoopDelayMs, ...(harnessProfile ? { harnessProfile } : {}), phases: phases(cluster),
     };
   } finally {
     await ctl.stop();
@@ -182,5 +213,5 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     log: (m) => console.error(m),
   });
   const samples = (xs: number[]): string => `${xs.length} samples`;
-  console.log(JSON.stringify({ ...r, controller: { ...r.controller, reconcileMs: samples(r.controller.reconcileMs), plannerMs: samples(r.controller.plannerMs), writeMs: samples(r.controller.writeMs), handoverMs: samples(r.controller.handoverMs) } }, null, 2));
+  console.log(JSON.stringify({ ...r, phases: samples(r.phases.reactMs), controller: { ...r.controller, reconcileMs: samples(r.controller.reconcileMs), plannerMs: samples(r.controller.plannerMs), writeMs: samples(r.controller.writeMs), handoverMs: samples(r.controller.handoverMs) } }, null, 2));
 }

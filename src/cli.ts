@@ -77,7 +77,7 @@ export function buildProgram(): Command {
     .option('--no-crd', 'do not pre-install the NodeTracingPolicy CRD (as installing the chart does)')
     .option('--keep', 'keep the node host directories on exit', false)
     .option('--state-dir <dir>', 'persist the API server state here')
-    .addOption(new Option('--not-ready-after-ms <ms>', 'how long a down kubelet takes to turn its node NotReady').argParser(nonNegativeInt).default(40_000))
+    .addOption(new Option('--not-ready-after-ms <ms>', "node-monitor-grace-period: how long a node's Lease may go unrenewed before its node turns NotReady").argParser(nonNegativeInt).default(40_000))
     .action(async (opts: SimFlags) => {
       process.exitCode = await simCommand(opts);
     });
