@@ -115,12 +115,14 @@ export class NodeHeartbeats {
   tick(): void {
     const slot = this.slots[this.next] ?? [];
     this.next = (this.next + 1) % this.slots.length;
-    for (const beat of slot) if (beat.up()) this.beat(beat, false);
+    // One timestamp for the slice: its renewals happen within the same millisecond or two.
+    const renewTime = microTime(this.now());
+    for (const beat of slot) if (beat.up()) this.beat(beat, false, renewTime);
   }
 
-  private beat(beat: Beat, report: boolean): void {
+  private beat(beat: Beat, report: boolean, renewTime = microTime(this.now())): void {
     try {
-      this.renew(beat);
+      this.renew(beat, renewTime);
       if (report || this.now() - beat.reportedAt >= this.statusReportMs || this.statusChanged(beat)) this.report(beat);
     } catch (e) {
       // Someone deleted the Lease (it is made again next time) or the Node (nothing to report on).
@@ -129,8 +131,7 @@ export class NodeHeartbeats {
     }
   }
 
-  private renew(beat: Beat): void {
-    const renewTime = microTime(this.now());
+  private renew(beat: Beat, renewTime: string): void {
     if (!beat.leased) {
       // The kubelet's first renewal creates its Lease (a restarted sim finds it there already).
       beat.leased = true;

@@ -26,7 +26,7 @@ export class NodeLifecycleController {
   private readonly graceMs: number;
   private readonly now: () => number;
   private readonly started: number;
-  /** Node name -> when its Lease was last seen renewed (local time). */
+  /** Node name -> its Lease's last renewTime seen, and when it was seen (local time). */
   private readonly probed = new Map<string, { renewTime: unknown; at: number }>();
   private readonly stopWatch: () => void;
   private readonly timer: NodeJS.Timeout | undefined;
@@ -54,7 +54,12 @@ export class NodeLifecycleController {
       return;
     }
     const renewTime = (lease['spec'] as { renewTime?: unknown } | undefined)?.renewTime;
-    if (this.probed.get(name)?.renewTime !== renewTime) this.probed.set(name, { renewTime, at: this.now() });
+    const p = this.probed.get(name);
+    if (!p) this.probed.set(name, { renewTime, at: this.now() });
+    else if (p.renewTime !== renewTime) {
+      p.renewTime = renewTime;
+      p.at = this.now();
+    }
   }
 
   /** One pass over every Node: those silent for longer than the grace period turn Unknown. */

@@ -24,9 +24,9 @@ export interface StoredEvent {
    *  replayed). */
   json?: string;
   prev?: KubeObject;
-  /** Encodings of this event shared by every watcher that receives it while it is dispatched
-   *  (see `memo`). */
-  frames?: Map<string, unknown>;
+  /** Set while the event is dispatched: encodings of it shared by every watcher that receives
+   *  it (see `memo`; null until the first one is made). */
+  frames?: Map<string, unknown> | null;
 }
 
 /** Receives events already filtered for one watch. `json` is the object's text in storage form;
@@ -47,8 +47,8 @@ export interface Watcher {
 /** One encoding of an event, made by the first watcher that needs it and shared by the rest
  *  (while the event is dispatched; a replay encodes for itself). */
 export function memo<T>(ev: StoredEvent | undefined, key: string, make: () => T): T {
-  const frames = ev?.frames;
-  if (!frames) return make();
+  if (!ev || ev.frames === undefined) return make();
+  const frames = (ev.frames ??= new Map());
   if (frames.has(key)) return frames.get(key) as T;
   const v = make();
   frames.set(key, v);
@@ -187,7 +187,7 @@ export class WatchHub {
   push(ev: StoredEvent): void {
     const c = this.cache(ev.res);
     c.push(ev);
-    ev.frames = new Map();
+    ev.frames = null;
     c.watchers.dispatch(ev);
     // What was encoded for this dispatch is not kept in the history.
     ev.frames = undefined;

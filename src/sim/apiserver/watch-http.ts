@@ -106,25 +106,31 @@ interface BookmarkEntry {
   next: number;
   deadline: number | undefined;
   send: () => void;
+  /** The time slot it waits in. */
+  slot: number;
 }
 
 /** Bookmarks of every open watch from one timer, as the real cacher sends them: every interval
- *  (a minute by default) and once 2 s before the watch's timeoutSeconds deadline. One timer for
- *  thousands of watches, not one each. */
+ *  (a minute by default) and once 2 s before the watch's timeoutSeconds deadline. Watches wait in
+ *  time slots (as the cacher's bookmark buckets), so a tick looks only at those that are due. */
 class BookmarkClock {
-  private readonly entries = new Set<BookmarkEntry>();
+  private readonly slots = new Map<number, Set<BookmarkEntry>>();
+  private readonly slotMs: number;
+  private size = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly intervalMs: number) {}
+  constructor(private readonly intervalMs: number) {
+    this.slotMs = Math.min(1000, intervalMs);
+  }
 
   add(send: () => void, deadline: number | undefined): () => void {
-    const e: BookmarkEntry = { next: 0, deadline, send };
+    const e: BookmarkEntry = { next: 0, deadline, send, slot: 0 };
     this.schedule(e, Date.now());
-    this.entries.add(e);
-    this.timer ??= setInterval(() => this.tick(), Math.min(1000, this.intervalMs)).unref();
+    this.size++;
+    this.timer ??= setInterval(() => this.tick(), this.slotMs).unref();
     return () => {
-      this.entries.delete(e);
-      if (this.entries.size === 0 && this.timer) {
+      this.slots.get(e.slot)?.delete(e);
+      if (--this.size === 0 && this.timer) {
         clearInterval(this.timer);
         this.timer = undefined;
       }
@@ -135,14 +141,23 @@ class BookmarkClock {
     let next = now + this.intervalMs;
     if (e.deadline !== undefined && e.deadline - 2000 < next) next = e.deadline - 2000 > now ? e.deadline - 2000 : Infinity;
     e.next = next;
+    if (next === Infinity) return;
+    e.slot = Math.ceil(next / this.slotMs);
+    let s = this.slots.get(e.slot);
+    if (!s) this.slots.set(e.slot, (s = new Set()));
+    s.add(e);
   }
 
   private tick(): void {
     const now = Date.now();
-    for (const e of this.entries) {
-      if (e.next > now) continue;
-      e.send();
-      this.schedule(e, now);
+    const due = Math.floor(now / this.slotMs);
+    for (const [slot, entries] of this.slots) {
+      if (slot > due) continue;
+      this.slots.delete(slot);
+      for (const e of entries) {
+        e.send();
+        this.schedule(e, now);
+      }
     }
   }
 }
