@@ -28,7 +28,8 @@ export class NodeLifecycleController {
   private readonly started: number;
   /** Node name -> its Lease's last renewTime seen, and when it was seen (local time). */
   private readonly probed = new Map<string, { renewTime: unknown; at: number }>();
-  private readonly stopWatch: () => void;
+  private stopWatch: () => void = () => undefined;
+  private stopped = false;
   private readonly timer: NodeJS.Timeout | undefined;
 
   constructor(o: NodeLifecycleOptions) {
@@ -36,13 +37,22 @@ export class NodeLifecycleController {
     this.graceMs = o.gracePeriodMs ?? 40_000;
     this.now = o.now ?? Date.now;
     this.started = this.now();
-    // Objects in the sink are the stored ones: read, never kept or changed.
-    this.stopWatch = this.store.watchEntries(LEASES, { namespace: NODE_LEASE_NAMESPACE }, (type, obj) => this.leaseEvent(type, obj));
+    this.watch();
     const period = o.monitorPeriodMs ?? Math.min(5_000, this.graceMs / 8);
     if (period > 0) this.timer = setInterval(() => this.monitor(), period).unref();
   }
 
+  /** Follows the Leases; a watch the server closed (a restart, a reload of its state) is opened
+   *  again once the store is back, as an informer would. */
+  private watch(): void {
+    // Objects in the sink are the stored ones: read, never kept or changed.
+    this.stopWatch = this.store.watchEntries(LEASES, { namespace: NODE_LEASE_NAMESPACE }, (type, obj) => this.leaseEvent(type, obj), () => {
+      if (!this.stopped) setImmediate(() => !this.stopped && this.watch());
+    });
+  }
+
   stop(): void {
+    this.stopped = true;
     this.stopWatch();
     if (this.timer) clearInterval(this.timer);
   }

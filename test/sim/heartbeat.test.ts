@@ -158,6 +158,19 @@ describe('node lifecycle controller', () => {
     assert.equal(ready(store, 'lonely'), 'Unknown', 'a node that never had a Lease');
     nlc.stop();
   });
+
+  test('it keeps following the Leases when the server reloads its state', async () => {
+    const { store, clock, interval } = setup(['n1']);
+    const nlc = new NodeLifecycleController({ store, gracePeriodMs: 40_000, monitorPeriodMs: 0, now: clock.now });
+    store.load(store.snapshot());
+    await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 6; i++) {
+      interval();
+      nlc.monitor();
+    }
+    assert.equal(ready(store, 'n1'), 'True', 'renewals after the reload are seen');
+    nlc.stop();
+  });
 });
 
 describe('heartbeats in a running cluster (client-node over HTTP)', () => {
