@@ -157,7 +157,13 @@ export class NodeHeartbeats {
    *  lifecycle controller marked it Unknown while the kubelet was away). */
   private statusChanged(beat: Beat): boolean {
     const conds = conditionsOf(this.store.getEntry(NODES, beat.name).obj);
-    return CONDITIONS.some(([type, status]) => conds.find((c) => c.type === type)?.status !== status);
+    // Plain loops: this runs for every node every renewal.
+    for (const want of CONDITIONS) {
+      let status: string | undefined;
+      for (const c of conds) if (c.type === want[0]) status = c.status;
+      if (status !== want[1]) return true;
+    }
+    return false;
   }
 
   private report(beat: Beat): void {

@@ -127,6 +127,20 @@ describe('watch fan-out', () => {
     assert.equal(pinnedName(undefined), undefined);
   });
 
+  test('an update that changes nothing writes nothing; key order is not a change', () => {
+    const store = new Store();
+    const cm = store.create<KubeObject>(CONFIGMAPS, { metadata: { name: 'same', namespace: 'default', labels: { a: '1', b: '2' } }, data: { x: '1', y: '2' } });
+    const rv = store.resourceVersion;
+    const again = store.update<KubeObject>(CONFIGMAPS, { ...cm, metadata: { ...cm.metadata, labels: { b: '2', a: '1' } }, data: { y: '2', x: '1' } });
+    assert.equal(store.resourceVersion, rv, 'no write');
+    assert.equal(again.metadata.resourceVersion, cm.metadata.resourceVersion);
+    const changed = store.update<KubeObject>(CONFIGMAPS, { ...again, data: { y: '2', x: '3' } });
+    assert.equal(store.resourceVersion, rv + 1);
+    assert.equal(changed.metadata.generation, 2, 'a changed body bumps the generation');
+    const relabelled = store.update<KubeObject>(CONFIGMAPS, { ...changed, metadata: { ...changed.metadata, labels: { a: '9' } } });
+    assert.equal(relabelled.metadata.generation, 2, 'metadata alone does not');
+  });
+
   test('deliver turns a selector change into ADDED or DELETED', () => {
     const seen: string[] = [];
     const w: Watcher = { def: {} as ResourceDef, match: parseLabelSelector('a=1'), sink: (t) => seen.push(t) };

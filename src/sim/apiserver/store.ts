@@ -161,7 +161,7 @@ export class ObjectStore extends StoreState {
     next.metadata.resourceVersion = old.metadata.resourceVersion;
     next = this.toStorage(def, next);
     if (opts.dryRun) return this.view(def, { obj: next, json: JSON.stringify(next) });
-    if (JSON.stringify(next) === cur.json) return this.view(def, cur);
+    if (jsonEqual(next, cur.obj)) return this.view(def, cur);
     if (next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0) {
       return this.view(def, this.remove(def, key, next, cur.obj));
     }
@@ -254,21 +254,32 @@ export class ObjectStore extends StoreState {
   }
 }
 
+/** Everything but metadata and status (and the type), compared as JSON values. */
 function specChanged(a: JsonObject, b: JsonObject): boolean {
-  return JSON.stringify(sortDeep(omit(a))) !== JSON.stringify(sortDeep(omit(b)));
+  return !jsonEqual(a, b, SPEC_SKIP);
 }
 
-function omit(o: JsonObject): JsonObject {
-  const { metadata: _m, status: _s, apiVersion: _a, kind: _k, ...rest } = o;
-  return rest;
-}
+const SPEC_SKIP: ReadonlySet<string> = new Set(['metadata', 'status', 'apiVersion', 'kind']);
 
-function sortDeep(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortDeep);
-  if (!isObject(v)) return v;
-  const out: JsonObject = {};
-  for (const k of Object.keys(v).sort()) out[k] = sortDeep(v[k]);
-  return out;
+/** Equality of two values as JSON sees them (key order ignored, undefined members absent), without
+ *  serialising them: every write compares, and the heartbeats alone write 500 times a second. */
+function jsonEqual(a: unknown, b: unknown, skipTop?: ReadonlySet<string>): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!jsonEqual(a[i] ?? null, b[i] ?? null)) return false;
+    return true;
+  }
+  if (!isObject(a) || !isObject(b)) return false;
+  let na = 0;
+  for (const k in a) {
+    if (a[k] === undefined || skipTop?.has(k)) continue;
+    na++;
+    if (!jsonEqual(a[k], b[k])) return false;
+  }
+  let nb = 0;
+  for (const k in b) if (b[k] !== undefined && !skipTop?.has(k)) nb++;
+  return na === nb;
 }
 
 export type { StatusCause };
