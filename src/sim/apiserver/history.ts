@@ -97,7 +97,6 @@ class WatcherIndex {
     for (const s of this.byNamespace.values()) yield* s;
     for (const s of this.byName.values()) yield* s;
   }
-
 }
 
 /** One resource's cache: its recent events and its watchers. */
