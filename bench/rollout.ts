@@ -1,73 +1,90 @@
-// Rollout benchmark: one policy rolled across N simulated nodes (realistic ~4 KB Node objects),
-// maxUnavailable 10%, simulated kubelet restart 200 ms, minReadySeconds 0.
+// Rollout benchmark: one policy rolled across N simulated nodes (realistic ~5 KB Node objects),
+// maxUnavailable 10%, minReadySeconds 0, every node running the real agent (runAgent, the loop
+// `kto agent` runs: list + watch of its own Node over HTTP, files written, simulated kubelet
+// restarted, reports patched over HTTP).
 //
-// The controller runs in a child process (bench/baseline.ts "controller" mode) against the
-// embedded API server over real HTTP, so its heap, CPU and requests are its own.
+// Two processes, so each side's figures are its own:
+//  - the controller, in a child process (bench/baseline.ts "controller" mode), measuring itself;
+//  - the harness, this process: the embedded API server, the N agents and their kubelets, the
+//    kubelets' heartbeats. Its CPU is printed beside the controller's.
+// Both can be CPU-profiled over the rollout window (V8 sampling profiler, 1 ms interval).
 //
-// Agents: 5,000 real agents (each a list + watch over HTTP, the API server fanning every Node
-// event out to 5,000 field-selected watches) do not fit one process on this machine, so by
-// default each node gets an in-process *agent stand-in*: it sees its Node through the store
-// (server.store.watch), decides with the real agent's decideAction(), marks Applying, restarts
-// the node's SimKubelet (real files on tmpfs, real restart delay), waits for it to be healthy,
-// and reports Applied with state-hash / applied-hash / state-time through store.patch: the
-// agent protocol minus the HTTP. `--agents real` runs the real agents (SimCluster) instead.
-//
-// Run: node --import tsx bench/rollout.ts [--nodes 5000] [--restart-ms 200] [--agents standin|real] [--kubelet sim|timer]
+// Run: node --import tsx bench/rollout.ts [--nodes 5000] [--restart-ms 200] [--profile DIR]
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decideAction } from '../src/agent/agent.js';
-import { A_APPLIED_HASH, A_MESSAGE, A_STATE, A_STATE_HASH, A_STATE_TIME, REMOVED_HASH } from '../src/api/annotations.js';
-import { buildCrd, CRD_NAME } from '../src/api/crd.js';
+import { A_DESIRED_TIME, A_STATE_TIME } from '../src/api/annotations.js';
 import { GROUP, PLURAL, VERSION, type NodeTracingPolicy } from '../src/api/types.js';
-import { ApiServer, CRDS, NODES } from '../src/sim/apiserver/index.js';
+import { NODES } from '../src/sim/apiserver/index.js';
 import { SimCluster } from '../src/sim/cluster.js';
-import { SimKubelet } from '../src/sim/kubelet/index.js';
-import { simNodeObject } from '../src/sim/nodes.js';
-import type { ChildMessage, ChildMode, ChildReport } from './baseline.js';
+import type { ChildMessage, ChildMode, ChildReport, ParentMessage } from './baseline.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const LOOP_RESOLUTION_MS = 5;
 const POLICIES = { group: GROUP, version: VERSION, resource: PLURAL };
 // Every version here takes tracing, so every node is a target.
-const VERSIONS = ['v1.29.14', 'v1.30.10', 'v1.31.6', 'v1.32.2', 'v1.33.1', 'v1.34.0', 'v1.35.2'];
+export const VERSIONS = ['v1.29.14', 'v1.30.10', 'v1.31.6', 'v1.32.2', 'v1.33.1', 'v1.34.0', 'v1.35.2'];
 
 export interface RolloutBenchOptions {
   nodes: number;
   restartMs: number;
-  agents: 'standin' | 'real';
-  /** Stand-ins only: 'sim' restarts a SimKubelet (reads and validates its YAML files, as the
-   *  kubelet does); 'timer' is a bare restartMs timer, to take the simulator's own CPU out. */
-  kubelet?: 'sim' | 'timer';
+  /** Write CPU profiles of the rollout window (controller and harness) into this directory. */
+  profileDir?: string;
   log?: (msg: string) => void;
 }
 
 export interface RolloutBenchResult {
   nodes: number;
-  agents: 'standin' | 'real';
-  kubelet: 'sim' | 'timer';
   maxUnavailable: number;
   restartMs: number;
-  setupMs: number;
+  /** Embedded cluster start: API server, nodes, kubelets, every agent watching. */
+  clusterStartMs: number;
+  syncMs: number;
   rolloutMs: number;
   idealMs: number;
   controller: ChildReport;
-  syncMs: number;
-  /** HTTP requests during the rollout (the controller's; stand-in agents use no HTTP). */
+  /** HTTP requests the API server served during the rollout (controller and agents). */
   requests: { reads: number; writes: number; byVerb: Record<string, number> };
-  /** Writes by the agents (annotation patches). */
+  /** Writes by the agents (their annotation patches): all writes but the controller's. */
   agentWrites: number;
   restarts: number;
   maxConcurrentRestarts: number;
-  parentCpuMs: number;
+  /** CPU of this process (API server, agents, kubelets, heartbeats) over the rollout. */
+  harnessCpuMs: number;
+  /** The harness's event-loop delay over the rollout (p50, p99, max; ms): how late anything
+   *  in it (a watch event, a timer, a file write's completion) ran. */
+  harnessLoopDelayMs: [number, number, number];
+  harnessProfile?: string;
+  /** Per node, the harness's side of its turn: from the controller's release (desired-time) to
+   *  the kubelet restart beginning (the agent reacting), the restart itself, and from the kubelet
+   *  healthy to the agent's Applied report (state-time). */
+  phases: { reactMs: number[]; restartMs: number[]; reportMs: number[] };
 }
 
-export function forkChild(mode: ChildMode, kubeconfig: string): { proc: ChildProcess; synced: Promise<Extract<ChildMessage, { type: 'synced' }>>; report: () => Promise<ChildReport>; stop: () => Promise<void> } {
-  // KTO_BENCH_PROF=dir writes a V8 CPU profile of the child there (node --cpu-prof).
-  const prof = process.env['KTO_BENCH_PROF'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['KTO_BENCH_PROF']] : [];
-  const proc = fork(join(here, 'baseline.ts'), [mode, kubeconfig], { execArgv: ['--import', 'tsx', '--expose-gc', ...prof], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/** Where each node's turn went on the harness's side, from its annotations and its kubelet's log. */
+function phases(cluster: SimCluster): RolloutBenchResult['phases'] {
+  const out: RolloutBenchResult['phases'] = { reactMs: [], restartMs: [], reportMs: [] };
+  for (const n of cluster.server.store.list<{ metadata: { name: string; annotations?: Record<string, string> } }>(NODES).items) {
+    const restart = cluster.kubelets.get(n.metadata.name)?.restartLog[1];
+    const released = Date.parse(n.metadata.annotations?.[A_DESIRED_TIME] ?? '');
+    const reported = Date.parse(n.metadata.annotations?.[A_STATE_TIME] ?? '');
+    if (!restart || restart.readyAt === undefined || Number.isNaN(released) || Number.isNaN(reported)) continue;
+    out.reactMs.push(restart.startedAt - released);
+    out.restartMs.push(restart.readyAt - restart.startedAt);
+    out.reportMs.push(reported - restart.readyAt);
+  }
+  return out;
+}
+
+type Child = { proc: ChildProcess; synced: Promise<Extract<ChildMessage, { type: 'synced' }>>; send: (m: ParentMessage) => void; report: () => Promise<ChildReport>; stop: () => Promise<void> };
+
+export function forkChild(mode: ChildMode, kubeconfig: string): Child {
+  const proc = fork(join(here, 'baseline.ts'), [mode, kubeconfig], { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const next = <T extends ChildMessage['type']>(type: T): Promise<Extract<ChildMessage, { type: T }>> =>
     new Promise((resolve, reject) => {
       const onMsg = (m: ChildMessage): void => {
@@ -83,143 +100,20 @@ export function forkChild(mode: ChildMode, kubeconfig: string): { proc: ChildPro
   return {
     proc,
     synced: next('synced'),
+    send: (m) => void proc.send(m),
     report: async () => {
       const r = next('report');
-      proc.send({ type: 'report' });
+      proc.send({ type: 'report' } satisfies ParentMessage);
       return (await r).report;
     },
     stop: async () => {
       const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-      proc.send({ type: 'stop' });
+      proc.send({ type: 'stop' } satisfies ParentMessage);
       const t = setTimeout(() => proc.kill('SIGKILL'), 5_000);
       await exited;
       clearTimeout(t);
     },
   };
-}
-
-interface BenchKubelet {
-  readonly restartLog: Array<{ startedAt: number; readyAt?: number }>;
-  init(): Promise<void>;
-  restart(): Promise<void>;
-  healthy(): Promise<boolean>;
-  stop(): void;
-}
-
-/** A kubelet that is only its restart delay. */
-class TimerKubelet implements BenchKubelet {
-  readonly restartLog: Array<{ startedAt: number; readyAt?: number }> = [];
-  private ready = true;
-  private timer: NodeJS.Timeout | undefined;
-  constructor(private readonly restartMs: number) {}
-  async init(): Promise<void> {
-    const now = Date.now();
-    this.restartLog.push({ startedAt: now, readyAt: now });
-  }
-  async restart(): Promise<void> {
-    const rec: { startedAt: number; readyAt?: number } = { startedAt: Date.now() };
-    this.restartLog.push(rec);
-    this.ready = false;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      rec.readyAt = Date.now();
-      this.ready = true;
-    }, this.restartMs);
-  }
-  async healthy(): Promise<boolean> {
-    return this.ready;
-  }
-  stop(): void {
-    clearTimeout(this.timer);
-  }
-}
-
-/** The in-process agent stand-ins: the agent protocol through the store, a kubelet per node. */
-class StandIns {
-  readonly kubelets = new Map<string, BenchKubelet>();
-  private readonly latest = new Map<string, Record<string, string>>();
-  private readonly finished = new Map<string, string>();
-  private readonly busy = new Set<string>();
-  writes = 0;
-  private stopWatch: (() => void) | undefined;
-
-  constructor(
-    private readonly server: ApiServer,
-    private readonly restartMs: number,
-    private readonly kind: 'sim' | 'timer',
-  ) {}
-
-  async init(names: string[], versionOf: (i: number) => string, root: string): Promise<void> {
-    // A few at a time: 5,000 layouts at once would open too many files.
-    for (let i = 0; i < names.length; i += 100) {
-      await Promise.all(names.slice(i, i + 100).map(async (name, j) => {
-        const k: BenchKubelet = this.kind === 'timer'
-          ? new TimerKubelet(this.restartMs)
-          : new SimKubelet({ nodeName: name, version: versionOf(i + j), root: join(root, name), restartMs: this.restartMs });
-        await k.init();
-        this.kubelets.set(name, k);
-      }));
-    }
-    this.stopWatch = this.server.store.watch(NODES, {}, (type, obj) => {
-      const name = obj.metadata.name ?? '';
-      if (type === 'DELETED') return;
-      this.latest.set(name, (obj.metadata as { annotations?: Record<string, string> }).annotations ?? {});
-      this.kick(name);
-    });
-  }
-
-  private patch(name: string, annotations: Record<string, string | null>): void {
-    this.writes++;
-    this.server.store.patch(NODES, name, 'merge', { metadata: { annotations } });
-  }
-
-  private kick(name: string): void {
-    if (this.busy.has(name)) return;
-    const action = decideAction(this.latest.get(name), this.finished.get(name));
-    if (action.kind !== 'apply') return;
-    this.busy.add(name);
-    void this.apply(name, action.hash, action.config === null).finally(() => {
-      this.busy.delete(name);
-      this.kick(name);
-    });
-  }
-
-  private async apply(name: string, hash: string, remove: boolean): Promise<void> {
-    const k = this.kubelets.get(name);
-    if (!k) return;
-    const now = (): string => new Date().toISOString();
-    this.patch(name, { [A_STATE]: 'Applying', [A_STATE_HASH]: hash, [A_MESSAGE]: null, [A_STATE_TIME]: now() });
-    await k.restart();
-    while (!(await k.healthy())) await new Promise((r) => setTimeout(r, 5));
-    this.finished.set(name, hash);
-    this.patch(name, { [A_STATE]: 'Applied', [A_STATE_HASH]: hash, [A_APPLIED_HASH]: remove ? REMOVED_HASH : hash, [A_MESSAGE]: null, [A_STATE_TIME]: now() });
-  }
-
-  restarts(): number {
-    let n = 0;
-    for (const k of this.kubelets.values()) n += k.restartLog.length - 1;
-    return n;
-  }
-
-  maxConcurrent(): number {
-    const edges: Array<[number, number]> = [];
-    for (const k of this.kubelets.values()) {
-      for (const r of k.restartLog.slice(1)) {
-        edges.push([r.startedAt, 1]);
-        if (r.readyAt !== undefined) edges.push([r.readyAt, -1]);
-      }
-    }
-    edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    let cur = 0;
-    let peak = 0;
-    for (const [, d] of edges) peak = Math.max(peak, (cur += d));
-    return peak;
-  }
-
-  stop(): void {
-    this.stopWatch?.();
-    for (const k of this.kubelets.values()) k.stop();
-  }
 }
 
 function converged(p: NodeTracingPolicy | undefined): boolean {
@@ -228,38 +122,44 @@ function converged(p: NodeTracingPolicy | undefined): boolean {
     s.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
 }
 
+/** Samples this process's CPU over a window (inspector session: no flag, no restart). */
+async function profileSelf(): Promise<{ stop: (file: string) => Promise<void> }> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    stop: async (file) => {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
 export async function runRolloutBench(o: RolloutBenchOptions): Promise<RolloutBenchResult> {
   const log = o.log ?? (() => undefined);
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
   const maxUnavailable = Math.max(1, Math.floor(o.nodes / 10));
-  const root = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'kto-bench-'));
-  let server: ApiServer;
-  let standIns: StandIns | undefined;
-  let cluster: SimCluster | undefined;
-  const names = Array.from({ length: o.nodes }, (_, i) => `node-${String(i + 1).padStart(String(o.nodes).length, '0')}`);
-  if (o.agents === 'real') {
-    cluster = await SimCluster.start({ nodes: o.nodes, versions: VERSIONS, restartMs: o.restartMs, installCrd: true });
-    server = cluster.server;
-  } else {
-    server = new ApiServer();
-    await server.start();
-    server.store.create(CRDS, buildCrd());
-    names.forEach((name, i) => server.store.create(NODES, simNodeObject(name, i, VERSIONS[i % VERSIONS.length] ?? 'v1.33.1')));
-    standIns = new StandIns(server, o.restartMs, o.kubelet ?? 'sim');
-    await standIns.init(names, (i) => VERSIONS[i % VERSIONS.length] ?? 'v1.33.1', root);
-  }
-  if (!server.store.tryGet(CRDS, CRD_NAME)) server.store.create(CRDS, buildCrd());
-  const kubeconfig = join(root, 'kubeconfig');
+  const dir = await mkdtemp(join(tmpdir(), 'kto-bench-'));
+  const t0 = performance.now();
+  const cluster = await SimCluster.start({ nodes: o.nodes, versions: VERSIONS, restartMs: o.restartMs, installCrd: true });
+  const clusterStartMs = performance.now() - t0;
+  const server = cluster.server;
+  const kubeconfig = join(dir, 'kubeconfig');
   await server.writeKubeconfig(kubeconfig);
-  log(`set up ${o.nodes} nodes (${o.agents}) in ${(performance.now() - t0).toFixed(0)} ms`);
+  log(`cluster of ${o.nodes} nodes (every agent watching) in ${clusterStartMs.toFixed(0)} ms`);
 
   const ctl = forkChild('controller', kubeconfig);
   try {
     const synced = await ctl.synced;
     log(`controller synced in ${synced.syncMs.toFixed(0)} ms`);
     server.resetRequestCounts();
-    const setupMs = performance.now() - t0;
+    const tag = `${o.nodes}n-${o.restartMs}ms`;
+    const harnessProf = o.profileDir ? await profileSelf() : undefined;
+    ctl.send({ type: 'mark', maxUnavailable, ...(o.profileDir ? { profile: join(o.profileDir, `controller-${tag}.cpuprofile`) } : {}) });
+    const cpu0 = process.cpuUsage();
+    const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+    loop.enable();
     const start = performance.now();
     server.store.create(POLICIES, {
       apiVersion: `${GROUP}/${VERSION}`, kind: 'NodeTracingPolicy', metadata: { name: 'bench' },
@@ -274,26 +174,28 @@ export async function runRolloutBench(o: RolloutBenchOptions): Promise<RolloutBe
         log(`  ${p?.status?.updatedNodes ?? 0}/${o.nodes} updated at ${(lastLog - start).toFixed(0)} ms`);
       }
       if (performance.now() - start > 20 * 60_000) throw new Error('rollout did not converge in 20 minutes');
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 10));
     }
     const rolloutMs = performance.now() - start;
+    const cpu = process.cpuUsage(cpu0);
+    loop.disable();
+    // The histogram holds the sampling interval plus the delay: keep the delay.
+    const harnessLoopDelayMs = [loop.percentile(50), loop.percentile(99), loop.max].map((ns) => Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS)) as [number, number, number];
     const requests = server.requestCounts();
     const controller = await ctl.report();
-    const cpu = process.cpuUsage(cpu0);
-    const restarts = standIns ? standIns.restarts() : (cluster?.restarts().length ?? 0);
-    const maxConcurrentRestarts = standIns ? standIns.maxConcurrent() : (cluster?.maxConcurrentRestarts() ?? 0);
+    const harnessProfile = o.profileDir ? join(o.profileDir, `harness-${tag}.cpuprofile`) : undefined;
+    if (harnessProf && harnessProfile) await harnessProf.stop(harnessProfile);
     return {
-      nodes: o.nodes, agents: o.agents, kubelet: o.agents === 'real' ? 'sim' : (o.kubelet ?? 'sim'), maxUnavailable, restartMs: o.restartMs, setupMs, rolloutMs,
-      idealMs: Math.ceil(o.nodes / maxUnavailable) * o.restartMs, controller, syncMs: synced.syncMs, requests,
-      // Real agents write over HTTP (already in `requests`): count them apart by node patches.
-      agentWrites: standIns ? standIns.writes : 0, restarts, maxConcurrentRestarts, parentCpuMs: (cpu.user + cpu.system) / 1000,
+      nodes: o.nodes, maxUnavailable, restartMs: o.restartMs, clusterStartMs, syncMs: synced.syncMs, rolloutMs,
+      idealMs: Math.ceil(o.nodes / maxUnavailable) * o.restartMs, controller, requests,
+      agentWrites: requests.writes - controller.nodeWrites - controller.otherWrites,
+      restarts: cluster.restarts().length, maxConcurrentRestarts: cluster.maxConcurrentRestarts(),
+      harnessCpuMs: (cpu.user + cpu.system) / 1000, harnessLoopDelayMs, ...(harnessProfile ? { harnessProfile } : {}), phases: phases(cluster),
     };
   } finally {
     await ctl.stop();
-    standIns?.stop();
-    if (cluster) await cluster.stop();
-    else await server.stop();
-    await rm(root, { recursive: true, force: true });
+    await cluster.stop();
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -303,12 +205,13 @@ function arg(name: string): string | undefined {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const profileDir = arg('profile');
   const r = await runRolloutBench({
     nodes: Number(arg('nodes') ?? 5000),
     restartMs: Number(arg('restart-ms') ?? 200),
-    agents: arg('agents') === 'real' ? 'real' : 'standin',
-    kubelet: arg('kubelet') === 'timer' ? 'timer' : 'sim',
+    ...(profileDir ? { profileDir } : {}),
     log: (m) => console.error(m),
   });
-  console.log(JSON.stringify({ ...r, controller: { ...r.controller, reconcileMs: `${r.controller.reconcileMs.length} samples`, plannerMs: `${r.controller.plannerMs.length} samples`, writeMs: `${r.controller.writeMs.length} samples` } }, null, 2));
+  const samples = (xs: number[]): string => `${xs.length} samples`;
+  console.log(JSON.stringify({ ...r, phases: samples(r.phases.reactMs), controller: { ...r.controller, reconcileMs: samples(r.controller.reconcileMs), plannerMs: samples(r.controller.plannerMs), writeMs: samples(r.controller.writeMs), handoverMs: samples(r.controller.handoverMs) } }, null, 2));
 }

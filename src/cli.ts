@@ -178,7 +178,7 @@ export function buildProgram(name = 'kto'): Command {
     .option('--state-dir <dir>', 'persist the API server state here')
     .option('--as-installed', "run as the Helm chart installs the operator: the chart's ServiceAccounts, RBAC and agent guard; each agent under the agent ServiceAccount with a token bound to its Node; <kubeconfig>.controller for `kto controller` with the controller's rights", false)
     .addOption(new Option('--collector [port]', "run an embedded OTLP collector for the kubelets' spans: OTLP/gRPC on this port (4317 when no port is given; 0: any free port), OTLP/HTTP and GET /spans (spans per node) on the next port up").preset('4317').argParser(nonNegativeInt))
-    .addOption(new Option('--not-ready-after-ms <ms>', 'how long a down kubelet takes to turn its node NotReady').argParser(nonNegativeInt).default(40_000))
+    .addOption(new Option('--not-ready-after-ms <ms>', "node-monitor-grace-period: how long a node's Lease may go unrenewed before its node turns NotReady").argParser(nonNegativeInt).default(40_000))
     .addHelpText('after', '\nNo pods are scheduled (as in envtest or kwok): Deployments and DaemonSets are stored and served but run no pods.')
     .action(async (opts: SimFlags) => {
       process.exitCode = await simCommand(opts);

@@ -72,8 +72,10 @@ async function readJournal(path: string): Promise<Journal | undefined> {
 
 const errMsg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-/** Polls health until healthy (true) or timeoutMs elapsed (false). */
+/** Polls health until healthy (true) or timeoutMs elapsed (false); a probe that can say when
+ *  the kubelet is healthy is waited on instead. */
 export async function waitHealthy(health: KubeletHealthProbeWithError, clock: Clock, timeoutMs: number, pollMs: number): Promise<boolean> {
+  if (health.untilHealthy) return health.untilHealthy(timeoutMs);
   const deadline = clock.now() + timeoutMs;
   for (;;) {
     try {

@@ -1,6 +1,6 @@
 // Finds where this node's kubelet reads its configuration, from the kubelet's own command line
 // (the agent runs with hostPID and the host filesystem mounted at hostRoot).
-import { readFile, readdir } from 'node:fs/promises';
+import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 
 export type KubeletLayout =
@@ -43,11 +43,13 @@ function splitNul(buf: Buffer): string[] {
     .filter((s) => s !== '');
 }
 
-/** Scans procRoot for a process whose argv[0] has basename `kubelet`. */
+/** Scans procRoot for a process whose argv[0] has basename `kubelet`. The process table is read
+ *  with synchronous calls: procfs answers from memory, and a promise per file cost several times
+ *  the read (it showed when thousands of agents start in one embedded cluster). */
 export async function findKubeletProcess(procRoot: string): Promise<KubeletProcess | undefined> {
   let entries: string[];
   try {
-    entries = await readdir(procRoot);
+    entries = readdirSync(procRoot);
   } catch (e: unknown) {
     if (errCode(e) === 'ENOENT') return undefined;
     throw e;
@@ -56,7 +58,7 @@ export async function findKubeletProcess(procRoot: string): Promise<KubeletProce
   for (const pid of pids) {
     let argv: string[];
     try {
-      argv = splitNul(await readFile(join(procRoot, String(pid), 'cmdline')));
+      argv = splitNul(readFileSync(join(procRoot, String(pid), 'cmdline')));
     } catch {
       continue; // the process exited, or is not ours to read
     }
@@ -65,7 +67,7 @@ export async function findKubeletProcess(procRoot: string): Promise<KubeletProce
     let env: Record<string, string> | undefined;
     try {
       env = {};
-      for (const kv of splitNul(await readFile(join(procRoot, String(pid), 'environ')))) {
+      for (const kv of splitNul(readFileSync(join(procRoot, String(pid), 'environ')))) {
         const i = kv.indexOf('=');
         if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
       }

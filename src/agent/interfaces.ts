@@ -28,4 +28,13 @@ export interface KubeletErrorSource {
   lastError?(): Promise<string | undefined>;
 }
 
-export type KubeletHealthProbeWithError = KubeletHealthProbe & KubeletErrorSource;
+/**
+ * Optional extension of KubeletHealthProbe, for a probe that is told rather than asked (the
+ * simulated kubelet): resolves true as soon as the kubelet is healthy, false after timeoutMs.
+ * The apply then waits on it instead of polling.
+ */
+export interface KubeletHealthWaiter {
+  untilHealthy?(timeoutMs: number): Promise<boolean>;
+}
+
+export type KubeletHealthProbeWithError = KubeletHealthProbe & KubeletErrorSource & KubeletHealthWaiter;

@@ -247,6 +247,7 @@ function collectorSteps(kubeconfig: string, c: SimCollector): string[] {
 }
 
 export async function simCommand(f: SimFlags): Promise<number> {
+  const t0 = performance.now();
   const problem = clusterFlagProblem(f);
   if (problem) {
     process.stderr.write(`kto sim: ${problem}\n`);
@@ -255,8 +256,11 @@ export async function simCommand(f: SimFlags): Promise<number> {
   const options = simOptions(f);
   // First: a busy collector port stops the command before the cluster starts.
   const collector = f.collector === undefined ? undefined : await startSimCollector(f.collector, (l) => process.stdout.write(l));
+  // Ready once the API server serves every node: the agents come up right after, as a
+  // DaemonSet would (a line says when they all watch their node).
   const cluster = await SimCluster.start({
     ...options,
+    waitForAgents: false,
     agentLog: createLogger('agent', 'warn'),
     ...(f.asInstalled ? asInstalledClusterOptions() : {}),
     ...(f.kubeletSpansPerSecond > 0 ? { kubeletSpans: { spansPerSecond: f.kubeletSpansPerSecond } } : {}),
@@ -277,9 +281,10 @@ export async function simCommand(f: SimFlags): Promise<number> {
         `  npx kto controller --kubeconfig ${controllerKubeconfig} --lease-namespace ${ns}`,
       ]
     : [`  kubeconfig: ${f.kubeconfig}`, '', 'next, in another terminal (in this repository, after npm ci):', `  npx kto controller --kubeconfig ${f.kubeconfig}`];
+  const seconds = (): string => ((performance.now() - t0) / 1000).toFixed(1);
   process.stdout.write(
     [
-      `embedded cluster ready: ${cluster.url}`,
+      `embedded cluster ready: ${cluster.url} (${seconds()} s)`,
       `  ${f.nodes} nodes (kubelets ${versions})${agents}; host dirs under ${cluster.baseDir}`,
       ...(options.failNodes.length ? [`  the kubelets of ${options.failNodes.join(', ')} reject any tracing config (--fail-nodes): watch them roll back`] : []),
       `  a kubelet running with tracing exports ${f.kubeletSpansPerSecond} spans/s (before sampling) over OTLP/gRPC to its endpoint`,
@@ -295,6 +300,7 @@ export async function simCommand(f: SimFlags): Promise<number> {
     ].join('\n'),
   );
   const stopReporting = cluster.kubeletTracing && reportExportErrors(cluster.kubeletTracing, (l) => process.stdout.write(l));
+  if (f.agents) void cluster.agentsReady().then(() => process.stdout.write(`${f.nodes} node agents watching their node (${seconds()} s)\n`));
   await untilSignal();
   stopReporting?.();
   await cluster.stop();

@@ -43,6 +43,8 @@ export interface ControllerOptions {
   queueObserver?: QueueObserver;
   /** An informer listed again (telemetry: kto_informer_relists_total). */
   onRelist?: (resource: 'nodetracingpolicies' | 'nodes', reason: RelistReason) => void;
+  /** Told about every Node event as the cache takes it in (the bench times slot hand-overs). */
+  onNodeEvent?: (n: CachedNode, old: CachedNode | undefined) => void;
 }
 
 export class Controller {
@@ -238,6 +240,7 @@ export class Controller {
   /** A Node event maps to the policies that select it (or did), and the one it carries. An
    *  invalid policy owns no node: only its own (carried) nodes concern it. */
   private nodeChanged(n: CachedNode, old?: CachedNode): void {
+    this.o.onNodeEvent?.(n, old);
     if (!this.leading) return;
     for (const p of this.policies.list()) {
       if (!eligible(p)) continue;

@@ -1,18 +1,22 @@
-// The embedded cluster: the API server, one simulated node per host directory, and (by default)
-// the real node agent on every node — what `kto sim`, `kto demo` and the integration tests run.
-// There is one copy of this wiring; the demo is this plus the controller.
-import { setMaxListeners } from 'node:events';
+// The embedded cluster: the API server, one simulated node per host directory, the kubelets'
+// heartbeats (Leases) with a node lifecycle controller following them, and (by default) the real
+// node agent on every node — what `kto sim`, `kto demo` and the integration tests run. There is
+// one copy of this wiring; the demo is this plus the controller.
+import { statfsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { runAgent, type RunAgentOptions } from '../agent/agent.js';
+import { PooledKubeConfig } from '../kube/pool.js';
 import type { Logger } from '../log.js';
 import { ApiServer } from './apiserver/index.js';
-import { CRDS, NODES } from './apiserver/types.js';
+import { CRDS, NODES, resKey } from './apiserver/types.js';
 import { buildCrd, CRD_NAME } from '../api/crd.js';
+import { NodeHeartbeats } from './heartbeat.js';
 import { SimKubelet, type RestartRecord } from './kubelet/index.js';
 import { KubeletTracing, type KubeletTracingOptions } from './kubelet/tracing.js';
+import { NodeLifecycleController } from './lifecycle.js';
 import { simNodeName, simNodeObject } from './nodes.js';
 
 export const DEFAULT_VERSIONS = ['v1.24.17', 'v1.25.16', 'v1.26.15', 'v1.27.16', 'v1.28.15', 'v1.29.14', 'v1.30.10', 'v1.31.6', 'v1.32.2', 'v1.33.1', 'v1.34.0', 'v1.35.2'];
@@ -30,7 +34,8 @@ export interface SimClusterOptions {
   stateDir?: string;
   /** Run the real agent on every node (default true). */
   agents?: boolean;
-  /** How long a kubelet may be down before its node turns NotReady (node-monitor-grace-period). */
+  /** How long a node's Lease may go unrenewed before the node lifecycle controller marks it
+   *  NotReady (node-monitor-grace-period; also the Leases' duration). Default 40 s. */
   notReadyAfterMs?: number;
   /** Keep host directories on stop. */
   keep?: boolean;
@@ -51,37 +56,67 @@ export interface SimClusterOptions {
   agentKubeConfig?: (node: string, server: ApiServer) => k8s.KubeConfig;
   /** Kubelets whose config has `tracing` export spans, as a real kubelet does (default: none do). */
   kubeletSpans?: KubeletTracingOptions;
+  /** start() resolves only once every agent watches its Node (default true); with false, the
+   *  agents come up in the background, as a DaemonSet rolls out (see agentsReady()). */
+  waitForAgents?: boolean;
 }
 
 export interface NodeRestart extends RestartRecord {
   node: string;
 }
 
+/** Where the nodes' host directories go: tmpfs (/dev/shm) when it has room, since thousands of
+ *  small files are created at start and rewritten in a rollout (a disk journal made that the
+ *  slowest part of starting 5,000 nodes), else the temp dir. */
+function hostDirsRoot(nodes: number): string {
+  try {
+    const fs = statfsSync('/dev/shm');
+    if (fs.bavail * fs.bsize > 64 * 1024 * 1024 + nodes * 128 * 1024) return '/dev/shm';
+  } catch {
+    // no /dev/shm here
+  }
+  return tmpdir();
+}
+
+/** Agents starting (listing, not yet watching) at any one time. */
+const AGENT_WAVE = 100;
+
 export class SimCluster {
   readonly kubelets = new Map<string, SimKubelet>();
   /** The kubelets' span export, when kubeletSpans is set. */
   readonly kubeletTracing: KubeletTracing | undefined;
-  private readonly agentsAbort = new AbortController();
+  private readonly agentAborts: AbortController[] = [];
   private readonly agentRuns: Promise<void>[] = [];
-  private readonly notReadyTimers = new Map<string, NodeJS.Timeout>();
+  /** Kubelets running and healthy: the ones that heartbeat. */
+  private readonly healthy = new Set<string>();
+  private readonly heartbeats: NodeHeartbeats;
+  private lifecycle: NodeLifecycleController | undefined;
+  private readonly agentKubeConfig = new PooledKubeConfig();
+  private agentsUp: Promise<void> = Promise.resolve();
+  private stopping = false;
   private constructor(
     readonly server: ApiServer,
     readonly baseDir: string,
     private readonly o: SimClusterOptions,
   ) {
     this.kubeletTracing = o.kubeletSpans && new KubeletTracing(o.kubeletSpans);
+    this.heartbeats = new NodeHeartbeats({ store: server.store, leaseDurationMs: o.notReadyAfterMs ?? 40_000 });
   }
 
   static async start(o: SimClusterOptions): Promise<SimCluster> {
     const server = new ApiServer({ port: o.port ?? 0, stateDir: o.stateDir, gitVersion: o.gitVersion, adminToken: o.adminToken });
     await server.start();
-    const baseDir = await mkdtemp(join(tmpdir(), 'kto-sim-'));
+    const baseDir = await mkdtemp(join(hostDirsRoot(o.nodes), 'kto-sim-'));
     const cluster = new SimCluster(server, baseDir, o);
     try {
       if (o.installCrd && !server.store.tryGet(CRDS, CRD_NAME)) server.store.create(CRDS, buildCrd());
       await o.beforeNodes?.(server);
       await cluster.addNodes();
-      if (o.agents ?? true) cluster.startAgents();
+      cluster.lifecycle = new NodeLifecycleController({ store: server.store, gracePeriodMs: o.notReadyAfterMs ?? 40_000 });
+      if (o.agents ?? true) {
+        cluster.agentsUp = cluster.startAgents();
+        if (o.waitForAgents ?? true) await cluster.agentsUp;
+      }
     } catch (err) {
       await cluster.stop();
       throw err;
@@ -114,30 +149,50 @@ export class SimCluster {
   private async addNodes(): Promise<void> {
     const versions = this.o.versions?.length ? this.o.versions : DEFAULT_VERSIONS;
     const fail = new Set(this.o.failNodes ?? []);
+    const store = this.server.store;
     for (let i = 0; i < this.o.nodes; i++) {
       const name = simNodeName(i, this.o.nodes);
       const version = versions[i % versions.length] ?? 'v1.30.0';
-      const root = join(this.baseDir, name);
       const kubelet = new SimKubelet({
         nodeName: name,
         version,
-        root,
+        root: join(this.baseDir, name),
         restartMs: this.o.restartMs ?? 300,
         rejectAll: fail.has(name),
-        onStatus: (s) => this.kubeletStatus(name, s.running && s.ready, s.error),
+        onStatus: (s) => this.kubeletStatus(name, s.running && s.ready),
         onConfig: (effective) => this.kubeletTracing?.configure(name, effective),
       });
-      await kubelet.init();
       this.kubelets.set(name, kubelet);
-      if (!this.server.store.tryGet(NODES, name)) this.server.store.create(NODES, simNodeObject(name, i, version));
+    }
+    // Lay out the nodes' files a batch at a time: all at once would open too many files.
+    const all = [...this.kubelets.values()];
+    for (let i = 0; i < all.length; i += 200) await Promise.all(all.slice(i, i + 200).map((k) => k.init()));
+    let i = 0;
+    for (const [name, kubelet] of this.kubelets) {
+      // The kubelet registers its Node with its first status, then keeps its Lease.
+      if (!store.tryGet(NODES, name)) store.createEntry(NODES, simNodeObject(name, i, kubelet.version));
+      this.heartbeats.add(name, () => this.healthy.has(name));
+      i++;
     }
   }
 
-  private startAgents(): void {
-    // Every agent listens on the one shared stop signal: many listeners by design, not a leak.
-    setMaxListeners(0, this.agentsAbort.signal);
-    const kubeConfig = this.kubeConfig();
+  private async startAgents(): Promise<void> {
+    // Every agent of this process over one pool of keep-alive connections (see PooledKubeConfig).
+    const kubeConfig = this.agentKubeConfig;
+    kubeConfig.loadFromString(this.server.kubeconfigYaml());
+    const watching = (): number => this.server.store.hub.count(resKey(NODES));
+    const base = watching();
+    let started = 0;
     for (const [nodeName, kubelet] of this.kubelets) {
+      // A wave at a time, as a DaemonSet rolls out: thousands of agents listing at once hold
+      // thousands of responses in flight, and the heap grows to hold them (and keeps the pages).
+      while (started - (watching() - base) >= AGENT_WAVE && !this.stopping) await new Promise((r) => setTimeout(r, 2));
+      if (this.stopping) return;
+      started++;
+      // One stop signal per agent: thousands of listeners on one shared signal make every
+      // add and remove walk them all.
+      const abort = new AbortController();
+      this.agentAborts.push(abort);
       this.agentRuns.push(
         runAgent({
           kubeConfig: this.o.agentKubeConfig?.(nodeName, this.server) ?? kubeConfig,
@@ -148,42 +203,35 @@ export class SimCluster {
           timeoutMs: this.o.agentTimeoutMs ?? Math.max(5_000, (this.o.restartMs ?? 300) * 10),
           // The simulated kubelet answers health from memory: polling often costs nothing.
           pollMs: 10,
-          signal: this.agentsAbort.signal,
+          // Spread as client-go spreads its reflectors' watches (5 to 10 min), so thousands of
+          // agents started together do not all relist at the same moment.
+          watchTimeoutSeconds: 300 + Math.floor(Math.random() * 300),
+          signal: abort.signal,
           log: this.o.agentLog,
           ...this.o.agentHooks?.(nodeName),
         }).catch(() => undefined),
       );
     }
+    const deadline = Date.now() + 30_000;
+    while (watching() - base < started && Date.now() < deadline && !this.stopping) await new Promise((r) => setTimeout(r, 20));
   }
 
-  /** The kubelet's health shows in the Node's Ready condition only after the grace period, as
-   *  the node lifecycle controller does; coming back is immediate. */
-  private kubeletStatus(name: string, healthy: boolean, error?: string): void {
-    const pending = this.notReadyTimers.get(name);
-    if (healthy) {
-      if (pending) clearTimeout(pending);
-      this.notReadyTimers.delete(name);
-      this.setReady(name, true, 'KubeletReady', 'kubelet is posting ready status');
+  /** Resolves once every agent watches its Node (seen from the server), so a policy applied
+   *  then is acted on at once; gives up quietly after a while (agents keep retrying). */
+  agentsReady(): Promise<void> {
+    return this.agentsUp;
+  }
+
+  /** A kubelet that is (back) up renews its Lease and posts its status; one that is down goes
+   *  quiet, and the node lifecycle controller marks its node NotReady after the grace period. */
+  private kubeletStatus(name: string, healthy: boolean): void {
+    if (!healthy) {
+      this.healthy.delete(name);
       return;
     }
-    if (pending) return;
-    const t = setTimeout(() => {
-      this.notReadyTimers.delete(name);
-      this.setReady(name, false, 'NodeStatusUnknown', error ? `Kubelet stopped posting node status: ${error}` : 'Kubelet stopped posting node status.');
-    }, this.o.notReadyAfterMs ?? 40_000);
-    t.unref();
-    this.notReadyTimers.set(name, t);
-  }
-
-  private setReady(name: string, ready: boolean, reason: string, message: string): void {
-    const node = this.server.store.tryGet<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(NODES, name);
-    const current = node?.status?.conditions?.find((c) => c.type === 'Ready')?.status;
-    const want = ready ? 'True' : 'Unknown';
-    if (!node || current === want) return;
-    const now = new Date().toISOString();
-    this.server.store.patch(NODES, name, 'strategic', {
-      status: { conditions: [{ type: 'Ready', status: want, reason, message, lastHeartbeatTime: now, lastTransitionTime: now }] },
-    }, { subresource: 'status' });
+    const was = this.healthy.has(name);
+    this.healthy.add(name);
+    if (!was) this.heartbeats.started(name);
   }
 
   /** Every kubelet restart so far, with its node (the first record of each log is its boot). */
@@ -217,12 +265,22 @@ export class SimCluster {
   }
 
   async stop(): Promise<void> {
-    this.agentsAbort.abort();
-    await Promise.all(this.agentRuns);
-    for (const t of this.notReadyTimers.values()) clearTimeout(t);
+    this.stopping = true;
+    await this.agentsUp;
+    for (const a of this.agentAborts) a.abort();
+    // An agent told to stop while its list was in flight can go on to open its watch and wait
+    // there; the server closing that watch ends it.
+    const agentsDone = Promise.all(this.agentRuns);
+    let late: NodeJS.Timeout | undefined;
+    await Promise.race([agentsDone, new Promise((r) => (late = setTimeout(r, 2_000)))]);
+    clearTimeout(late);
+    this.heartbeats.stop();
+    this.lifecycle?.stop();
     for (const k of this.kubelets.values()) k.stop();
     await this.kubeletTracing?.stop();
     await this.server.stop();
+    await agentsDone;
+    this.agentKubeConfig.closePools();
     if (!this.o.keep) await rm(this.baseDir, { recursive: true, force: true });
   }
 }

@@ -305,3 +305,29 @@ describe('simulated kubelet behaviour', () => {
     assert.deepEqual(jsonMergePatch({ a: 1 }, { b: null }), { a: 1 });
   });
 });
+
+describe('simulated kubelet health, told rather than polled', () => {
+  test('untilHealthy resolves when a restart completes, and false when the kubelet crash-loops', async () => {
+    const k = await newKubelet('v1.31.6');
+    assert.equal(await k.untilHealthy(1_000), true, 'healthy already');
+    await k.restart();
+    assert.equal(await k.healthy(), false, 'restarting');
+    assert.equal(await k.untilHealthy(5_000), true, 'told when the restart completes');
+    const dropin = k.dropinDir ?? '';
+    await writeFile(join(dropin, '50-bad.conf'), stringify({ ...base, featureGates: { NoSuchGate: true } }));
+    await k.restart();
+    assert.equal(await k.untilHealthy(50), false, 'a crash-looping kubelet never gets healthy');
+    assert.match((await k.lastError()) ?? '', /unrecognized feature gate: NoSuchGate/);
+    k.stop();
+  });
+
+  test('kubelets with the same files run the same config; configz hands out a copy', async () => {
+    const a = await newKubelet('v1.30.10');
+    const b = await newKubelet('v1.30.10');
+    const ca = a.configz()?.kubeletconfig;
+    assert.deepEqual(ca, b.configz()?.kubeletconfig, 'same files, same effective config');
+    assert.equal(Object.isFrozen(ca), false, 'configz hands out a copy');
+    a.stop();
+    b.stop();
+  });
+});

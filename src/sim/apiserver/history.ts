@@ -1,5 +1,8 @@
-// The watch cache: a bounded ring of recent events (for resuming a watch or a paginated list at
-// an older resourceVersion) and the set of open watchers, fed synchronously on every commit.
+// The watch cache, one per resource as in the real apiserver's cacher: a bounded ring of recent
+// events (for resuming a watch or a paginated list at an older resourceVersion) and the open
+// watchers, indexed so an event is offered only to the watchers that can match it: those
+// pinned to its name (`fieldSelector=metadata.name=X`), those of its namespace, and those of
+// the whole resource. Label and other field selectors are evaluated on that short list only.
 
 import { gone } from './errors.js';
 import type { ResourceDef } from './registry.js';
@@ -16,60 +19,117 @@ export interface StoredEvent {
   key: string;
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
   obj: KubeObject;
-  /** Cached JSON text of `obj`. */
-  json: string;
+  /** JSON text of `obj`, while the event is being dispatched (the history keeps objects, not
+   *  their text: the current version's text is in the store's table, older ones are rarely
+   *  replayed). */
+  json?: string;
   prev?: KubeObject;
+  /** Set while the event is dispatched: encodings of it shared by every watcher that receives
+   *  it (see `memo`; null until the first one is made). */
+  frames?: Map<string, unknown> | null;
 }
 
-/** Receives events already filtered for one watch. `json` is the object's text in storage form. */
-export type WatchSink = (type: WatchEventType, obj: KubeObject, json: string | undefined) => void;
+/** Receives events already filtered for one watch. `json` is the object's text in storage form;
+ *  `ev` is the stored event (absent for the synthetic ADDED events of a watch's start). */
+export type WatchSink = (type: WatchEventType, obj: KubeObject, json: string | undefined, ev?: StoredEvent) => void;
 
 export interface Watcher {
   def: ResourceDef;
   namespace?: string;
+  /** Pinned by `metadata.name=` in the field selector: the watcher is indexed under it. */
+  name?: string;
   match?: Matcher;
   sink: WatchSink;
   /** Called when the resource goes away (CRD deleted) or the server stops. */
   onClose?: () => void;
 }
 
-export class WatchHub {
+/** One encoding of an event, made by the first watcher that needs it and shared by the rest
+ *  (while the event is dispatched; a replay encodes for itself). */
+export function memo<T>(ev: StoredEvent | undefined, key: string, make: () => T): T {
+  if (!ev || ev.frames === undefined) return make();
+  const frames = (ev.frames ??= new Map());
+  if (frames.has(key)) return frames.get(key) as T;
+  const v = make();
+  frames.set(key, v);
+  return v;
+}
+
+class WatcherIndex {
+  size = 0;
+  readonly all = new Set<Watcher>();
+  readonly byNamespace = new Map<string, Set<Watcher>>();
+  readonly byName = new Map<string, Set<Watcher>>();
+
+  private bucket(w: Watcher): Set<Watcher> {
+    const [map, k] = w.name !== undefined ? [this.byName, w.name] : w.namespace !== undefined ? [this.byNamespace, w.namespace] : [undefined, ''];
+    if (!map) return this.all;
+    let s = map.get(k);
+    if (!s) map.set(k, (s = new Set()));
+    return s;
+  }
+
+  add(w: Watcher): void {
+    const s = this.bucket(w);
+    if (!s.has(w)) this.size++;
+    s.add(w);
+  }
+
+  delete(w: Watcher): boolean {
+    const s = this.bucket(w);
+    const had = s.delete(w);
+    if (had) this.size--;
+    if (s.size === 0 && s !== this.all) (w.name !== undefined ? this.byName : this.byNamespace).delete(w.name ?? w.namespace ?? '');
+    return had;
+  }
+
+  /** Offers the event to the watchers it can concern: the whole resource's, its namespace's,
+   *  and those pinned to its name. */
+  dispatch(ev: StoredEvent): void {
+    for (const w of this.all) deliver(w, ev);
+    const slash = ev.key.indexOf('/');
+    if (slash > 0) for (const w of this.byNamespace.get(ev.key.slice(0, slash)) ?? []) deliver(w, ev);
+    for (const w of this.byName.get(ev.key.slice(slash + 1)) ?? []) deliver(w, ev);
+  }
+
+  *every(): Iterable<Watcher> {
+    yield* this.all;
+    for (const s of this.byNamespace.values()) yield* s;
+    for (const s of this.byName.values()) yield* s;
+  }
+}
+
+/** One resource's cache: its recent events and its watchers. */
+class ResourceCache {
   private readonly ring: (StoredEvent | undefined)[];
   private head = 0;
   private size = 0;
-  /** Highest resourceVersion whose events are no longer available (etcd "compaction"). */
-  compacted = 0;
-  private readonly watchers = new Map<string, Set<Watcher>>();
+  readonly watchers = new WatcherIndex();
 
-  constructor(readonly capacity = 10_000) {
+  /** `floor`: the oldest resourceVersion a watch may start from (the real cache's "oldest - 1"):
+   *  the resourceVersion of its initial list, then, once events were dropped, the oldest kept
+   *  event's minus one. */
+  constructor(
+    private readonly capacity: number,
+    public floor: number,
+  ) {
     this.ring = new Array<StoredEvent | undefined>(capacity);
   }
 
-  /** Forgets all history (restart): any older resourceVersion is now too old. */
-  reset(rv: number): void {
-    this.ring.fill(undefined);
-    this.head = 0;
-    this.size = 0;
-    this.compacted = rv;
-  }
-
   push(ev: StoredEvent): void {
-    const idx = (this.head + this.size) % this.capacity;
-    if (this.size === this.capacity) {
-      const old = this.ring[this.head];
-      if (old) this.compacted = old.rv;
+    const dropping = this.size === this.capacity;
+    if (dropping) {
+      this.ring[this.head] = undefined;
       this.head = (this.head + 1) % this.capacity;
-    } else this.size++;
-    this.ring[idx] = ev;
-    const ws = this.watchers.get(ev.res);
-    if (ws) for (const w of ws) deliver(w, ev);
+      this.size--;
+    }
+    this.ring[(this.head + this.size) % this.capacity] = ev;
+    this.size++;
+    if (dropping) this.floor = Math.max(this.floor, (this.ring[this.head]?.rv ?? ev.rv) - 1);
   }
 
-  /** Events with rv > `after`, oldest first; throws 410 when some were already dropped. */
-  since(after: number): StoredEvent[] {
-    if (after < this.compacted) throw gone(`too old resource version: ${after} (${this.compacted + 1})`);
-    const out: StoredEvent[] = [];
-    // binary search for the first event with rv > after
+  since(after: number, name?: string): StoredEvent[] {
+    if (after < this.floor) throw gone(`too old resource version: ${after} (${this.floor})`);
     let lo = 0;
     let hi = this.size;
     while (lo < hi) {
@@ -78,39 +138,90 @@ export class WatchHub {
       if (e && e.rv <= after) lo = mid + 1;
       else hi = mid;
     }
+    const out: StoredEvent[] = [];
     for (let i = lo; i < this.size; i++) {
       const e = this.ring[(this.head + i) % this.capacity];
-      if (e) out.push(e);
+      if (e && (name === undefined || e.key.slice(e.key.indexOf('/') + 1) === name)) out.push(e);
     }
     return out;
   }
+}
 
-  add(storageKey: string, w: Watcher): () => void {
-    let set = this.watchers.get(storageKey);
-    if (!set) {
-      set = new Set();
-      this.watchers.set(storageKey, set);
+export class WatchHub {
+  private readonly caches = new Map<string, ResourceCache>();
+  /** resourceVersion at which caches opened without their own start begin (store start, reload). */
+  private start = 0;
+
+  /** `capacity`: events kept per resource. */
+  constructor(readonly capacity = 10_000) {}
+
+  private cache(res: string): ResourceCache {
+    let c = this.caches.get(res);
+    if (!c) this.caches.set(res, (c = new ResourceCache(this.capacity, this.start)));
+    return c;
+  }
+
+  /** Forgets all history (start, restart): a watch from an older resourceVersion is now too
+   *  old, as the real cache starts at its initial list. Open watchers stay. */
+  reset(rv: number): void {
+    const old = this.caches;
+    this.start = rv;
+    for (const [res, c] of [...old]) {
+      const fresh = new ResourceCache(this.capacity, rv);
+      for (const w of c.watchers.every()) fresh.watchers.add(w);
+      old.set(res, fresh);
     }
-    set.add(w);
+  }
+
+  /** A resource that appears now (a CRD's) starts its cache at `rv`, as its cacher would. */
+  open(res: string, rv: number): void {
+    if (!this.caches.has(res)) this.caches.set(res, new ResourceCache(this.capacity, rv));
+  }
+
+  /** Oldest resourceVersion of `res` still served from history. */
+  floor(res: string): number {
+    return this.cache(res).floor;
+  }
+
+  push(ev: StoredEvent): void {
+    const c = this.cache(ev.res);
+    c.push(ev);
+    ev.frames = null;
+    c.watchers.dispatch(ev);
+    // What was encoded for this dispatch is not kept in the history.
+    ev.frames = undefined;
+    ev.json = undefined;
+  }
+
+  /** Events of `res` with rv > `after` (of the object `name` only, if given), oldest first;
+   *  throws 410 when some were already dropped. */
+  since(res: string, after: number, name?: string): StoredEvent[] {
+    return this.cache(res).since(after, name);
+  }
+
+  add(res: string, w: Watcher): () => void {
+    const c = this.cache(res);
+    c.watchers.add(w);
     return () => {
-      this.watchers.get(storageKey)?.delete(w);
+      this.caches.get(res)?.watchers.delete(w);
     };
   }
 
-  /** Closes every watcher of a resource (its CRD went away) or all of them. */
-  closeAll(storageKey?: string): void {
-    for (const [k, set] of this.watchers) {
-      if (storageKey !== undefined && k !== storageKey) continue;
-      for (const w of [...set]) {
-        set.delete(w);
+  /** Closes every watcher of a resource (its CRD went away: its cache goes too) or all of them. */
+  closeAll(res?: string): void {
+    for (const [k, c] of [...this.caches]) {
+      if (res !== undefined && k !== res) continue;
+      for (const w of [...c.watchers.every()]) {
+        c.watchers.delete(w);
         w.onClose?.();
       }
+      if (res !== undefined) this.caches.delete(k);
     }
   }
 
-  count(): number {
+  count(res?: string): number {
     let n = 0;
-    for (const s of this.watchers.values()) n += s.size;
+    for (const [k, c] of this.caches) if (res === undefined || k === res) n += c.watchers.size;
     return n;
   }
 }
@@ -125,11 +236,11 @@ function inScope(w: Watcher, o: KubeObject | undefined): boolean {
 export function deliver(w: Watcher, ev: StoredEvent): void {
   const now = inScope(w, ev.obj);
   if (ev.type !== 'MODIFIED' || (!w.match && w.namespace === undefined)) {
-    if (now) w.sink(ev.type, ev.obj, ev.json);
+    if (now) w.sink(ev.type, ev.obj, ev.json, ev);
     return;
   }
   const before = inScope(w, ev.prev);
-  if (now && before) w.sink('MODIFIED', ev.obj, ev.json);
-  else if (now) w.sink('ADDED', ev.obj, ev.json);
-  else if (before) w.sink('DELETED', ev.obj, ev.json);
+  if (now && before) w.sink('MODIFIED', ev.obj, ev.json, ev);
+  else if (now) w.sink('ADDED', ev.obj, ev.json, ev);
+  else if (before) w.sink('DELETED', ev.obj, ev.json, ev);
 }

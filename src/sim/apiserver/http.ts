@@ -16,7 +16,7 @@ import type { Entry, FieldValidation, ObjectStore, WriteOptions } from './store.
 import { toTable, wantsTable } from './table.js';
 import { type JsonObject, groupVersion, isObject } from './types.js';
 import type { UserInfo } from './userinfo.js';
-import { serveWatch } from './watch-http.js';
+import { queryFlag, serveWatch } from './watch-http.js';
 
 export type NodeProxyHandler = (nodeName: string, path: string) => Promise<{ status: number; body: string; contentType?: string }>;
 
@@ -88,7 +88,7 @@ function verbOf(method: string, t: Target, q: URLSearchParams): string {
   switch (method) {
     case 'GET':
       if (t.name !== undefined) return 'get';
-      return q.get('watch') === 'true' || q.get('watch') === '1' ? 'watch' : 'list';
+      return queryFlag(q, 'watch') ? 'watch' : 'list';
     case 'POST':
       return 'create';
     case 'PUT':

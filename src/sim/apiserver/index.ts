@@ -19,7 +19,7 @@ import { type TlsMaterial, dualProtocolServer, selfSignedCert } from './listener
 import { Persistence } from './persistence.js';
 import { Store } from './store-api.js';
 import { TokenSigner } from './tokens.js';
-import { type KubeObject, resKey } from './types.js';
+import { type KubeObject, LEASES, resKey } from './types.js';
 import type { UserInfo } from './userinfo.js';
 
 export { Store } from './store-api.js';
@@ -44,7 +44,7 @@ export interface ApiServerOptions {
   stateDir?: string;
   /** Reported by /version; the kubectl dispatcher picks its binary from it. Default 'v1.32.0'. */
   gitVersion?: string;
-  /** Interval of BOOKMARK events on watches that allow them. Default 5000 ms. */
+  /** Interval of BOOKMARK events on watches that allow them. Default 60 s, as the real cacher. */
   bookmarkIntervalMs?: number;
   /** Events kept for resuming watches and paginated lists (older ones get 410). Default 10,000. */
   historySize?: number;
@@ -130,9 +130,13 @@ export class ApiServer {
       p = new Persistence(opts.stateDir, this.store);
       this.persistence = p;
     }
-    this.store.onCommit = (key) => {
-      p?.schedule();
-      if (rbacKeys.has(key)) this.authz.invalidate();
+    // Node heartbeats (500 Lease renewals a second at 5,000 nodes) do not each rewrite the state
+    // file: they are saved with the next other write, or at stop.
+    const heartbeats = resKey(LEASES);
+    this.store.onCommit = (ev) => {
+      if (ev.res === heartbeats && ev.key.startsWith('kube-node-lease/')) p?.markDirty();
+      else p?.schedule();
+      if (rbacKeys.has(ev.res)) this.authz.invalidate();
     };
     this.ensureBootstrapPolicy();
     this.faults.dropHandler = () => {
@@ -183,7 +187,7 @@ export class ApiServer {
       store: this.store,
       faults: this.faults,
       gitVersion: this.opts.gitVersion ?? 'v1.32.0',
-      bookmarkIntervalMs: this.opts.bookmarkIntervalMs ?? 5000,
+      bookmarkIntervalMs: this.opts.bookmarkIntervalMs ?? 60_000,
       openWatches: this.openWatches,
       nodeProxy: () => this.proxyHandler,
       count: (verb) => this.count(verb),
@@ -199,7 +203,9 @@ export class ApiServer {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => {
+      // A deep accept queue, as Go servers ask the system maximum: thousands of clients (the
+      // embedded cluster's agents) connect at once at start.
+      server.listen({ port: this.port, host: '127.0.0.1', backlog: 4096 }, () => {
         server.off('error', reject);
         resolve();
       });

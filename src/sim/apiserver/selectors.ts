@@ -80,16 +80,34 @@ function fieldString(v: unknown): string {
   return typeof v === 'string' ? v : String(v);
 }
 
-/** Any dotted field path is accepted (the real server allows a per-type set; kubectl describe asks for involvedObject.*). */
-export function parseFieldSelector(sel: string | undefined): Matcher | undefined {
-  if (!sel || sel.trim() === '') return undefined;
-  const reqs: { path: string; neq: boolean; value: string }[] = [];
+interface FieldReq {
+  path: string;
+  neq: boolean;
+  value: string;
+}
+
+function fieldRequirements(sel: string): FieldReq[] {
+  const reqs: FieldReq[] = [];
   for (const term of splitTop(sel)) {
     const m = term.match(/^([^=!]+?)\s*(==|=|!=)\s*(.*)$/);
     if (!m) throw badRequest(`invalid selector: '${sel}'; can't understand '${term}'`);
     reqs.push({ path: (m[1] ?? '').trim(), neq: m[2] === '!=', value: (m[3] ?? '').trim() });
   }
+  return reqs;
+}
+
+/** Any dotted field path is accepted (the real server allows a per-type set; kubectl describe asks for involvedObject.*). */
+export function parseFieldSelector(sel: string | undefined): Matcher | undefined {
+  if (!sel || sel.trim() === '') return undefined;
+  const reqs = fieldRequirements(sel);
   return (obj) => reqs.every((r) => (fieldString(getPath(obj, r.path)) === r.value) !== r.neq);
+}
+
+/** The name a field selector pins with `metadata.name=X`: the real registry serves such a list
+ *  or watch as a single-key lookup (its MatchesSingle), and so does this one. */
+export function pinnedName(sel: string | undefined): string | undefined {
+  if (!sel || sel.trim() === '') return undefined;
+  return fieldRequirements(sel).find((r) => r.path === 'metadata.name' && !r.neq)?.value;
 }
 
 export function combine(...ms: (Matcher | undefined)[]): Matcher | undefined {

@@ -3,10 +3,10 @@
 // ADDED events). Writes live in ./store.ts.
 
 import { ApiError, badRequest, gone, invalid, notFound, tooLargeResourceVersion } from './errors.js';
-import { type WatchSink, type Watcher, WatchHub, deliver } from './history.js';
+import { type StoredEvent, type WatchSink, type Watcher, WatchHub, deliver, memo } from './history.js';
 import { eventCoreToV1, eventV1ToCore } from './hooks.js';
 import { Registry, type ResourceDef } from './registry.js';
-import { type Matcher, combine, parseFieldSelector, parseLabelSelector } from './selectors.js';
+import { type Matcher, combine, parseFieldSelector, parseLabelSelector, pinnedName } from './selectors.js';
 import { type KubeObject, type ResourceRef, NAMESPACES, isObject, resKey } from './types.js';
 import type { UserInfo } from './userinfo.js';
 
@@ -86,8 +86,8 @@ export class StoreState {
   readonly hub: WatchHub;
   protected rv = 0;
   protected readonly tables = new Map<string, Table>();
-  /** Called after every committed write with the storage key written (persistence, RBAC index). */
-  onCommit: ((storageKey: string) => void) | undefined;
+  /** Called after every committed write (persistence debounce, the RBAC index). */
+  onCommit: ((ev: StoredEvent) => void) | undefined;
 
   constructor(historySize = 10_000) {
     this.hub = new WatchHub(historySize);
@@ -160,21 +160,21 @@ export class StoreState {
     let listRv = this.rv;
     let start = '';
     let snapshot: Map<string, Entry | undefined> | undefined;
-    const exact = listAt(opts, this.rv, this.hub.compacted);
+    const exact = listAt(opts, this.rv, this.hub.floor(this.storageOf(def)));
     if (exact !== undefined && !opts.continue) {
       listRv = exact;
       snapshot = this.snapshotChanges(this.storageOf(def), exact);
     }
     if (opts.continue) {
       const tok = decodeContinue(opts.continue);
-      if (tok.rv < this.hub.compacted) {
+      if (tok.rv < this.hub.floor(this.storageOf(def))) {
         throw gone('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
       }
       listRv = tok.rv;
       start = tok.start;
       snapshot = this.snapshotChanges(this.storageOf(def), tok.rv);
     }
-    let keys = table.keys();
+    let keys = this.singleKey(def, opts) ?? table.keys();
     if (snapshot && snapshot.size > 0) keys = [...new Set([...keys, ...snapshot.keys()])].sort();
     const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
     const items: Entry[] = [];
@@ -213,11 +213,20 @@ export class StoreState {
     return result;
   }
 
+  /** The one key a `metadata.name=X` field selector pins, when the scope names it whole (a
+   *  cluster-scoped resource, or a namespace given): a lookup instead of a scan, as the real
+   *  registry's MatchesSingle. The selector still filters the result. */
+  private singleKey(def: ResourceDef, opts: { namespace?: string; fieldSelector?: string }): string[] | undefined {
+    const name = pinnedName(opts.fieldSelector);
+    if (name === undefined || (def.namespaced && opts.namespace === undefined)) return undefined;
+    return [objKey(def.namespaced ? opts.namespace : undefined, name)];
+  }
+
   /** Versions as of `rv` of the objects changed since: key -> entry (undefined: did not exist). */
   private snapshotChanges(storageKey: string, rv: number): Map<string, Entry | undefined> {
     const out = new Map<string, Entry | undefined>();
-    for (const ev of this.hub.since(rv)) {
-      if (ev.res !== storageKey || out.has(ev.key)) continue;
+    for (const ev of this.hub.since(storageKey, rv)) {
+      if (out.has(ev.key)) continue;
       out.set(ev.key, ev.type === 'ADDED' || !ev.prev ? undefined : { obj: ev.prev, json: JSON.stringify(ev.prev) });
     }
     return out;
@@ -225,19 +234,26 @@ export class StoreState {
 
   // ---- watch ------------------------------------------------------------------------------
 
-  /** Starts a watch; throws 410 (ApiError) when resourceVersion is older than the history. */
+  /** Starts a watch; throws 410 (ApiError) when resourceVersion is older than the resource's
+   *  watch cache (its initial list, or its oldest kept event). */
   watchEntries(res: ResourceRef, opts: WatchOptions, sink: WatchSink, onClose?: () => void): () => void {
     const def = this.def(res);
     const match: Matcher | undefined = combine(parseLabelSelector(opts.labelSelector), parseFieldSelector(opts.fieldSelector));
     const storageKey = this.storageOf(def);
+    // One conversion per event for every events.k8s.io watcher, not one per watcher.
     const viewSink: WatchSink = def.storage
-      ? (type, obj) => {
-          const v = eventCoreToV1(obj);
-          sink(type, v, JSON.stringify(v));
+      ? (type, obj, _json, ev) => {
+          const v = memo(ev, 'view', () => {
+            const o = eventCoreToV1(obj);
+            return { o, json: JSON.stringify(o) };
+          });
+          sink(type, v.o, v.json, ev);
         }
       : sink;
     const w: Watcher = { def, sink: viewSink };
     if (opts.namespace !== undefined) w.namespace = opts.namespace;
+    const name = pinnedName(opts.fieldSelector);
+    if (name !== undefined) w.name = name;
     if (match) w.match = match;
     if (onClose) w.onClose = onClose;
     const rvParam = opts.resourceVersion;
@@ -247,11 +263,10 @@ export class StoreState {
       // A resourceVersion this server has not reached (another history: a restore, a new
       // server): like the real watch cache, send nothing, bookmarks included, until it passes n.
       if (n > this.rv) w.sink = newerThan(n, w.sink);
-      const past = this.hub.since(n);
-      for (const ev of past) if (ev.res === storageKey) deliver(w, ev);
+      for (const ev of this.hub.since(storageKey, n, name)) deliver(w, ev);
     } else {
       const t = this.table(storageKey);
-      for (const k of t.keys()) {
+      for (const k of this.singleKey(def, opts) ?? t.keys()) {
         const e = t.entries.get(k);
         if (!e) continue;
         if (opts.namespace !== undefined && e.obj.metadata.namespace !== opts.namespace) continue;
@@ -272,7 +287,7 @@ function newerThan(rv: number, sink: WatchSink): WatchSink {
 /** The resourceVersion semantics of a list (apimachinery ValidateListOptions, then the watch
  *  cache): returns the exact resourceVersion to list at, or undefined for the current state. A
  *  resourceVersion the server has not reached is "too large" whatever the match. */
-function listAt(opts: ListOptions, current: number, compacted: number): number | undefined {
+function listAt(opts: ListOptions, current: number, floor: number): number | undefined {
   const rv = opts.resourceVersion ?? '';
   const match = opts.resourceVersionMatch ?? '';
   const forbidden = (message: string) => invalid('ListOptions', 'meta.k8s.io', '', [{ reason: 'FieldValueForbidden', field: 'resourceVersionMatch', message: `Forbidden: ${message}` }]);
@@ -289,7 +304,7 @@ function listAt(opts: ListOptions, current: number, compacted: number): number |
   if (!Number.isInteger(n) || n < 0) throw badRequest(`invalid resource version: ${rv}`);
   if (n > current) throw tooLargeResourceVersion(n, current);
   if (match !== 'Exact') return undefined;
-  if (n < compacted) throw gone(`too old resource version: ${n} (${compacted + 1})`);
+  if (n < floor) throw gone(`too old resource version: ${n} (${floor})`);
   return n;
 }
 

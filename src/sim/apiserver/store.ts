@@ -35,6 +35,9 @@ export class ObjectStore extends StoreState {
     for (const name of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
       this.createEntry(NAMESPACES, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, {});
     }
+    // The watch caches start here, at their initial list: a watch from an older resourceVersion
+    // is answered 410 Gone, as by a real server.
+    this.hub.reset(this.rv);
   }
 
   // ---- writes -----------------------------------------------------------------------------
@@ -51,7 +54,7 @@ export class ObjectStore extends StoreState {
     const ev: StoredEvent = { rv: this.rv, res: storageKey, key, type, obj: stored, json };
     if (prev) ev.prev = prev;
     this.hub.push(ev);
-    this.onCommit?.(storageKey);
+    this.onCommit?.(ev);
     return entry;
   }
 
@@ -139,7 +142,7 @@ export class ObjectStore extends StoreState {
     obj = this.toStorage(def, obj);
     if (opts.dryRun) return this.view(def, { obj, json: JSON.stringify(obj) });
     const entry = this.commit(def, key, 'ADDED', obj);
-    if (def.group === CRDS.group && def.resource === CRDS.resource) this.registry.addCRD(entry.obj);
+    if (def.group === CRDS.group && def.resource === CRDS.resource) this.serveCRD(entry.obj);
     return this.view(def, entry);
   }
 
@@ -193,12 +196,12 @@ export class ObjectStore extends StoreState {
     this.validatingAdmission({ def, operation: 'UPDATE', ...sub, name, ...(ns !== undefined ? { namespace: ns } : {}), object: next, oldObject: old }, opts);
     next = this.toStorage(def, next);
     if (opts.dryRun) return this.view(def, { obj: next, json: JSON.stringify(next) });
-    if (JSON.stringify(next) === cur.json) return this.view(def, cur);
+    if (jsonEqual(next, cur.obj)) return this.view(def, cur);
     if (next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0) {
       return this.view(def, this.remove(def, key, next, cur.obj));
     }
     const entry = this.commit(def, key, 'MODIFIED', next, cur.obj);
-    if (def.group === CRDS.group && def.resource === CRDS.resource) this.registry.addCRD(entry.obj);
+    if (def.group === CRDS.group && def.resource === CRDS.resource) this.serveCRD(entry.obj);
     return this.view(def, entry);
   }
 
@@ -231,6 +234,11 @@ export class ObjectStore extends StoreState {
       return { entry: this.view(def, this.commit(def, key, 'MODIFIED', next, cur.obj)), removed: false };
     }
     return { entry: this.view(def, this.remove(def, key, cur.obj, cur.obj)), removed: true };
+  }
+
+  /** Serves a CRD's resources; a new resource's watch cache starts now, as its cacher would. */
+  private serveCRD(crd: KubeObject): void {
+    for (const d of this.registry.addCRD(crd)) this.hub.open(this.storageOf(d), this.rv);
   }
 
   private remove(def: ResourceDef, key: string, obj: KubeObject, prev: KubeObject): Entry {
@@ -357,21 +365,32 @@ function subdomainProblems(name: string): string[] {
   return out;
 }
 
+/** Everything but metadata and status (and the type), compared as JSON values. */
 function specChanged(a: JsonObject, b: JsonObject): boolean {
-  return JSON.stringify(sortDeep(omit(a))) !== JSON.stringify(sortDeep(omit(b)));
+  return !jsonEqual(a, b, SPEC_SKIP);
 }
 
-function omit(o: JsonObject): JsonObject {
-  const { metadata: _m, status: _s, apiVersion: _a, kind: _k, ...rest } = o;
-  return rest;
-}
+const SPEC_SKIP: ReadonlySet<string> = new Set(['metadata', 'status', 'apiVersion', 'kind']);
 
-function sortDeep(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortDeep);
-  if (!isObject(v)) return v;
-  const out: JsonObject = {};
-  for (const k of Object.keys(v).sort()) out[k] = sortDeep(v[k]);
-  return out;
+/** Equality of two values as JSON sees them (key order ignored, undefined members absent), without
+ *  serialising them: every write compares, and the heartbeats alone write 500 times a second. */
+function jsonEqual(a: unknown, b: unknown, skipTop?: ReadonlySet<string>): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!jsonEqual(a[i] ?? null, b[i] ?? null)) return false;
+    return true;
+  }
+  if (!isObject(a) || !isObject(b)) return false;
+  let na = 0;
+  for (const k in a) {
+    if (a[k] === undefined || skipTop?.has(k)) continue;
+    na++;
+    if (!jsonEqual(a[k], b[k])) return false;
+  }
+  let nb = 0;
+  for (const k in b) if (b[k] !== undefined && !skipTop?.has(k)) nb++;
+  return na === nb;
 }
 
 export type { StatusCause };

@@ -1,9 +1,10 @@
 // Streams a watch over HTTP: newline-delimited JSON events, flushed one by one, with optional
 // bookmarks, the request's timeoutSeconds, and Table-shaped objects for `kubectl get -w`.
+// An event's bytes are encoded once per format and shared by every watcher that receives it.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError } from './errors.js';
-import type { WatchEventType } from './history.js';
+import { type StoredEvent, type WatchEventType, memo } from './history.js';
 import type { ResourceDef } from './registry.js';
 import type { ObjectStore } from './store.js';
 import { toTable, wantsTable } from './table.js';
@@ -20,27 +21,39 @@ export interface WatchContext {
   open: Set<ServerResponse>;
 }
 
+/** Whether a boolean query parameter is set, as the real server reads one
+ *  (apimachinery's Convert_Slice_string_To_bool): absent is false; present, it is true unless its
+ *  first value is "0" or "false" in any case (`?watch`, `?watch=` and `?watch=True` are true). */
+export function queryFlag(q: URLSearchParams, name: string): boolean {
+  const v = q.get(name);
+  return v !== null && v !== '0' && v.toLowerCase() !== 'false';
+}
+
 export function serveWatch(req: IncomingMessage, res: ServerResponse, ctx: WatchContext): void {
   const q = ctx.query;
   const rv = q.get('resourceVersion') ?? undefined;
   const table = wantsTable(req.headers.accept);
   const includeObject = q.get('includeObject');
+  const gv = groupVersion(ctx.def.group, ctx.def.version);
   let firstTable = true;
   res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
   res.flushHeaders();
   ctx.open.add(res);
 
-  const write = (line: string): void => {
-    if (!res.writableEnded && !res.destroyed) res.write(line);
+  const write = (chunk: string | Buffer): void => {
+    if (!res.writableEnded && !res.destroyed) res.write(chunk);
   };
-  const sink = (type: WatchEventType, obj: KubeObject, json: string | undefined): void => {
+  const tableLine = (type: WatchEventType, obj: KubeObject, withColumns: boolean): string =>
+    `{"type":"${type}","object":${JSON.stringify(toTable(ctx.def, [obj], { resourceVersion: obj.metadata.resourceVersion ?? '' }, includeObject, withColumns))}}\n`;
+  const sink = (type: WatchEventType, obj: KubeObject, json: string | undefined, ev?: StoredEvent): void => {
     if (table && type !== 'BOOKMARK' && type !== 'ERROR') {
-      const t = toTable(ctx.def, [obj], { resourceVersion: obj.metadata.resourceVersion ?? '' }, includeObject, firstTable);
+      // The first row of a table watch carries the column definitions: that one is its own.
+      if (firstTable) write(tableLine(type, obj, true));
+      else write(memo(ev, `table ${gv} ${includeObject ?? ''} ${type}`, () => Buffer.from(tableLine(type, obj, false))));
       firstTable = false;
-      write(`{"type":"${type}","object":${JSON.stringify(t)}}\n`);
       return;
     }
-    write(`{"type":"${type}","object":${json ?? JSON.stringify(obj)}}\n`);
+    write(memo(ev, `json ${gv} ${type}`, () => Buffer.from(`{"type":"${type}","object":${json ?? JSON.stringify(obj)}}\n`)));
   };
   const sendError = (e: ApiError): void => {
     write(`${JSON.stringify({ type: 'ERROR', object: e.status })}\n`);
@@ -49,14 +62,14 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, ctx: Watch
 
   let stop: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
-  let bookmarks: NodeJS.Timeout | undefined;
+  let bookmarks: (() => void) | undefined;
   let done = false;
   function finish(): void {
     if (done) return;
     done = true;
     stop?.();
     if (timer) clearTimeout(timer);
-    if (bookmarks) clearInterval(bookmarks);
+    bookmarks?.();
     ctx.open.delete(res);
     if (!res.writableEnded) res.end();
   }
@@ -82,13 +95,81 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, ctx: Watch
   }
   const timeout = Number(q.get('timeoutSeconds') ?? '0');
   if (timeout > 0) timer = setTimeout(finish, timeout * 1000);
-  if (q.get('allowWatchBookmarks') === 'true' && !table) {
-    const gv = groupVersion(ctx.def.group, ctx.def.version);
+  if (queryFlag(q, 'allowWatchBookmarks') && !table) {
     // A watch from a resourceVersion the server has not reached gets no bookmark below it.
     const from = rv === undefined ? 0 : Number(rv);
-    bookmarks = setInterval(() => {
+    const send = (): void => {
       if (from > ctx.store.resourceVersion) return;
       write(`{"type":"BOOKMARK","object":{"kind":"${ctx.def.kind}","apiVersion":"${gv}","metadata":{"resourceVersion":"${ctx.store.resourceVersion}"}}}\n`);
-    }, ctx.bookmarkIntervalMs);
+    };
+    bookmarks = bookmarkClock(ctx.bookmarkIntervalMs).add(send, timeout > 0 ? Date.now() + timeout * 1000 : undefined);
   }
+}
+
+interface BookmarkEntry {
+  next: number;
+  deadline: number | undefined;
+  send: () => void;
+  /** The time slot it waits in. */
+  slot: number;
+}
+
+/** Bookmarks of every open watch from one timer, as the real cacher sends them: every interval
+ *  (a minute by default) and once 2 s before the watch's timeoutSeconds deadline. Watches wait in
+ *  time slots (as the cacher's bookmark buckets), so a tick looks only at those that are due. */
+class BookmarkClock {
+  private readonly slots = new Map<number, Set<BookmarkEntry>>();
+  private readonly slotMs: number;
+  private size = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly intervalMs: number) {
+    this.slotMs = Math.min(1000, intervalMs);
+  }
+
+  add(send: () => void, deadline: number | undefined): () => void {
+    const e: BookmarkEntry = { next: 0, deadline, send, slot: 0 };
+    this.schedule(e, Date.now());
+    this.size++;
+    this.timer ??= setInterval(() => this.tick(), this.slotMs).unref();
+    return () => {
+      this.slots.get(e.slot)?.delete(e);
+      if (--this.size === 0 && this.timer) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+      }
+    };
+  }
+
+  private schedule(e: BookmarkEntry, now: number): void {
+    let next = now + this.intervalMs;
+    if (e.deadline !== undefined && e.deadline - 2000 < next) next = e.deadline - 2000 > now ? e.deadline - 2000 : Infinity;
+    e.next = next;
+    if (next === Infinity) return;
+    e.slot = Math.ceil(next / this.slotMs);
+    let s = this.slots.get(e.slot);
+    if (!s) this.slots.set(e.slot, (s = new Set()));
+    s.add(e);
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    const due = Math.floor(now / this.slotMs);
+    for (const [slot, entries] of this.slots) {
+      if (slot > due) continue;
+      this.slots.delete(slot);
+      for (const e of entries) {
+        e.send();
+        this.schedule(e, now);
+      }
+    }
+  }
+}
+
+const clocks = new Map<number, BookmarkClock>();
+
+function bookmarkClock(intervalMs: number): BookmarkClock {
+  let c = clocks.get(intervalMs);
+  if (!c) clocks.set(intervalMs, (c = new BookmarkClock(intervalMs)));
+  return c;
 }

@@ -157,10 +157,30 @@ function validateTracing(tracing: unknown): void {
   }
 }
 
+/** Parsed config texts, by text: thousands of nodes start with the same file, and a rollout
+ *  writes the same drop-in to every node of a version. Frozen, so sharing one is safe. */
+const parsed = new Map<string, unknown>();
+
+function parseOnce(text: string): unknown {
+  if (parsed.has(text)) return parsed.get(text);
+  const doc = deepFreeze(parseYaml(text) as unknown);
+  if (parsed.size >= 64) parsed.delete(parsed.keys().next().value ?? '');
+  parsed.set(text, doc);
+  return doc;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
 function decodeKubeletConfiguration(text: string, file: string): JsonObject {
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = parseOnce(text);
   } catch (e: unknown) {
     throw new Error(`failed to decode kubelet config file ${file}: ${e instanceof Error ? e.message : String(e)}`);
   }

@@ -71,6 +71,8 @@ export class SimKubelet implements KubeletRestarter, KubeletHealthProbe {
   private generation = 0;
   private stopped = false;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Callers of untilHealthy(), told at the next change of health. */
+  private waiters: Array<(healthy: boolean) => void> = [];
 
   constructor(opts: SimKubeletOptions) {
     this.opts = opts;
@@ -153,6 +155,26 @@ export class SimKubelet implements KubeletRestarter, KubeletHealthProbe {
     return this.running && this.ready;
   }
 
+  /** KubeletHealthWaiter: the agent waits on the kubelet's own state change instead of polling. */
+  async untilHealthy(timeoutMs: number): Promise<boolean> {
+    if (this.running && this.ready) return true;
+    if (this.stopped) return false;
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (ok: boolean): void => {
+        if (settled) return;
+        settled = true;
+        this.waiters = this.waiters.filter((w) => w !== onChange);
+        resolve(ok);
+      };
+      const onChange = (healthy: boolean): void => {
+        if (healthy || this.stopped) settle(healthy);
+      };
+      this.waiters.push(onChange);
+      void this.delay(timeoutMs).then(() => settle(this.running && this.ready));
+    });
+  }
+
   /** The kubelet's last start error (KubeletHealthProbe.lastError), for the agent's rollback message. */
   async lastError(): Promise<string | undefined> {
     return this.error;
@@ -179,6 +201,7 @@ export class SimKubelet implements KubeletRestarter, KubeletHealthProbe {
     this.generation++;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    for (const w of [...this.waiters]) w(false);
   }
 
   /** Reads and validates the files as the kubelet does at start. */
@@ -220,6 +243,7 @@ export class SimKubelet implements KubeletRestarter, KubeletHealthProbe {
     this.running = running;
     this.ready = ready;
     this.opts.onStatus?.({ running, ready, ...(error !== undefined ? { error } : {}) });
+    for (const w of [...this.waiters]) w(running && ready);
   }
 
   private now(): number {
