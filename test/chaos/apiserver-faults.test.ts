@@ -87,7 +87,9 @@ function fingerprint(env: Env): unknown {
 async function rollout(seed: number, faults: Fault[], stateDir?: string): Promise<Outcome> {
   const t0 = Date.now();
   const rand = prng(seed);
-  const env = await startEnv({ nodes: NODE_COUNT, versions: VERSIONS, restartMs: 60, ...(stateDir ? { stateDir } : {}) });
+  // Kubelet restarts long enough (4 waves of 200 ms) that the faults, 20-100 ms apart, land while
+  // the rollout runs: the agents no longer poll for health, so a 60 ms restart ended it too soon.
+  const env = await startEnv({ nodes: NODE_COUNT, versions: VERSIONS, restartMs: 200, ...(stateDir ? { stateDir } : {}) });
   const injected: string[] = [];
   try {
     const server = env.cluster.server;
@@ -99,7 +101,7 @@ async function rollout(seed: number, faults: Fault[], stateDir?: string): Promis
       // A handful of faults during the rollout (the last may land just after it converged):
       // recovery is the point, not a server that never works.
       while (!done && faults.length > 0 && injected.length < MAX_FAULTS) {
-        await new Promise((r) => setTimeout(r, 60 + Math.floor(rand() * 200)));
+        await new Promise((r) => setTimeout(r, 20 + Math.floor(rand() * 80)));
         if (done) break;
         const f = faults[Math.floor(rand() * faults.length)];
         if (f) injected.push(await f(server, rand));

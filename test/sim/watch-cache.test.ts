@@ -170,7 +170,7 @@ describe('watch window, query parameters and single-key lists over HTTP', () => 
   async function firstLines(path: string, n: number, headers: Record<string, string> = {}): Promise<Array<{ type: string; object: Record<string, unknown> }>> {
     const ac = new AbortController();
     const giveUp = setTimeout(() => ac.abort(), 5000);
-    const r = await fetch(`${server.url}${path}`, { signal: ac.signal, headers });
+    const r = await fetch(`${server.url}${path}`, { signal: ac.signal, headers: { Authorization: `Bearer ${server.adminToken}`, ...headers } });
     const out: Array<{ type: string; object: Record<string, unknown> }> = [];
     const reader = r.body?.getReader();
     let buf = '';
@@ -235,7 +235,7 @@ describe('watch window, query parameters and single-key lists over HTTP', () => 
     const [bare] = await firstLines('/api/v1/namespaces?watch', 1);
     assert.equal(bare?.type, 'ADDED', 'a bare ?watch is a watch');
     for (const v of ['false', 'False', 'FALSE', '0']) {
-      const r = await fetch(`${server.url}/api/v1/namespaces?watch=${v}`);
+      const r = await fetch(`${server.url}/api/v1/namespaces?watch=${v}`, { headers: { Authorization: `Bearer ${server.adminToken}` } });
       const body = (await r.json()) as { kind: string };
       assert.equal(body.kind, 'NamespaceList', `watch=${v} is a list`);
     }
