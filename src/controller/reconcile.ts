@@ -47,6 +47,8 @@ export const STATUS_INTERVAL_MS = 1000;
  *  valid policy name, so it cannot collide with one. */
 export const UNOWNED_KEY = '<unowned>';
 
+const UNOWNED_ROLLOUT: ResolvedRollout = { ...ROLLOUT_DEFAULTS, minReadySeconds: 0 };
+
 /** How soon a reconcile that found the caches not fresh runs again. */
 export const STALE_CACHE_RETRY_MS = 500;
 
@@ -300,8 +302,10 @@ export class Reconciler {
   }
 
   /** Nodes no policy owns that carry a hand-off without a policy: the agent found our drop-in
-   *  back after its removal (the controller had cleared the node's keys). Taken off again with
-   *  the default rollout settings (one node at a time), never paused, then the keys cleared. */
+   *  back after its removal (the controller had cleared the node's keys, and with them which
+   *  policy it was). Taken off again one node at a time (the default maxUnavailable), never
+   *  paused, then the keys cleared. No soak: the kubelet goes back to the configuration it ran
+   *  before any policy, which has proven itself. */
   private async repairUnowned(stillFresh: () => void): Promise<Result> {
     const nodes = this.d.nodes();
     const own = assignOwners(this.d.policies(), nodes);
@@ -312,7 +316,7 @@ export class Reconciler {
     }
     const now = this.d.now();
     const planned = stray.map((n) => this.expectations.overlay(toPlanNode(n, REMOVED_HASH)));
-    const plan = planRollout({ nodes: planned, rollout: ROLLOUT_DEFAULTS, now });
+    const plan = planRollout({ nodes: planned, rollout: UNOWNED_ROLLOUT, now });
     const byName = new Map(stray.map((n) => [n.name, n]));
     stillFresh();
     for (const node of plan.release) {

@@ -14,6 +14,10 @@ type Reply = { status: number; body: string; contentType?: string };
 
 const json = (status: number, v: unknown): Reply => ({ status, body: JSON.stringify(v), contentType: 'application/json' });
 
+/** Errors as a metav1.Status, so kubectl prints their message. */
+const REASONS: Record<number, string> = { 400: 'BadRequest', 405: 'MethodNotAllowed', 409: 'Conflict' };
+const failure = (code: number, message: string): Reply => json(code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: REASONS[code] ?? 'InternalError', code });
+
 /** A kubelet that started reports its version in its Node's status, as the real one does at
  *  each start (one that fails to start on its config never does: its Node keeps the old one). */
 export function reportKubeletVersion(store: Store, name: string, version: string): void {
@@ -26,7 +30,7 @@ export function reportKubeletVersion(store: Store, name: string, version: string
 export async function simControl(kubelet: SimKubelet, path: string, method: string | undefined, body: string): Promise<Reply> {
   const what = path.replace(/^\/sim\//, '').replace(/\?.*$/, '');
   if (what !== 'upgrade' && what !== 'restart') return { status: 404, body: '404 page not found\n', contentType: 'text/plain' };
-  if (method !== undefined && method !== 'POST') return json(405, { error: `${method} not allowed: POST /sim/${what}` });
+  if (method !== undefined && method !== 'POST') return failure(405, `${method} /sim/${what}: use POST (kubectl create --raw ... -f -)`);
   if (what === 'restart') {
     await kubelet.restart();
     return json(200, { node: kubelet.nodeName, restarted: true, version: kubelet.version });
@@ -35,14 +39,14 @@ export async function simControl(kubelet: SimKubelet, path: string, method: stri
   try {
     version = (JSON.parse(body === '' ? '{}' : body) as { version?: unknown }).version;
   } catch {
-    return json(400, { error: 'body: not JSON; want {"version": "v1.27.16"}' });
+    return failure(400, 'body: not JSON; want {"version": "v1.27.16"}');
   }
-  if (typeof version !== 'string' || !parseKubeletVersion(version)) return json(400, { error: `version: ${JSON.stringify(version)} is not a kubelet version (e.g. "v1.27.16")` });
+  if (typeof version !== 'string' || !parseKubeletVersion(version)) return failure(400, `version: ${JSON.stringify(version)} is not a kubelet version (e.g. "v1.27.16")`);
   const from = kubelet.version;
   try {
     await kubelet.upgrade(version);
   } catch (e: unknown) {
-    return json(409, { error: e instanceof Error ? e.message : String(e) });
+    return failure(409, e instanceof Error ? e.message : String(e));
   }
   return json(200, { node: kubelet.nodeName, from, to: version, note: 'the kubelet restarts as the new version; its Node reports it once it is up' });
 }
