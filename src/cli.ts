@@ -132,7 +132,7 @@ export function buildProgram(name = 'kto'): Command {
     .addOption(new Option('--lease-duration <duration>', 'how long standbys wait after the last renewal before taking the Lease').argParser(duration).default(15_000, '15s'))
     .addOption(new Option('--renew-deadline <duration>', 'how long the leader keeps trying to renew before it stops acting (< --lease-duration)').argParser(duration).default(10_000, '10s'))
     .addOption(new Option('--retry-period <duration>', 'how often the Lease is renewed or tried (--renew-deadline > 1.2 x this)').argParser(duration).default(2_000, '2s'))
-    .addOption(new Option('--configz-recheck <duration>', "with verify: Configz, how often a node's /configz is read again to find a kubelet that restarted on another config (drift)").argParser(duration).default(300_000, '5m'))
+    .addOption(new Option('--reverify <duration>', "with verify: Configz, how often a verified node's /configz is read again, to find a kubelet restarted on another config (drift)").argParser(duration).default(300_000, '5m'))
     .hook('preAction', (cmd) => {
       // client-go's leaderelection rules: otherwise a leader can lose the Lease while still acting.
       const o = cmd.opts<ControllerFlags>();

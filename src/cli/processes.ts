@@ -43,8 +43,8 @@ export interface ControllerFlags {
   leaseDuration: number;
   renewDeadline: number;
   retryPeriod: number;
-  /** ms between re-reads of an agreeing /configz (--configz-recheck). */
-  configzRecheck?: number;
+  /** ms between re-reads of an agreeing /configz (--reverify). */
+  reverify?: number;
   /** Resolved by the CLI: the flag, else $KTO_LOG_LEVEL, else info. */
   logLevel: LogLevel;
   /** /metrics, /healthz, /readyz; 0: no server. */
@@ -81,7 +81,7 @@ export async function controllerCommand(f: ControllerFlags): Promise<number> {
     leaseDurationMs: f.leaseDuration,
     renewDeadlineMs: f.renewDeadline,
     retryPeriodMs: f.retryPeriod,
-    ...(f.configzRecheck !== undefined ? { configzRecheckMs: f.configzRecheck } : {}),
+    ...(f.reverify !== undefined ? { configzRecheckMs: f.reverify } : {}),
     log: logger,
     ...telemetry.hooks(),
   });
