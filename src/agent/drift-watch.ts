@@ -24,6 +24,8 @@ export interface DriftOptions {
   flapWindowMs?: number;
   /** Events are gathered this long before the files are read (an editor writes in several steps). Default 50 ms. */
   settleMs?: number;
+  /** fs.watch (a test injects one that fails as inotify does at its limits). */
+  watch?: typeof watch;
 }
 
 interface Due {
@@ -65,7 +67,8 @@ const backstop = new Backstop();
 
 /** Watches the files one node's agent owns and tells it when to look at them again. */
 export class DriftWatch {
-  private readonly o: Required<DriftOptions>;
+  private readonly o: Required<Omit<DriftOptions, 'watch'>>;
+  private readonly watchFn: typeof watch;
   private watcher: FSWatcher | undefined;
   private watched: string | undefined;
   /** Watching failed for this directory: the re-check alone covers it. */
@@ -86,7 +89,9 @@ export class DriftWatch {
     private readonly wake: () => void,
     private readonly log: Logger = silentLogger,
   ) {
-    this.o = { periodMs: 60_000, pollMs: 5_000, flapWindowMs: 10 * 60_000, settleMs: 50, ...opts };
+    const { watch: watchFn, ...o } = opts;
+    this.o = { periodMs: 60_000, pollMs: 5_000, flapWindowMs: 10 * 60_000, settleMs: 50, ...o };
+    this.watchFn = watchFn ?? watch;
     this.due = { nextAt: Date.now() + Math.random() * this.o.periodMs, periodMs: this.o.periodMs, poke: () => this.mark('backstop') };
     backstop.add(this.due);
   }
@@ -119,6 +124,11 @@ export class DriftWatch {
     this.lastStat = fingerprint;
     this.lastDrift = layout.mode === 'dropin' ? dropinDrift(text, want) : mainDrift(text, want, basename(file));
     return this.report(annotations, want, this.lastDrift, now);
+  }
+
+  /** Watching the directory (false: re-checking it every pollMs instead). For tests and logs. */
+  get watching(): boolean {
+    return this.watcher !== undefined;
   }
 
   close(): void {
@@ -156,7 +166,7 @@ export class DriftWatch {
     if (dir === undefined || file === undefined || this.closed) return;
     const name = basename(file);
     try {
-      const w = watch(dir, { persistent: false }, (_event, changed) => {
+      const w = this.watchFn(dir, { persistent: false }, (_event, changed) => {
         if (changed !== null && changed !== name) return;
         clearTimeout(this.settle);
         this.settle = setTimeout(() => this.mark('event'), this.o.settleMs);
