@@ -71,6 +71,8 @@ export class DriftWatch {
   private readonly watchFn: typeof watch;
   private watcher: FSWatcher | undefined;
   private watched: string | undefined;
+  /** The watched directory's inode when the watch was added. */
+  private watchedId: string | undefined;
   /** Watching failed for this directory: the re-check alone covers it. */
   private unwatchable: string | undefined;
   private readonly due: Due;
@@ -119,8 +121,9 @@ export class DriftWatch {
     const fingerprint = await fileFingerprint(file);
     if (reason === 'backstop' && fingerprint === this.lastStat) return this.report(annotations, want, this.lastDrift, now);
     const text = await readIfExists(file);
-    // Gone, perhaps with its directory (rm -rf): the watch on that directory is dead now.
-    if (text === null) this.rearm(file);
+    // Gone, perhaps with its directory (rm -rf, maybe made again since): a watch on a directory
+    // that was removed is dead.
+    if (text === null && (await dirIdentity(dirname(file))) !== this.watchedId) this.rearm(file);
     this.lastStat = fingerprint;
     this.lastDrift = layout.mode === 'dropin' ? dropinDrift(text, want) : mainDrift(text, want, basename(file));
     return this.report(annotations, want, this.lastDrift, now);
@@ -155,6 +158,13 @@ export class DriftWatch {
     this.arm(file);
   }
 
+  /** Notes which directory (inode) the new watch is on, once it is added. */
+  private noteWatched(dir: string): void {
+    void dirIdentity(dir).then((id) => {
+      if (this.watched === dir) this.watchedId = id;
+    });
+  }
+
   /** Watches the directory of `file` (nothing for undefined), re-arming when it changed or
    *  the old watch died (the directory was removed and made again). */
   private arm(file: string | undefined): void {
@@ -178,6 +188,8 @@ export class DriftWatch {
         this.mark('event');
       });
       this.watcher = w;
+      this.watchedId = undefined;
+      this.noteWatched(dir);
       this.due.periodMs = this.o.periodMs;
       this.unwatchable = undefined;
     } catch (e: unknown) {
@@ -191,6 +203,16 @@ export class DriftWatch {
       this.due.periodMs = this.o.pollMs;
       this.due.nextAt = Math.min(this.due.nextAt, Date.now() + this.o.pollMs);
     }
+  }
+}
+
+/** A directory's device and inode ('absent' when it is not there). */
+async function dirIdentity(dir: string): Promise<string> {
+  try {
+    const s = await stat(dir, { bigint: true });
+    return `${s.dev}:${s.ino}`;
+  } catch {
+    return 'absent';
   }
 }
 
