@@ -16,6 +16,15 @@
 //                has not reported Applied/Failed/RolledBack for it yet: its kubelet may be
 //                restarting now. Same timeout (then Failed: the agent is not answering).
 //  5. Pending    otherwise: not released for T (or finished with an older release).
+//  Drift (drift.ts of the agent, or /configz re-read by the controller):
+//  6. Drifted    stateHash == T and the agent reports Drifted, or reports Applied and /configz
+//                now disagrees (`configzDrift`). The kubelet runs (or will, at its next start)
+//                something other than T. Holds no slot while Ready: it is not restarting. With
+//                rollout.drift Repair it is released again like a Pending node (before them),
+//                with a repair token (`repairOfMs`: the report's stateTime).
+//     InProgress a repair released for that very report (repairOfMs == stateTimeMs): the agent
+//                re-applies T with a restart. Same timeout as any release.
+//                A repair that rolls back or fails ends Failed (rule 1), and is not released again.
 //  unavailable = InProgress + Soaking + Failed + not-Ready nodes + `borrowed`. A node that is
 //                down for reasons of its own still counts against the budget, as in a
 //                DaemonSet rolling update. Except: a node whose agent RolledBack and that is
@@ -58,6 +67,10 @@ export interface PlanNode {
   targetHash: string;
   /** nodetracing.dev/message (or a configz disagreement): not planned on, only reported. */
   message?: string;
+  /** nodetracing.dev/repair, parsed: the stateTime of the report a repair release answers. */
+  repairOfMs?: number;
+  /** /configz, read again after an earlier read agreed, now disagrees (verify: Configz). */
+  configzDrift?: string;
 }
 
 export interface PlanInput {
@@ -68,10 +81,10 @@ export interface PlanInput {
   borrowed?: number;
 }
 
-export type NodePhase = 'Updated' | 'Soaking' | 'InProgress' | 'Failed' | 'Pending';
+export type NodePhase = 'Updated' | 'Soaking' | 'InProgress' | 'Failed' | 'Pending' | 'Drifted';
 
 export interface Plan {
-  /** Node names to hand the desired config to now, in order. */
+  /** Node names to hand the desired config to now, in order: Drifted nodes to repair first. */
   release: string[];
   /** Every node's phase. */
   phases: Record<string, NodePhase>;
@@ -82,6 +95,7 @@ export interface Plan {
   inProgress: number;
   soaking: number;
   pending: number;
+  drifted: number;
   /** Slots in use. */
   unavailable: number;
   /** Resolved integer. */
@@ -91,8 +105,8 @@ export interface Plan {
   paused: boolean;
   /** Every node Updated. */
   complete: boolean;
-  /** Nothing more will happen without a change: every node Updated or Failed, failures within
-   *  maxFailures, not paused. */
+  /** Nothing more will happen without a change: every node Updated or Failed (or Drifted, with
+   *  rollout.drift Report), failures within maxFailures, not paused. */
   done: boolean;
   /** Earliest moment something changes by time alone (soak end, node timeout). */
   requeueAfterMs?: number;
@@ -124,31 +138,43 @@ interface Classified {
   deadline?: number;
 }
 
+/** The agent's report for T says it drifted (or /configz says so about its Applied report). */
+function drifted(n: PlanNode, T: string): boolean {
+  return n.stateHash === T && (n.state === 'Drifted' || (n.state === 'Applied' && n.configzDrift !== undefined));
+}
+
+/** A repair of this very report was released: the agent is (about to be) re-applying T. */
+export function repairing(n: PlanNode, T: string): boolean {
+  return n.desiredHash === T && n.stateHash === T && (n.state === 'Drifted' || n.state === 'Applied') &&
+    n.repairOfMs !== undefined && n.repairOfMs === n.stateTimeMs;
+}
+
+function released(n: PlanNode, r: ResolvedRollout, now: number): Classified {
+  if (n.desiredTimeMs === undefined) return { phase: 'InProgress', timedOut: false };
+  const timeout = n.desiredTimeMs + r.nodeTimeoutSeconds * 1000;
+  if (now >= timeout) return { phase: 'Failed', timedOut: true };
+  return { phase: 'InProgress', timedOut: false, deadline: timeout };
+}
+
 function classify(n: PlanNode, r: ResolvedRollout, now: number): Classified {
   const T = n.targetHash;
   if (n.stateHash === T && (n.state === 'Failed' || n.state === 'RolledBack')) {
     return { phase: 'Failed', timedOut: false, rolledBack: n.state === 'RolledBack' };
   }
+  if (repairing(n, T)) return released(n, r, now);
+  if (drifted(n, T)) return { phase: 'Drifted', timedOut: false };
   const reportsApplied = n.state === undefined || (n.state === 'Applied' && n.stateHash === T);
   if (n.appliedHash === T && reportsApplied && n.ready) {
     const soakEnd = n.stateTimeMs === undefined ? undefined : n.stateTimeMs + r.minReadySeconds * 1000;
     if (soakEnd !== undefined && now < soakEnd) return { phase: 'Soaking', timedOut: false, deadline: soakEnd };
     return { phase: 'Updated', timedOut: false };
   }
-  if (n.desiredHash === T) {
-    if (n.desiredTimeMs === undefined) return { phase: 'InProgress', timedOut: false };
-    const timeout = n.desiredTimeMs + r.nodeTimeoutSeconds * 1000;
-    if (now >= timeout) return { phase: 'Failed', timedOut: true };
-    return { phase: 'InProgress', timedOut: false, deadline: timeout };
-  }
+  if (n.desiredHash === T) return released(n, r, now);
   if (n.desiredHash !== undefined && !finishedWith(n, n.desiredHash)) {
     // Released for an older config (the spec changed mid-rollout) and its agent has not
     // finished with it: the kubelet may be restarting right now, so the node holds its slot
     // until the agent reports, and is released for T only after that.
-    if (n.desiredTimeMs === undefined) return { phase: 'InProgress', timedOut: false };
-    const timeout = n.desiredTimeMs + r.nodeTimeoutSeconds * 1000;
-    if (now >= timeout) return { phase: 'Failed', timedOut: true };
-    return { phase: 'InProgress', timedOut: false, deadline: timeout };
+    return released(n, r, now);
   }
   return { phase: 'Pending', timedOut: false };
 }
@@ -161,7 +187,8 @@ export function inFlight(n: PlanNode, r: ResolvedRollout, now: number): boolean 
 }
 
 function finishedWith(n: PlanNode, hash: string): boolean {
-  return n.stateHash === hash && (n.state === 'Applied' || n.state === 'Failed' || n.state === 'RolledBack');
+  const idle = n.state === 'Applied' || n.state === 'Failed' || n.state === 'RolledBack' || n.state === 'Drifted';
+  return n.stateHash === hash && idle && !repairing(n, hash);
 }
 
 export function planRollout(input: PlanInput): Plan {
@@ -169,10 +196,11 @@ export function planRollout(input: PlanInput): Plan {
   const borrowed = input.borrowed ?? 0;
   const phases: Record<string, NodePhase> = {};
   const timedOut: string[] = [];
-  const counts: Record<NodePhase, number> = { Updated: 0, Soaking: 0, InProgress: 0, Failed: 0, Pending: 0 };
+  const counts: Record<NodePhase, number> = { Updated: 0, Soaking: 0, InProgress: 0, Failed: 0, Pending: 0, Drifted: 0 };
   let unavailable = borrowed;
   let earliest: number | undefined;
   const candidates: { name: string; key: string }[] = [];
+  const repairs: { name: string; key: string }[] = [];
 
   for (const n of nodes) {
     const c = classify(n, rollout, now);
@@ -183,6 +211,7 @@ export function planRollout(input: PlanInput): Plan {
     const holdsSlot = c.phase === 'InProgress' || c.phase === 'Soaking' || (c.phase === 'Failed' && !c.rolledBack);
     if (holdsSlot || !n.ready) unavailable++;
     if (c.phase === 'Pending' && n.ready) candidates.push({ name: n.name, key: nodeOrderKey(n.uid, n.targetHash) });
+    if (c.phase === 'Drifted' && n.ready && rollout.drift === 'Repair') repairs.push({ name: n.name, key: nodeOrderKey(n.uid, n.targetHash) });
   }
 
   const maxUnavailable = resolveMaxUnavailable(rollout.maxUnavailable, nodes.length);
@@ -191,8 +220,10 @@ export function planRollout(input: PlanInput): Plan {
   let release: string[] = [];
   const slots = maxUnavailable - unavailable;
   if (!paused && !halted && slots > 0) {
-    candidates.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    release = candidates.slice(0, slots).map((c) => c.name);
+    const order = (a: { name: string; key: string }, b: { name: string; key: string }): number =>
+      a.key < b.key ? -1 : a.key > b.key ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+    // A drifted node runs something nobody rolled out: put it right before moving on.
+    release = [...repairs.sort(order), ...candidates.sort(order)].slice(0, slots).map((c) => c.name);
   }
 
   const plan: Plan = {
@@ -204,12 +235,13 @@ export function planRollout(input: PlanInput): Plan {
     inProgress: counts.InProgress,
     soaking: counts.Soaking,
     pending: counts.Pending,
+    drifted: counts.Drifted,
     unavailable,
     maxUnavailable,
     halted,
     paused,
     complete: counts.Updated === nodes.length,
-    done: !paused && !halted && counts.Updated + counts.Failed === nodes.length,
+    done: !paused && !halted && counts.Updated + counts.Failed + (rollout.drift === 'Report' ? counts.Drifted : 0) === nodes.length,
   };
   if (earliest !== undefined) plan.requeueAfterMs = Math.max(0, earliest - now);
   return plan;

@@ -18,6 +18,8 @@ import { SimKubelet, type RestartRecord } from './kubelet/index.js';
 import { KubeletTracing, type KubeletTracingOptions } from './kubelet/tracing.js';
 import { NodeLifecycleController } from './lifecycle.js';
 import { simNodeName, simNodeObject } from './nodes.js';
+import { reportKubeletVersion, simControl } from './node-control.js';
+import type { DriftOptions } from '../agent/drift-watch.js';
 
 export const DEFAULT_VERSIONS = ['v1.24.17', 'v1.25.16', 'v1.26.15', 'v1.27.16', 'v1.28.15', 'v1.29.14', 'v1.30.10', 'v1.31.6', 'v1.32.2', 'v1.33.1', 'v1.34.0', 'v1.35.2'];
 
@@ -43,7 +45,9 @@ export interface SimClusterOptions {
   agentTimeoutMs?: number;
   agentLog?: Logger;
   /** Per-node agent hooks (telemetry: the apply and phase spans, agent metrics). */
-  agentHooks?: (node: string) => Pick<RunAgentOptions, 'wrapApply' | 'onPhase'>;
+  agentHooks?: (node: string) => Pick<RunAgentOptions, 'wrapApply' | 'onPhase' | 'onDrift'>;
+  /** The agents' drift watch (default on, with its defaults); false: off. */
+  agentDrift?: DriftOptions | false;
   gitVersion?: string;
   /** The admin bearer token (default: derived from the server's signing key). A replacement
    *  server given the old one keeps the credentials, as an etcd restore does. */
@@ -121,9 +125,10 @@ export class SimCluster {
       await cluster.stop();
       throw err;
     }
-    server.setNodeProxy(async (node, path) => {
+    server.setNodeProxy(async (node, path, request) => {
       const kubelet = cluster.kubelets.get(node);
       if (!kubelet) return { status: 404, body: `node ${node} has no kubelet` };
+      if (path.startsWith('/sim/')) return simControl(kubelet, path, request?.method, request?.body ?? '');
       if (path.replace(/^\//, '') !== 'configz') return { status: 404, body: '404 page not found\n' };
       const configz = kubelet.configz();
       if (!configz) return { status: 503, body: 'kubelet is not running' };
@@ -208,6 +213,7 @@ export class SimCluster {
           watchTimeoutSeconds: 300 + Math.floor(Math.random() * 300),
           signal: abort.signal,
           log: this.o.agentLog,
+          ...(this.o.agentDrift !== undefined ? { drift: this.o.agentDrift } : {}),
           ...this.o.agentHooks?.(nodeName),
         }).catch(() => undefined),
       );
@@ -232,6 +238,15 @@ export class SimCluster {
     const was = this.healthy.has(name);
     this.healthy.add(name);
     if (!was) this.heartbeats.started(name);
+    const kubelet = this.kubelets.get(name);
+    if (kubelet) reportKubeletVersion(this.server.store, name, kubelet.version);
+  }
+
+  /** Upgrades a node's kubelet (it restarts as `version`, on the files as they are): see node-control.ts. */
+  async upgradeKubelet(node: string, version: string): Promise<void> {
+    const kubelet = this.kubelets.get(node);
+    if (!kubelet) throw new Error(`no node ${node}`);
+    await kubelet.upgrade(version);
   }
 
   /** Every kubelet restart so far, with its node (the first record of each log is its boot). */
