@@ -129,7 +129,7 @@ async function child(mode: ChildMode, kubeconfigPath: string): Promise<void> {
     const c = new Controller({
       kubeConfig: kc,
       noLeaderElection: true,
-      planned: (fn) => {
+      wrapPlan: (fn) => {
         const s = performance.now();
         try {
           return fn();

@@ -5,20 +5,21 @@ import { hostname } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type NodeTracingPolicy } from '../api/types.js';
 import { selectorMatches } from '../api/selector.js';
-import { startInformer, type Informer, type RelistReason } from '../kube/informer.js';
+import { startInformer, type Informer } from '../kube/informer.js';
 import { LeaderElector } from '../kube/leader.js';
-import { ApiWriter, NotLeaderError, type WriteObserver } from '../kube/writer.js';
+import { ApiWriter, NotLeaderError } from '../kube/writer.js';
 import { type Logger, silentLogger } from '../log.js';
 import { ownerOf, trimNode, type CachedNode } from './nodes.js';
-import type { Plan } from './planner.js';
+import type { ControllerHooks } from './hooks.js';
 import { assignOwners, eligible, ownershipChanges } from './ownership.js';
-import { type QueueObserver, type QueueStats, TerminalError, WorkQueue, type WorkerResult } from './queue.js';
+import { type QueueStats, WorkQueue } from './queue.js';
+import { TerminalError } from './result.js';
 import { Reconciler, UNOWNED_KEY } from './reconcile.js';
 import { hasOurConfig } from './collect.js';
-import type { RolloutSummary } from './status.js';
 import { ConfigzVerifier } from './verify.js';
 
-export interface ControllerOptions {
+/** The settings, and the hooks (one object: the Reconciler is handed it as its hooks). */
+export interface ControllerOptions extends ControllerHooks {
   kubeConfig: k8s.KubeConfig;
   identity?: string;
   leaseNamespace?: string;
@@ -31,23 +32,8 @@ export interface ControllerOptions {
   concurrency?: number;
   now?: () => number;
   log?: Logger;
-  onPlan?: (policy: string, plan: Plan, summary: RolloutSummary) => void;
-  /** A policy is gone and nothing of it is left on any node (telemetry drops its series). */
-  onPolicyGone?: (policy: string) => void;
-  onWrite?: WriteObserver;
-  traceparent?: (policy: NodeTracingPolicy, hash: string) => string | undefined;
-  /** Wraps each reconcile run (telemetry: span, metrics). Must call fn and return its result. */
-  wrapReconcile?: (info: { policy: string; generation?: number }, fn: () => Promise<WorkerResult>) => Promise<WorkerResult>;
-  /** Wraps the planner call of each reconcile (telemetry: the `plan` span). */
-  planned?: (fn: () => Plan) => Plan;
-  /** Told what the work queue does (telemetry: the workqueue_* metrics). */
-  queueObserver?: QueueObserver;
-  /** An informer listed again (telemetry: kto_informer_relists_total). */
-  onRelist?: (resource: 'nodetracingpolicies' | 'nodes', reason: RelistReason) => void;
   /** verify: Configz re-reads an agreeing /configz this often, to find drift. Default 5 min. */
   configzRecheckMs?: number;
-  /** Told about every Node event as the cache takes it in (the bench times slot hand-overs). */
-  onNodeEvent?: (n: CachedNode, old: CachedNode | undefined) => void;
 }
 
 export class Controller {
@@ -94,25 +80,33 @@ export class Controller {
 
   /** Resolves when the caches are synced (leadership may come later). */
   async start(): Promise<void> {
-    const kc = this.o.kubeConfig;
-    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    const core = kc.makeApiClient(k8s.CoreV1Api);
-    const reconciler = new Reconciler({
+    this.reconciler = this.newReconciler();
+    this.queue = this.newQueue(this.reconciler);
+    this.startInformers();
+    await Promise.all([this.policies.synced, this.nodes.synced]);
+    this.synced = true;
+    if (this.o.noLeaderElection) this.becomeLeader();
+    else this.campaign();
+  }
+
+  private newReconciler(): Reconciler {
+    const verifier = new ConfigzVerifier(this.o.kubeConfig, this.log, { ...(this.o.configzRecheckMs !== undefined ? { recheckMs: this.o.configzRecheckMs } : {}) });
+    return new Reconciler({
       caches: () => this.cacheState(),
       policies: () => this.policies.list(),
       policy: (name) => this.policies.get(name),
       nodes: () => this.nodes.list(),
       writer: this.writer,
       now: this.o.now ?? Date.now,
-      verifier: new ConfigzVerifier(kc, this.log, { ...(this.o.configzRecheckMs !== undefined ? { recheckMs: this.o.configzRecheckMs } : {}) }),
-      traceparent: this.o.traceparent,
+      verifier,
       log: this.log,
-      onPlan: this.o.onPlan,
-      onGone: this.o.onPolicyGone,
-      planned: this.o.planned,
+      // The options are the hooks object (ControllerOptions extends ControllerHooks): passed on as is.
+      hooks: this.o,
     });
-    this.reconciler = reconciler;
-    this.queue = new WorkQueue({
+  }
+
+  private newQueue(reconciler: Reconciler): WorkQueue {
+    return new WorkQueue({
       concurrency: this.o.concurrency ?? 4,
       observer: this.o.queueObserver,
       worker: async (key) => {
@@ -120,20 +114,28 @@ export class Controller {
         const run = () => reconciler.reconcile(key);
         return this.o.wrapReconcile ? this.o.wrapReconcile({ policy: key, generation: this.policies.get(key)?.metadata.generation }, run) : run();
       },
-      onError: (key, err, retryInMs) => {
-        if (err instanceof NotLeaderError) return;
-        if (err instanceof TerminalError) {
-          // An invalid spec stays invalid until its next generation: say it once, not on every event.
-          const generation = this.policies.get(key)?.metadata.generation;
-          if (this.reported.get(key) === generation) return;
-          this.reported.set(key, generation);
-        }
-        // An invalid spec is the user's to fix (its Stalled condition says how): no stack.
-        if (err instanceof TerminalError) this.log.warn({ policy: key, reason: err.message }, 'reconcile failed: not retried until the policy changes');
-        else this.log.error({ policy: key, err, retryInMs }, 'reconcile failed');
-      },
+      onError: (key, err, retryInMs) => this.reconcileFailed(key, err, retryInMs),
     });
+  }
 
+  private reconcileFailed(key: string, err: unknown, retryInMs: number | undefined): void {
+    if (err instanceof NotLeaderError) return;
+    if (err instanceof TerminalError) {
+      // An invalid spec stays invalid until its next generation: say it once, not on every event.
+      const generation = this.policies.get(key)?.metadata.generation;
+      if (this.reported.get(key) === generation) return;
+      this.reported.set(key, generation);
+      // The user's to fix (its Stalled condition says how): no stack.
+      this.log.warn({ policy: key, reason: err.message }, 'reconcile failed: not retried until the policy changes');
+      return;
+    }
+    this.log.error({ policy: key, err, retryInMs }, 'reconcile failed');
+  }
+
+  private startInformers(): void {
+    const kc = this.o.kubeConfig;
+    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    const core = kc.makeApiClient(k8s.CoreV1Api);
     this.policies = startInformer<NodeTracingPolicy, NodeTracingPolicy>({
       kubeConfig: kc,
       path: `/apis/${GROUP}/${VERSION}/${PLURAL}`,
@@ -158,38 +160,42 @@ export class Controller {
       onRelist: (reason) => this.o.onRelist?.('nodes', reason),
       log: this.log,
     });
-    await Promise.all([this.policies.synced, this.nodes.synced]);
-    this.synced = true;
-
-    if (this.o.noLeaderElection) {
-      this.becomeLeader();
-    } else {
-      this.elector = new LeaderElector({
-        kubeConfig: kc,
-        namespace: this.o.leaseNamespace ?? 'kube-system',
-        name: this.o.leaseName ?? 'kubelet-tracing-operator',
-        identity: this.identity,
-        leaseDurationMs: this.o.leaseDurationMs ?? 15_000,
-        renewDeadlineMs: this.o.renewDeadlineMs ?? 10_000,
-        retryPeriodMs: this.o.retryPeriodMs ?? 2_000,
-        onStartedLeading: () => this.becomeLeader(),
-        onNewLeader: (holder) => (this.holder = holder),
-        onStoppedLeading: () => {
-          this.leading = false;
-          if (!this.abort.signal.aborted) this.log.warn({ identity: this.identity }, 'lost leadership: stopped acting');
-        },
-        log: this.log,
-      });
-      const elector = this.elector;
-      this.electionDone = (async () => {
-        while (!this.abort.signal.aborted) {
-          await elector.run(this.abort.signal).catch((err: unknown) => this.log.error({ err }, 'leader election failed'));
-        }
-      })();
-    }
   }
 
+  /** Campaigns for the Lease until stopped. A lost lease ends the term (the writer refuses every
+   *  write from then on) and this replica campaigns again, its caches still warm; the next term
+   *  starts from what they say (becomeLeader). controller-runtime exits instead and lets the
+   *  Deployment restart it; see leader.ts for why this one does not. */
+  private campaign(): void {
+    const elector = new LeaderElector({
+      kubeConfig: this.o.kubeConfig,
+      namespace: this.o.leaseNamespace ?? 'kube-system',
+      name: this.o.leaseName ?? 'kubelet-tracing-operator',
+      identity: this.identity,
+      leaseDurationMs: this.o.leaseDurationMs ?? 15_000,
+      renewDeadlineMs: this.o.renewDeadlineMs ?? 10_000,
+      retryPeriodMs: this.o.retryPeriodMs ?? 2_000,
+      onStartedLeading: () => this.becomeLeader(),
+      onNewLeader: (holder) => (this.holder = holder),
+      onStoppedLeading: () => {
+        this.leading = false;
+        if (!this.abort.signal.aborted) this.log.warn({ identity: this.identity }, 'lost leadership: stopped acting');
+      },
+      log: this.log,
+    });
+    this.elector = elector;
+    this.electionDone = (async () => {
+      while (!this.abort.signal.aborted) {
+        await elector.run(this.abort.signal).catch((err: unknown) => this.log.error({ err }, 'leader election failed'));
+      }
+    })();
+  }
+
+  /** A term starts from the caches alone: what the reconciler remembers of an earlier term
+   *  (releases it expected, failures announced, configz verdicts) may be stale, since another
+   *  replica acted in between. The first term has nothing to forget. */
   private becomeLeader(): void {
+    this.reconciler?.forget();
     this.leading = true;
     this.log.info({ identity: this.identity }, 'leading: acting on every policy');
     this.resyncAll();
@@ -217,6 +223,8 @@ export class Controller {
       if (owner && !this.policies.get(owner)) this.enqueue(owner);
       if (owner === undefined && hasOurConfig(n)) this.enqueue(UNOWNED_KEY);
     }
+    // Policies deleted while this replica was not acting on them: their keys clean up what is left and forget them.
+    for (const name of this.reconciler?.remembered() ?? []) if (!this.policies.get(name)) this.enqueue(name);
   }
 
   private enqueue(name: string | undefined): void {

@@ -12,18 +12,12 @@
 // changes nothing (the key already waiting) is not an add; a key's wait runs from its first add
 // to its run; a retry is a failed run put back with back-off (a requeueAfter is not one).
 import { realTimerClock, type TimerClock } from '../clock.js';
+import { TerminalError, type Result } from './result.js';
 
 export type { TimerClock };
 
-/** A worker error that retrying cannot fix (an invalid spec): the key is not requeued. */
-export class TerminalError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'TerminalError';
-  }
-}
-
-export type WorkerResult = { requeueAfterMs?: number } | void;
+/** The worker's result: the reconcile contract (result.ts). */
+export type WorkerResult = Result;
 
 /** Told what the workqueue_* metrics count (seconds, from the queue's clock). */
 export interface QueueObserver {

@@ -6,13 +6,14 @@ import {
 import { FINALIZER, ROLLOUT_DEFAULTS, type NodeTracingPolicy, type ResolvedRollout } from '../api/types.js';
 import type { KubeletTracingDropin } from '../render/render.js';
 import { formatFieldError } from '../validate/errors.js';
-import type { ApiWriter } from '../kube/writer.js';
 import { collect, driftOf, hasOurConfig, invalidSummary, rolloutFor, summarize, type Collected, type Target } from './collect.js';
 import { ownerOf, toPlanNode, type CachedNode } from './nodes.js';
 import { assignOwners } from './ownership.js';
 import { inFlight, planRollout, type Plan, type PlanNode } from './planner.js';
 import { buildStatus, describeFailure, sameStatus, transitions, type RolloutSummary } from './status.js';
-import { TerminalError } from './queue.js';
+import { TerminalError, type Result } from './result.js';
+import type { ControllerHooks, RolloutOwner } from './hooks.js';
+import type { Writer } from './writer.js';
 import { checkPolicy } from './validity.js';
 import type { Logger } from '../log.js';
 import type { ConfigzVerifier } from './verify.js';
@@ -25,18 +26,13 @@ export interface ReconcileDeps {
   policies: () => NodeTracingPolicy[];
   policy: (name: string) => NodeTracingPolicy | undefined;
   nodes: () => CachedNode[];
-  writer: ApiWriter;
+  writer: Writer;
   now: () => number;
   verifier?: ConfigzVerifier;
-  /** W3C traceparent to hand the agents for this rollout (telemetry), if tracing is on. */
-  traceparent?: (policy: NodeTracingPolicy, hash: string) => string | undefined;
   log?: Logger;
-  /** Told about each reconcile's outcome (metrics, demo progress). */
-  onPlan?: (policy: string, plan: Plan, summary: RolloutSummary) => void;
-  /** Told when a policy is gone and nothing of it is left on any node (metrics). */
-  onGone?: (policy: string) => void;
-  /** Wraps the planner call (telemetry: the `plan` span). Must call fn and return its result. */
-  planned?: (fn: () => Plan) => Plan;
+  /** The controller's hooks, as it was given them (the ones used here: traceparent, onPlan,
+   *  onPolicyGone, wrapPlan). */
+  hooks?: ControllerHooks;
 }
 
 /** Least time between two status writes that change only counts. */
@@ -55,8 +51,6 @@ export const STALE_CACHE_RETRY_MS = 500;
 /** Thrown (and turned into a requeue) when the caches were rebuilt from another history while a
  *  reconcile was running: what it decided describes a server that is gone. */
 class StaleCache extends Error {}
-
-type Result = { requeueAfterMs?: number } | void;
 
 /** Releases written but not yet seen in the cache: without them a fast second reconcile would
  *  see the node as Pending again and could exceed maxUnavailable. */
@@ -108,6 +102,15 @@ export class Reconciler {
     this.d.verifier?.forget();
   }
 
+  /** The policies this reconciler keeps something about (a rollout, announcements, a status
+   *  write time). One missing from the cache was deleted while this replica was not acting on
+   *  it (a standby, a lost lease): running its key cleans up what is left and forgets it. */
+  remembered(): string[] {
+    const keys = new Set([...this.lastRollout.keys(), ...this.announced.keys(), ...this.announcedDrift.keys(), ...this.lastStatusWrite.keys()]);
+    keys.delete(UNOWNED_KEY);
+    return [...keys];
+  }
+
   /** Never decide, write status or release nodes from caches that may miss what the server
    *  has: wait for them to be listed again. */
   async reconcile(name: string): Promise<Result> {
@@ -153,14 +156,14 @@ export class Reconciler {
     ];
     const verified = this.d.verifier ? await this.d.verifier.check(policy, planNodes, c.targets, now) : planNodes;
     const decide = () => planRollout({ nodes: verified, rollout, now, borrowed: c.borrowed });
-    const plan = this.d.planned ? this.d.planned(decide) : decide();
+    const plan = this.d.hooks?.wrapPlan ? this.d.hooks.wrapPlan(decide) : decide();
 
     stillFresh();
     await this.act(policy, plan, c, now);
     await this.announceFailures(policy, plan, verified, rollout);
     await this.announceDrift(name, policy.metadata.uid, plan, verified);
     const summary = summarize(policy, plan, verified, c, rollout);
-    this.d.onPlan?.(name, plan, summary);
+    this.d.hooks?.onPlan?.(name, plan, summary);
 
     stillFresh();
     if (deleting && c.removals.length === 0) {
@@ -174,8 +177,10 @@ export class Reconciler {
   }
 
   /** Writes the plan: the batch released (the planner already counted every one of them), and
-   *  our annotations cleared from nodes whose removal is done. */
-  private async act(policy: NodeTracingPolicy, plan: Plan, c: Collected, now: number): Promise<void> {
+   *  our annotations cleared from nodes whose removal is done. The one release path: a policy's
+   *  own rollout and removals, a force-deleted policy's orphans, and stray drop-ins (`owner`
+   *  undefined) all go through it. */
+  private async act(owner: RolloutOwner | undefined, plan: Plan, c: Pick<Collected, 'targets' | 'removals'>, now: number): Promise<void> {
     const byName = new Map(c.targets.map((t) => [t.node.name, t]));
     const removals = new Map(c.removals.map((n) => [n.name, n]));
     await Promise.all(
@@ -183,7 +188,7 @@ export class Reconciler {
         const t = byName.get(nodeName);
         const node = t?.node ?? removals.get(nodeName);
         const repairOf = node && repairToken(node, plan);
-        return this.release(policy, nodeName, t ? t.hash : REMOVED_HASH, t ? t.config : null, now, repairOf);
+        return this.release(owner, nodeName, t ? t.hash : REMOVED_HASH, t ? t.config : null, now, repairOf);
       }),
     );
     for (const n of c.removals) {
@@ -191,11 +196,11 @@ export class Reconciler {
     }
   }
 
-  /** Hands a node its desired config. `policy` undefined: a node no policy owns (its stray
+  /** Hands a node its desired config. `owner` undefined: a node no policy owns (its stray
    *  drop-in comes off); `repairOf`: the drift report this release repairs. */
-  private async release(policy: NodeTracingPolicy | undefined, node: string, hash: string, config: KubeletTracingDropin | null, now: number, repairOf?: string): Promise<void> {
-    const name = policy?.metadata.name;
-    const traceparent = policy && this.d.traceparent?.(policy, hash);
+  private async release(owner: RolloutOwner | undefined, node: string, hash: string, config: KubeletTracingDropin | null, now: number, repairOf?: string): Promise<void> {
+    const name = owner?.metadata.name;
+    const traceparent = owner && this.d.hooks?.traceparent?.(owner, hash);
     await this.d.writer.patchNodeAnnotations(node, {
       ...(name !== undefined ? { [A_POLICY]: name } : {}),
       [A_DESIRED_CONFIG]: config ? JSON.stringify(config) : '',
@@ -286,17 +291,7 @@ export class Reconciler {
       if (carrying.length === 0) this.gone(name);
       return borrowed > 0 ? { requeueAfterMs: 1000 } : undefined;
     }
-    const plan = planRollout({ nodes: orphans.map((n) => this.expectations.overlay(toPlanNode(n, REMOVED_HASH))), rollout, now, borrowed });
-    const orphanPolicy = { metadata: { name } } as NodeTracingPolicy;
-    const byName = new Map(orphans.map((n) => [n.name, n]));
-    stillFresh();
-    for (const node of plan.release) {
-      const n = byName.get(node);
-      await this.release(orphanPolicy, node, REMOVED_HASH, null, now, n && repairToken(n, plan));
-    }
-    for (const n of orphans) {
-      if (plan.phases[n.name] === 'Updated') await this.d.writer.patchNodeAnnotations(n.name, clearOurs(n));
-    }
+    const { plan } = await this.remove({ metadata: { name } }, orphans, rollout, now, borrowed, stillFresh);
     // The orphans' own Node events bring this key back (nodeChanged enqueues a node's policy).
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : undefined;
   }
@@ -314,20 +309,19 @@ export class Reconciler {
       this.announcedDrift.delete(UNOWNED_KEY);
       return undefined;
     }
-    const now = this.d.now();
-    const planned = stray.map((n) => this.expectations.overlay(toPlanNode(n, REMOVED_HASH)));
-    const plan = planRollout({ nodes: planned, rollout: UNOWNED_ROLLOUT, now });
-    const byName = new Map(stray.map((n) => [n.name, n]));
-    stillFresh();
-    for (const node of plan.release) {
-      const n = byName.get(node);
-      await this.release(undefined, node, REMOVED_HASH, null, now, n && repairToken(n, plan));
-    }
-    for (const n of stray) {
-      if (plan.phases[n.name] === 'Updated') await this.d.writer.patchNodeAnnotations(n.name, clearOurs(n));
-    }
+    const { plan, planned } = await this.remove(undefined, stray, UNOWNED_ROLLOUT, this.d.now(), 0, stillFresh);
     await this.announceDrift(UNOWNED_KEY, undefined, plan, planned);
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : undefined;
+  }
+
+  /** Takes our configuration off `nodes`, in the planner's batches, through the main release
+   *  path (act). `owner` undefined: nodes whose hand-off names no policy. */
+  private async remove(owner: RolloutOwner | undefined, nodes: CachedNode[], rollout: ResolvedRollout, now: number, borrowed: number, stillFresh: () => void): Promise<{ plan: Plan; planned: PlanNode[] }> {
+    const planned = nodes.map((n) => this.expectations.overlay(toPlanNode(n, REMOVED_HASH)));
+    const plan = planRollout({ nodes: planned, rollout, now, borrowed });
+    stillFresh();
+    await this.act(owner, plan, { targets: [], removals: nodes }, now);
+    return { plan, planned };
   }
 
   /** Nothing of the policy is left anywhere: forget it. */
@@ -336,7 +330,8 @@ export class Reconciler {
     this.announced.delete(name);
     this.announcedDrift.delete(name);
     this.lastStatusWrite.delete(name);
-    this.d.onGone?.(name);
+    this.d.verifier?.forgetPolicy(name);
+    this.d.hooks?.onPolicyGone?.(name);
   }
 }
 

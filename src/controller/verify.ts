@@ -66,6 +66,11 @@ export class ConfigzVerifier {
     this.results.clear();
   }
 
+  /** Drops a policy's verdicts (it is gone). */
+  forgetPolicy(name: string): void {
+    for (const [node, r] of this.results) if (r.policy === name) this.results.delete(node);
+  }
+
   /** Returns the plan nodes with verification folded in: an Applied node not yet proven stays
    *  in progress; one whose configz disagrees is Failed; one whose configz agreed and disagrees
    *  now has drifted (configzDrift). */

@@ -6,8 +6,18 @@
 //    change, not from its renewTime: another replica's clock may be skewed from ours;
 //  - the leader renews every retryPeriod; if no renewal succeeds for renewDeadline, or another
 //    holder shows up, it stops at once: isLeader() turns false before onStoppedLeading runs,
-//    and a renewal still in flight cannot bring it back. run() then returns; like
-//    controller-runtime, the caller should exit rather than try to lead again.
+//    and a renewal still in flight cannot bring it back. run() then returns, and may be called
+//    again to campaign anew.
+// After a lost lease the Controller campaigns again in the same process (controller.ts
+// campaign()), where controller-runtime exits and lets the Deployment restart the pod. Why:
+//  - what exiting buys controller-runtime is a clean slate; here the state that could be stale is
+//    small and explicit (the Reconciler's memory), a new term forgets it (becomeLeader), and the
+//    writer refuses every write from the moment the term ends, in-flight reconciles included;
+//  - the caches stay warm: 5,000 trimmed Nodes are not listed again at the very moment the API
+//    server is struggling (the usual reason a lease is lost, for every replica at once), and a
+//    single replica is not put into CrashLoopBackOff by a short API outage;
+//  - the Controller is a library: tests, the demo and the embedded cluster run several in one
+//    process, which one of them must not end.
 // MicroTime: client-node 1.4.0 hands Lease times back as strings (it has no deserializer for
 // V1MicroTime) and writes a plain Date with millisecond precision, which the API server's
 // RFC3339Micro parser rejects; so times are read with leaseTimeMs() and written as V1MicroTime.

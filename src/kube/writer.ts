@@ -1,8 +1,10 @@
 // The one module that writes to the API server. Everything else asks it. Every write checks
-// leadership first, so a replica that lost its lease stops writing at once.
+// leadership first, so a replica that lost its lease stops writing at once. It implements the
+// controller's Writer (controller/writer.ts), the interface the Reconciler depends on.
 import { hostname } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
-import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type NodeTracingPolicyStatus } from '../api/types.js';
+import { API_VERSION, GROUP, PLURAL, VERSION, type NodeTracingPolicyStatus } from '../api/types.js';
+import type { EventTarget, Writer } from '../controller/writer.js';
 import { mergePatch } from './client.js';
 import { MergePatcher } from './patch.js';
 
@@ -18,13 +20,7 @@ export interface WriteObserver {
   (write: { verb: string; resource: string; name: string; ok: boolean; ms: number; code: number }): void;
 }
 
-export interface EventTarget {
-  kind: 'Node' | typeof KIND;
-  name: string;
-  uid?: string;
-}
-
-export class ApiWriter {
+export class ApiWriter implements Writer {
   private readonly core: k8s.CoreV1Api;
   private readonly custom: k8s.CustomObjectsApi;
   /** The node hand-offs, one per node per rollout, go over reused connections. */

@@ -9,11 +9,10 @@
 import { randomUUID } from 'node:crypto';
 import { type Attributes, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { REMOVED_HASH } from '../api/annotations.js';
-import type { NodeTracingPolicy } from '../api/types.js';
-import type { Controller, ControllerOptions } from '../controller/controller.js';
+import type { Controller } from '../controller/controller.js';
+import type { ControllerHooks, RolloutOwner } from '../controller/hooks.js';
 import type { Plan } from '../controller/planner.js';
-import type { WorkerResult } from '../controller/queue.js';
-import { TerminalError } from '../controller/queue.js';
+import { TerminalError, type Result } from '../controller/result.js';
 import type { RolloutSummary } from '../controller/status.js';
 import type { WriteObserver } from '../kube/writer.js';
 import { intentHash } from '../render/render.js';
@@ -28,8 +27,9 @@ interface OpenRollout {
 
 export type RolloutOutcome = 'complete' | 'superseded' | 'halted' | 'interrupted';
 
-export type ControllerHooks = Pick<ControllerOptions, 'queueObserver'> &
-  Required<Pick<ControllerOptions, 'traceparent' | 'onPlan' | 'onPolicyGone' | 'onWrite' | 'wrapReconcile' | 'planned' | 'onRelist'>>;
+/** The hooks telemetry fills in: all of them but the bench's onNodeEvent (queueObserver only with metrics). */
+export type TelemetryHooks = Pick<ControllerHooks, 'queueObserver'> &
+  Required<Pick<ControllerHooks, 'traceparent' | 'onPlan' | 'onPolicyGone' | 'onWrite' | 'wrapReconcile' | 'wrapPlan' | 'onRelist'>>;
 
 export class ControllerTelemetry {
   readonly metrics: ControllerMetrics | undefined;
@@ -46,8 +46,8 @@ export class ControllerTelemetry {
     this.metrics = registry ? controllerMetrics(registry) : undefined;
   }
 
-  /** The ControllerOptions hooks; `onPlan` here also forwards to `next`. */
-  hooks(next?: ControllerOptions['onPlan']): ControllerHooks {
+  /** The controller's hooks; `onPlan` here also forwards to `next`. */
+  hooks(next?: ControllerHooks['onPlan']): TelemetryHooks {
     return {
       traceparent: (policy, hash) => this.traceparent(policy, hash),
       onPlan: (policy, plan, summary) => {
@@ -57,7 +57,7 @@ export class ControllerTelemetry {
       onPolicyGone: (policy) => this.policyGone(policy),
       onWrite: this.onWrite,
       wrapReconcile: (info, fn) => this.wrapReconcile(info, fn),
-      planned: (fn) => this.planned(fn),
+      wrapPlan: (fn) => this.wrapPlan(fn),
       onRelist: (resource, reason) => this.metrics?.informerRelists.inc({ resource, reason }),
       ...(this.metrics ? { queueObserver: this.metrics.queue } : {}),
     };
@@ -75,11 +75,11 @@ export class ControllerTelemetry {
   }
 
   /** W3C traceparent of the rollout's root span, creating the span on first use. */
-  traceparent(policy: NodeTracingPolicy, hash: string): string | undefined {
+  traceparent(policy: RolloutOwner, hash: string): string | undefined {
     if (!this.tracing.enabled) return undefined;
     const name = policy.metadata.name ?? '';
     // Per-node hashes differ by kubelet version; the rollout is the policy's intent.
-    const key = hash === REMOVED_HASH ? REMOVED_HASH : intentHash(policy.spec);
+    const key = hash === REMOVED_HASH || policy.spec === undefined ? REMOVED_HASH : intentHash(policy.spec);
     const current = this.open.get(name);
     if (current?.key === key) return current.traceparent;
     if (current) this.end(name, 'superseded');
@@ -141,7 +141,7 @@ export class ControllerTelemetry {
   };
 
   /** Runs one reconcile in its span (a child of the policy's open rollout, if any) and counts it. */
-  async wrapReconcile(info: { policy: string; generation?: number }, fn: () => Promise<WorkerResult>): Promise<WorkerResult> {
+  async wrapReconcile(info: { policy: string; generation?: number }, fn: () => Promise<Result>): Promise<Result> {
     const parent = this.open.get(info.policy);
     const parentCtx = parent ? trace.setSpan(ROOT_CONTEXT, parent.span) : ROOT_CONTEXT;
     const started = performance.now();
@@ -176,7 +176,7 @@ export class ControllerTelemetry {
   }
 
   /** The `plan` span: deciding which nodes move now. */
-  planned(fn: () => Plan): Plan {
+  wrapPlan(fn: () => Plan): Plan {
     if (!this.tracing.enabled) return fn();
     return this.tracing.tracer.startActiveSpan('plan', (span) => {
       try {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TerminalError, WorkQueue, type WorkerResult } from '../../src/controller/queue.js';
+import { WorkQueue, type WorkerResult } from '../../src/controller/queue.js';
+import { TerminalError } from '../../src/controller/result.js';
 import { FakeClock } from '../helpers/fakeclock.js';
 
 /** A deferred promise, to hold a worker mid-run. */

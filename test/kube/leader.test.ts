@@ -108,10 +108,36 @@ describe('LeaderElector', () => {
     acA.abort(); await doneA; // dies without release
     await run(clock, 10_000);
     assert.ok(!b.isLeader(), 'not before the lease expires');
-    await run(clock, 12_000);
+    // b last saw the Lease change at most one jittered retry period (2 s x 2.2) after a died, so
+    // it expires by 15 + 4.4 s and b looks again within 4.4 s more: b leads by 23.8 s after the
+    // death, whatever the jitter (12 s here left that to chance).
+    await run(clock, 14_000);
     assert.ok(b.isLeader()); assert.equal(api.holder(), 'b');
     assert.match(api.writes.at(-1) ?? '', /"leaseTransitions":1/);
     acB.abort(); await doneB;
+  });
+
+  it('after losing the lease, run() again campaigns: it waits while another holds it, and leads once that one stops renewing', async () => {
+    const api = new FakeLeases(); const clock = new FakeClock(1_700_000_000_000); const log: string[] = [];
+    const a = elector(api, clock, 'a', log);
+    const first = a.run(new AbortController().signal); await run(clock, 200);
+    assert.ok(a.isLeader());
+    const l = JSON.parse(JSON.stringify(api.lease)) as { spec: Record<string, unknown> };
+    api.lease = { ...l, spec: { ...l.spec, holderIdentity: 'c' }, metadata: { name: 'kto', namespace: 'ns', resourceVersion: String(++api.rv) } };
+    await run(clock, 2_500);
+    await first;
+    assert.deepEqual(log, ['a started', 'a stopped leader=false']);
+
+    const ac = new AbortController();
+    const again = a.run(ac.signal);
+    await run(clock, 10_000);
+    assert.ok(!a.isLeader(), 'c holds a fresh lease: a waits');
+    assert.equal(api.holder(), 'c');
+    await run(clock, 14_000); // c never renews: its lease runs out 15 s after a saw it change
+    assert.ok(a.isLeader());
+    assert.equal(api.holder(), 'a');
+    assert.deepEqual(log, ['a started', 'a stopped leader=false', 'a started']);
+    ac.abort(); await again;
   });
 
   it('release() hands over at once', async () => {
