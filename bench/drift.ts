@@ -13,9 +13,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { A_STATE, ANNOTATION_PREFIX, DROPIN_FILE } from '../src/api/annotations.js';
 import { renderDropin } from '../src/agent/files.js';
-import { Controller } from '../src/controller/controller.js';
 import { NODES } from '../src/sim/apiserver/index.js';
-import { SimCluster } from '../src/sim/cluster.js';
+import { Stack } from '../src/wiring.js';
+import { waitFor } from '../test/helpers/poll.js';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -34,17 +34,19 @@ const failingWatch = (() => {
 }) as unknown as typeof import('node:fs').watch;
 
 const t0 = performance.now();
-const cluster = await SimCluster.start({
-  nodes,
-  // Drop-in kubelets only: the drift here is our drop-in coming back.
-  versions: ['v1.30.10', 'v1.31.6', 'v1.32.2', 'v1.33.1', 'v1.34.0', 'v1.35.2'],
-  restartMs: 200,
-  installCrd: true,
-  agentDrift: watchOff ? { watch: failingWatch, pollMs } : { pollMs },
+const stack = await Stack.start({
+  cluster: {
+    nodes,
+    // Drop-in kubelets only: the drift here is our drop-in coming back.
+    versions: ['v1.30.10', 'v1.31.6', 'v1.32.2', 'v1.33.1', 'v1.34.0', 'v1.35.2'],
+    restartMs: 200,
+    installCrd: true,
+    agentDrift: watchOff ? { watch: failingWatch, pollMs } : { pollMs },
+  },
 });
+const { cluster } = stack;
 console.log(`cluster of ${nodes} nodes, every agent watching its Node: ${((performance.now() - t0) / 1000).toFixed(1)} s (fs.watch ${watchOff ? 'off: re-check every ' + pollMs + ' ms' : 'on'})`);
-const controller = repair ? new Controller({ kubeConfig: cluster.kubeConfig(), noLeaderElection: true }) : undefined;
-await controller?.start();
+const controller = repair ? await stack.startController() : undefined;
 // Let every agent take its first look (at its start) and settle.
 await new Promise((r) => setTimeout(r, 3_000));
 
@@ -65,12 +67,10 @@ function pick(n: number): typeof kubelets {
   return pool.slice(0, n);
 }
 
+/** ms until `fn` holds, polled every 2 ms. */
 async function until(what: string, fn: () => boolean, timeoutMs: number): Promise<number> {
   const start = performance.now();
-  while (!fn()) {
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
+  await waitFor(what, fn, timeoutMs, 2);
   return performance.now() - start;
 }
 
@@ -97,5 +97,4 @@ if (controller) {
   await until('repaired', () => every.every((k) => clean(k.nodeName)), 30 * 60_000);
   console.log(`repaired (taken off one node at a time, no soak), ${every.length} nodes: ${((performance.now() - r0) / 1000).toFixed(1)} s; peak restarting at once: ${cluster.maxConcurrentRestarts()}`);
 }
-await controller?.stop();
-await cluster.stop();
+await stack.stop();

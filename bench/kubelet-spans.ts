@@ -13,10 +13,10 @@ import { parseArgs } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { DROPIN_FILE } from '../src/api/annotations.js';
 import { render } from '../src/render/render.js';
-import { SimCluster } from '../src/sim/cluster.js';
 import { OtlpReceiver } from '../src/sim/collector/index.js';
 import { IDLE_KUBELET_SPANS_PER_SECOND } from '../src/sim/kubelet/tracing.js';
 import type { SimKubelet } from '../src/sim/kubelet/kubelet.js';
+import { Stack } from '../src/wiring.js';
 
 const { values } = parseArgs({
   options: {
@@ -79,7 +79,8 @@ async function applyDirectly(k: SimKubelet, endpoint: string): Promise<boolean> 
 
 const sink = await startSink();
 const t0 = performance.now();
-const cluster = await SimCluster.start({ nodes, agents: false, restartMs: 100, kubeletSpans: { spansPerSecond, exporterPerKubelet: values['exporter-per-kubelet'] } });
+const stack = await Stack.start({ cluster: { nodes, agents: false, restartMs: 100, kubeletSpans: { spansPerSecond, exporterPerKubelet: values['exporter-per-kubelet'] } } });
+const { cluster } = stack;
 process.stdout.write(`${nodes} nodes up in ${((performance.now() - t0) / 1000).toFixed(1)} s; collector ${sink.endpoint} (${values['in-process-collector'] ? 'in this process' : 'own process'})\n`);
 try {
   const idle = await cpuOver(windowMs);
@@ -107,6 +108,6 @@ try {
       `  rss ${(mem.rss / 2 ** 20).toFixed(0)} MiB, heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB\n`,
   );
 } finally {
-  await cluster.stop();
+  await stack.stop();
   process.stdout.write(`collector received ${await sink.received()} spans in all\n`);
 }

@@ -21,7 +21,8 @@ import { fileURLToPath } from 'node:url';
 import { A_DESIRED_TIME, A_STATE_TIME } from '../src/api/annotations.js';
 import { GROUP, PLURAL, VERSION, type NodeTracingPolicy } from '../src/api/types.js';
 import { NODES } from '../src/sim/apiserver/index.js';
-import { SimCluster } from '../src/sim/cluster.js';
+import type { SimCluster } from '../src/sim/cluster.js';
+import { Stack } from '../src/wiring.js';
 import type { ChildMessage, ChildMode, ChildReport, ParentMessage } from './baseline.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -142,7 +143,8 @@ export async function runRolloutBench(o: RolloutBenchOptions): Promise<RolloutBe
   const maxUnavailable = Math.max(1, Math.floor(o.nodes / 10));
   const dir = await mkdtemp(join(tmpdir(), 'kto-bench-'));
   const t0 = performance.now();
-  const cluster = await SimCluster.start({ nodes: o.nodes, versions: VERSIONS, restartMs: o.restartMs, installCrd: true });
+  const stack = await Stack.start({ cluster: { nodes: o.nodes, versions: VERSIONS, restartMs: o.restartMs, installCrd: true } });
+  const { cluster } = stack;
   const clusterStartMs = performance.now() - t0;
   const server = cluster.server;
   const kubeconfig = join(dir, 'kubeconfig');
@@ -194,7 +196,7 @@ export async function runRolloutBench(o: RolloutBenchOptions): Promise<RolloutBe
     };
   } finally {
     await ctl.stop();
-    await cluster.stop();
+    await stack.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -2,18 +2,15 @@
 // one policy applied through the API, live progress, a summary, and an optional JSON report.
 import { writeFile } from 'node:fs/promises';
 import * as k8s from '@kubernetes/client-node';
+import { newPolicy } from '../api/policy.js';
 import { GROUP, PLURAL, resolveRollout, VERSION, type NodeTracingPolicy } from '../api/types.js';
-import { Controller } from '../controller/controller.js';
 import { resolveMaxUnavailable } from '../controller/planner.js';
 import { describeFailure, type RolloutSummary } from '../controller/status.js';
 import { render } from '../render/render.js';
-import { SimCluster } from '../sim/cluster.js';
+import type { SimCluster } from '../sim/cluster.js';
 import { OtlpReceiver, SpanTally } from '../sim/collector/index.js';
-import { AgentTelemetry } from '../telemetry/agent.js';
-import { ControllerTelemetry } from '../telemetry/controller.js';
-import { createLogger } from '../telemetry/log.js';
-import { Registry } from '../telemetry/metrics.js';
-import { startTracing, type Tracing } from '../telemetry/tracing.js';
+import type { Tracing } from '../telemetry/tracing.js';
+import { Stack } from '../wiring.js';
 import { formatSpanTable, spanReport, type SpanReport } from './demo-spans.js';
 import { clusterFlagProblem, nodeVersions, simOptions, untilSignal } from './processes.js';
 
@@ -50,22 +47,17 @@ export interface DemoReport {
 export const DEMO_SAMPLING_RATE_PER_MILLION = 250_000;
 
 export function demoPolicy(maxUnavailable: string, maxFailures: number, endpoint = 'otel-collector.observability.svc:4317'): NodeTracingPolicy {
-  return {
-    apiVersion: 'nodetracing.dev/v1alpha1',
-    kind: 'NodeTracingPolicy',
-    metadata: { name: 'demo' },
-    spec: {
-      nodeSelector: {},
-      tracing: { endpoint, samplingRatePerMillion: DEMO_SAMPLING_RATE_PER_MILLION },
-      featureGate: 'Auto',
-      rollout: {
-        maxUnavailable: /^\d+$/.test(maxUnavailable) ? Number(maxUnavailable) : maxUnavailable,
-        minReadySeconds: 0,
-        nodeTimeoutSeconds: 60,
-        maxFailures,
-      },
+  return newPolicy('demo', {
+    nodeSelector: {},
+    tracing: { endpoint, samplingRatePerMillion: DEMO_SAMPLING_RATE_PER_MILLION },
+    featureGate: 'Auto',
+    rollout: {
+      maxUnavailable: /^\d+$/.test(maxUnavailable) ? Number(maxUnavailable) : maxUnavailable,
+      minReadySeconds: 0,
+      nodeTimeoutSeconds: 60,
+      maxFailures,
     },
-  };
+  });
 }
 
 const out = (s: string): boolean => process.stdout.write(s);
@@ -89,77 +81,62 @@ export async function demoCommand(f: DemoFlags): Promise<number> {
     return 2;
   }
   const started = Date.now();
-  const clusterOptions = simOptions({ ...f, port: 0, agents: true, keep: false, notReadyAfterMs: 40_000, crd: true });
-  const failNodes = clusterOptions.failNodes;
-  // Controller and agents share this process, so one registry; each keeps its service name.
-  const registry = new Registry();
-  const ctlTracing = startTracing({ service: 'kubelet-tracing-controller', endpoint: f.otlpEndpoint, protocol: f.otlpProtocol, registry });
-  const agentTracing = startTracing({ service: 'kubelet-tracing-agent', endpoint: f.otlpEndpoint, protocol: f.otlpProtocol, registry });
-  const telemetry = new ControllerTelemetry(ctlTracing, registry);
-  const agentTelemetry = new AgentTelemetry(agentTracing, registry);
+  const cluster = simOptions({ ...f, port: 0, agents: true, keep: false, notReadyAfterMs: 40_000, crd: true });
   // The collector the policy points the kubelets at: gRPC only, as the kubelet exports.
   const collector = await OtlpReceiver.start({ httpPort: null, maxSpans: 10_000 });
   const tally = new SpanTally();
   collector.onSpans((spans) => tally.add(spans));
-  const cluster = await SimCluster.start({
-    ...clusterOptions,
-    agentLog: createLogger('agent', 'warn'),
-    agentHooks: (node) => agentTelemetry.hooks(node),
-    kubeletSpans: { spansPerSecond: f.kubeletSpansPerSecond, tickMs: 100, exportDelayMs: 100 },
+  const stack = await Stack.start({
+    cluster: { ...cluster, kubeletSpans: { spansPerSecond: f.kubeletSpansPerSecond, tickMs: 100, exportDelayMs: 100 } },
+    tracing: { endpoint: f.otlpEndpoint, protocol: f.otlpProtocol },
+    logLevel: 'warn',
   }).catch(async (err: unknown) => {
     await collector.stop();
     throw err;
   });
-  const kc = cluster.kubeConfig();
-  const logger = createLogger('controller', 'warn');
-  let last: RolloutSummary | undefined;
-  let lastLine = '';
-  let finish: (s: RolloutSummary) => void = () => undefined;
-  const finished = new Promise<RolloutSummary>((resolve) => (finish = resolve));
-  const policy = demoPolicy(f.maxUnavailable, failNodes.length, collector.kubeletEndpoint);
-  const t0 = { ms: 0 };
-  const controller = new Controller({
-    kubeConfig: kc,
-    leaseNamespace: 'kube-system',
-    log: logger,
-    ...telemetry.hooks((_name, plan, s) => {
-      last = s;
-      const line = `updated ${s.updated}/${s.target}  in progress ${plan.inProgress + plan.soaking}  failed ${s.failed}  unsupported ${s.unsupported}`;
-      if (line !== lastLine) {
-        lastLine = line;
-        out(`[${((Date.now() - t0.ms) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
-      }
-      // Halted or blocked rollouts wait for a person: the demo reports them and ends.
-      if (s.complete || s.halted || s.blocked || (s.updated + s.failed === s.target && plan.inProgress === 0 && plan.soaking === 0)) finish(s);
-    }),
-  });
+  const policy = demoPolicy(f.maxUnavailable, cluster.failNodes.length, collector.kubeletEndpoint);
   try {
-    out(`embedded cluster: ${cluster.url}, ${f.nodes} nodes, kubelet restart ${f.restartMs} ms${failNodes.length ? `, rejecting on ${failNodes.join(', ')}` : ''}\n`);
+    out(`embedded cluster: ${stack.cluster.url}, ${f.nodes} nodes, kubelet restart ${f.restartMs} ms${cluster.failNodes.length ? `, rejecting on ${cluster.failNodes.join(', ')}` : ''}\n`);
     out(`embedded collector: OTLP/gRPC at ${collector.kubeletEndpoint}; a kubelet with tracing starts ${f.kubeletSpansPerSecond} spans/s\n`);
-    await controller.start();
-    t0.ms = Date.now();
-    await kc.makeApiClient(k8s.CustomObjectsApi).createClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, body: policy });
-    out(`applied NodeTracingPolicy demo: maxUnavailable ${f.maxUnavailable}, endpoint ${policy.spec.tracing.endpoint}, samplingRatePerMillion ${policy.spec.tracing.samplingRatePerMillion}\n`);
-    const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), f.timeoutSeconds * 1000).unref());
-    const outcome = await Promise.race([finished, timeout, untilSignal().then(() => 'interrupted' as const)]);
-    const durationMs = Date.now() - t0.ms;
-    const s = typeof outcome === 'string' ? last : outcome;
-    const spans = await spanFigures(cluster, tally, collector.kubeletEndpoint, f.kubeletSpansPerSecond, typeof outcome === 'string' ? 0 : FIRST_SPAN_WAIT_MS);
-    const report = summarize(cluster, policy, s, durationMs, f.restartMs, spans);
-    printSummary(cluster, policy, report, outcome, s);
+    // Halted or blocked rollouts wait for a person: the demo reports them and ends.
+    const { outcome, durationMs } = await rollOut(stack, policy, f);
+    const s = typeof outcome === 'string' ? stack.summary(policy.metadata.name ?? '') : outcome;
+    const spans = await spanFigures(stack.cluster, tally, collector.kubeletEndpoint, f.kubeletSpansPerSecond, typeof outcome === 'string' ? 0 : FIRST_SPAN_WAIT_MS);
+    const report = summarize(stack.cluster, policy, s, durationMs, f.restartMs, spans);
+    printSummary(stack.cluster, policy, report, outcome, s);
     out(formatSpanTable(spans, f.restartMs));
-    out(tracesLine(ctlTracing, telemetry.rolloutTraceId(policy.metadata.name ?? '')));
+    out(tracesLine(stack.ctl.tracing, stack.ctl.rolloutTraceId(policy.metadata.name ?? '')));
     if (f.report) await writeFile(f.report, `${JSON.stringify(report, null, 2)}\n`);
     out(`done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     return typeof outcome !== 'string' && report.converged === report.nodes && spans.ok ? 0 : 1;
   } finally {
-    await controller.stop();
-    await cluster.stop();
+    await stack.stop();
     await collector.stop();
-    telemetry.endAll();
-    await Promise.all([ctlTracing.shutdown(), agentTracing.shutdown()]);
-    logger.flush();
   }
+}
+
+type Outcome = RolloutSummary | 'timeout' | 'interrupted';
+
+/** Starts the controller, applies the policy through the API, prints each change of progress,
+ *  and waits for the rollout to settle, the timeout or Ctrl-C. */
+async function rollOut(stack: Stack, policy: NodeTracingPolicy, f: DemoFlags): Promise<{ outcome: Outcome; durationMs: number }> {
+  let lastLine = '';
+  const t0 = { ms: 0 };
+  stack.onPlan((_name, plan, s) => {
+    const line = `updated ${s.updated}/${s.target}  in progress ${plan.inProgress + plan.soaking}  failed ${s.failed}  unsupported ${s.unsupported}`;
+    if (line === lastLine) return;
+    lastLine = line;
+    out(`[${((Date.now() - t0.ms) / 1000).toFixed(1).padStart(5)}s] ${line}\n`);
+  });
+  // The demo's controller campaigns for its Lease, as an installed one does.
+  await stack.startController({ leaseNamespace: 'kube-system', noLeaderElection: false });
+  t0.ms = Date.now();
+  const settled = stack.settled(policy.metadata.name ?? '');
+  await stack.kubeConfig.makeApiClient(k8s.CustomObjectsApi).createClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, body: policy });
+  out(`applied NodeTracingPolicy demo: maxUnavailable ${f.maxUnavailable}, endpoint ${policy.spec.tracing.endpoint}, samplingRatePerMillion ${policy.spec.tracing.samplingRatePerMillion}\n`);
+  const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), f.timeoutSeconds * 1000).unref());
+  const outcome = await Promise.race([settled, timeout, untilSignal().then(() => 'interrupted' as const)]);
+  return { outcome, durationMs: Date.now() - t0.ms };
 }
 
 function tracesLine(tracing: Tracing, traceId: string | undefined): string {

@@ -5,19 +5,18 @@ import { runAgent } from '../agent/agent.js';
 import type { DriftOptions } from '../agent/drift-watch.js';
 import { DROPIN_FILE } from '../api/annotations.js';
 import { HttpHealthProbe, SystemctlRestarter } from '../agent/restarter.js';
-import { Controller } from '../controller/controller.js';
 import { loadKubeConfig } from '../kube/client.js';
 import { AS_INSTALLED, asInstalledClusterOptions, writeControllerKubeconfig } from '../sim/as-installed.js';
 import { DEFAULT_VERSIONS, SimCluster } from '../sim/cluster.js';
 import { parseKubeletVersion } from '../render/version.js';
 import { simNodeName } from '../sim/nodes.js';
-import { AgentTelemetry } from '../telemetry/agent.js';
-import { ControllerTelemetry, controllerReadiness } from '../telemetry/controller.js';
+import { controllerReadiness } from '../telemetry/controller.js';
 import { type Check, startTelemetryServer, type TelemetryServer } from '../telemetry/http.js';
 import type { Logger, LogLevel } from '../log.js';
 import { createLogger } from '../telemetry/log.js';
 import { processRegistry, type Registry } from '../telemetry/metrics.js';
-import { startTracing, type Tracing } from '../telemetry/tracing.js';
+import type { Tracing } from '../telemetry/tracing.js';
+import { agentTelemetry, controllerTelemetry, Stack, wireController } from '../wiring.js';
 import { reportExportErrors, SIM_COLLECTOR_EXAMPLE_ENDPOINT, type SimCollector, startSimCollector } from './sim-spans.js';
 
 /** Resolves on the first SIGINT or SIGTERM. */
@@ -69,10 +68,9 @@ export async function controllerCommand(f: ControllerFlags): Promise<number> {
   const kubeConfig = loadKubeConfig(f.kubeconfig);
   const logger = createLogger('controller', f.logLevel);
   const registry = processRegistry();
-  const tracing = startTracing({ service: 'kubelet-tracing-controller', endpoint: f.otlpEndpoint, protocol: f.otlpProtocol, registry, warn: (m) => logger.warn({}, m) });
-  logTracing(logger, tracing);
-  const telemetry = new ControllerTelemetry(tracing, registry);
-  const controller = new Controller({
+  const telemetry = controllerTelemetry({ endpoint: f.otlpEndpoint, protocol: f.otlpProtocol, registry, warn: (m) => logger.warn({}, m) });
+  logTracing(logger, telemetry.tracing);
+  const controller = wireController(telemetry, {
     kubeConfig,
     identity: f.id,
     leaseNamespace: f.leaseNamespace,
@@ -83,9 +81,7 @@ export async function controllerCommand(f: ControllerFlags): Promise<number> {
     retryPeriodMs: f.retryPeriod,
     ...(f.reverify !== undefined ? { configzRecheckMs: f.reverify } : {}),
     log: logger,
-    ...telemetry.hooks(),
   });
-  telemetry.observe(controller);
   let running = true;
   const server = await serveTelemetry(
     f.metricsPort,
@@ -102,7 +98,7 @@ export async function controllerCommand(f: ControllerFlags): Promise<number> {
   running = false;
   await controller.stop();
   telemetry.endAll();
-  await tracing.shutdown();
+  await telemetry.tracing.shutdown();
   await server?.close();
   logger.flush();
   return 0;
@@ -155,9 +151,8 @@ export async function agentCommand(f: AgentFlags): Promise<number> {
   const kubeConfig = loadKubeConfig(f.kubeconfig);
   const logger = createLogger('agent', f.logLevel).child({ node: nodeName });
   const registry = processRegistry();
-  const tracing = startTracing({ service: 'kubelet-tracing-agent', endpoint: f.otlpEndpoint, protocol: f.otlpProtocol, registry, warn: (m) => logger.warn({}, m) });
-  logTracing(logger, tracing);
-  const telemetry = new AgentTelemetry(tracing, registry);
+  const telemetry = agentTelemetry({ endpoint: f.otlpEndpoint, protocol: f.otlpProtocol, registry, warn: (m) => logger.warn({}, m) });
+  logTracing(logger, telemetry.tracing);
   let running = true;
   const server = await serveTelemetry(f.metricsPort, registry, () => ({ ok: running }), ownNodeReadiness(kubeConfig, nodeName), logger);
   const abort = new AbortController();
@@ -177,7 +172,7 @@ export async function agentCommand(f: AgentFlags): Promise<number> {
     });
   } finally {
     running = false;
-    await tracing.shutdown();
+    await telemetry.tracing.shutdown();
     await server?.close();
   }
   logger.flush();
@@ -293,16 +288,36 @@ export async function simCommand(f: SimFlags): Promise<number> {
   const collector = f.collector === undefined ? undefined : await startSimCollector(f.collector, (l) => process.stdout.write(l));
   // Ready once the API server serves every node: the agents come up right after, as a
   // DaemonSet would (a line says when they all watch their node).
-  const cluster = await SimCluster.start({
-    ...options,
-    waitForAgents: false,
-    agentLog: createLogger('agent', 'warn'),
-    ...(f.asInstalled ? asInstalledClusterOptions() : {}),
-    ...(f.kubeletSpansPerSecond > 0 ? { kubeletSpans: { spansPerSecond: f.kubeletSpansPerSecond } } : {}),
+  const stack = await Stack.start({
+    cluster: {
+      ...options,
+      waitForAgents: false,
+      ...(f.asInstalled ? asInstalledClusterOptions() : {}),
+      ...(f.kubeletSpansPerSecond > 0 ? { kubeletSpans: { spansPerSecond: f.kubeletSpansPerSecond } } : {}),
+    },
+    logLevel: 'warn',
   });
+  const { cluster } = stack;
   await cluster.server.writeKubeconfig(f.kubeconfig);
   const controllerKubeconfig = `${f.kubeconfig}.controller`;
   if (f.asInstalled) await writeControllerKubeconfig(cluster.server, controllerKubeconfig);
+  const seconds = (): string => ((performance.now() - t0) / 1000).toFixed(1);
+  process.stdout.write(simBanner(f, cluster, collector, seconds()));
+  const stopReporting = cluster.kubeletTracing && reportExportErrors(cluster.kubeletTracing, (l) => process.stdout.write(l));
+  if (f.agents) void cluster.agentsReady().then(() => process.stdout.write(`${f.nodes} node agents watching their node (${seconds()} s)\n`));
+  await untilSignal();
+  stopReporting?.();
+  await stack.stop();
+  await collector?.stop();
+  await rm(f.kubeconfig, { force: true });
+  if (f.asInstalled) await rm(controllerKubeconfig, { force: true });
+  return 0;
+}
+
+/** What `kto sim` prints once the cluster is ready: what runs, and what to type next. */
+function simBanner(f: SimFlags, cluster: SimCluster, collector: SimCollector | undefined, seconds: string): string {
+  const options = simOptions(f);
+  const controllerKubeconfig = `${f.kubeconfig}.controller`;
   const versions = [...new Set([...cluster.kubelets.values()].map((k) => k.version))].join(', ');
   const ns = AS_INSTALLED.namespace;
   const agents = !f.agents ? ', no agents' : f.asInstalled ? `, a node agent on each (ServiceAccount ${ns}/${AS_INSTALLED.agentServiceAccount}, token bound to its Node)` : ', a node agent on each';
@@ -316,33 +331,21 @@ export async function simCommand(f: SimFlags): Promise<number> {
         `  npx kto controller --kubeconfig ${controllerKubeconfig} --lease-namespace ${ns}`,
       ]
     : [`  kubeconfig: ${f.kubeconfig}`, '', 'next, in another terminal (in this repository, after npm ci):', `  npx kto controller --kubeconfig ${f.kubeconfig}`];
-  const seconds = (): string => ((performance.now() - t0) / 1000).toFixed(1);
-  process.stdout.write(
-    [
-      `embedded cluster ready: ${cluster.url} (${seconds()} s)`,
-      `  ${f.nodes} nodes (kubelets ${versions})${agents}; host dirs under ${cluster.baseDir}`,
-      ...(options.failNodes.length ? [`  the kubelets of ${options.failNodes.join(', ')} reject any tracing config (--fail-nodes): watch them roll back`] : []),
-      `  a kubelet running with tracing exports ${f.kubeletSpansPerSecond} spans/s (before sampling) over OTLP/gRPC to its endpoint`,
-      ...(collector?.describe() ?? []),
-      ...controller,
-      // kubectl resolves every kind before applying anything: without the CRD, it goes first.
-      ...(options.installCrd ? [] : [`  kubectl --kubeconfig ${f.kubeconfig} apply -f crds/`]),
-      ...(collector ? collectorSteps(f.kubeconfig, collector) : [`  kubectl --kubeconfig ${f.kubeconfig} apply -f examples/basic.yaml`]),
-      `  kubectl --kubeconfig ${f.kubeconfig} get ntp -w`,
-      '',
-      ...driftSteps(f, cluster),
-      '',
-      'Ctrl-C stops the cluster.',
-      '',
-    ].join('\n'),
-  );
-  const stopReporting = cluster.kubeletTracing && reportExportErrors(cluster.kubeletTracing, (l) => process.stdout.write(l));
-  if (f.agents) void cluster.agentsReady().then(() => process.stdout.write(`${f.nodes} node agents watching their node (${seconds()} s)\n`));
-  await untilSignal();
-  stopReporting?.();
-  await cluster.stop();
-  await collector?.stop();
-  await rm(f.kubeconfig, { force: true });
-  if (f.asInstalled) await rm(controllerKubeconfig, { force: true });
-  return 0;
+  return [
+    `embedded cluster ready: ${cluster.url} (${seconds} s)`,
+    `  ${f.nodes} nodes (kubelets ${versions})${agents}; host dirs under ${cluster.baseDir}`,
+    ...(options.failNodes.length ? [`  the kubelets of ${options.failNodes.join(', ')} reject any tracing config (--fail-nodes): watch them roll back`] : []),
+    `  a kubelet running with tracing exports ${f.kubeletSpansPerSecond} spans/s (before sampling) over OTLP/gRPC to its endpoint`,
+    ...(collector?.describe() ?? []),
+    ...controller,
+    // kubectl resolves every kind before applying anything: without the CRD, it goes first.
+    ...(options.installCrd ? [] : [`  kubectl --kubeconfig ${f.kubeconfig} apply -f crds/`]),
+    ...(collector ? collectorSteps(f.kubeconfig, collector) : [`  kubectl --kubeconfig ${f.kubeconfig} apply -f examples/basic.yaml`]),
+    `  kubectl --kubeconfig ${f.kubeconfig} get ntp -w`,
+    '',
+    ...driftSteps(f, cluster),
+    '',
+    'Ctrl-C stops the cluster.',
+    '',
+  ].join('\n');
 }

@@ -84,6 +84,13 @@ export interface RolloutSummary {
   invalid?: string;
 }
 
+/** The rollout will move no further by itself: every target updated, halted past maxFailures,
+ *  blocked (failed or not-Ready nodes hold every slot), or every target updated or failed with
+ *  none in progress or soaking. The demo ends, and the test and bench harnesses stop waiting, here. */
+export function rolloutSettled(s: RolloutSummary, plan: { inProgress: number; soaking: number }): boolean {
+  return s.complete || s.halted || s.blocked || (s.updated + s.failed === s.target && plan.inProgress === 0 && plan.soaking === 0);
+}
+
 type Cond = Pick<Condition, 'type' | 'status' | 'reason' | 'message'>;
 
 function list(names: string[], max = 5): string {

@@ -22,6 +22,7 @@ import { formatEntry, recordingLogger } from '../helpers/log.js';
 import { GUARD, type Clients, type Denied, type Install, type LimitCase, agentCases, clients, controllerCases, guardDenied, outcome, rbacDenied, unboundAgentCases } from './limits.js';
 import { type K8sObject, ROOT, missingToolchain, one, render } from './render.js';
 import { run, type RunResult } from '../helpers/cli.js';
+import { waitFor } from '../helpers/poll.js';
 
 const skip = missingToolchain();
 const GIT_VERSION = 'v1.32.2'; // >= 1.31: Node-bound tokens; >= 1.30: the chart's agent guard
@@ -231,13 +232,7 @@ describe('the chart installed into the embedded cluster, each component under it
     assert.deepEqual(refused, [], 'no component was refused anything it needed');
   });
 
-  async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await fn())) {
-      if (Date.now() > deadline) throw new Error(`timed out: ${what}\n${logs.slice(-40).join('\n')}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
+  const until = (what: string, fn: () => Promise<boolean>, timeoutMs = 90_000): Promise<true> => waitFor(what, fn, timeoutMs, 200, () => logs.slice(-40).join('\n'));
 
   const tally = { allowed: 0, denied: 0 };
   const tables: [keyof typeof tokens, LimitCase[]][] = [['agent', agentCases(limits)], ['unbound', unboundAgentCases(limits)], ['controller', controllerCases(limits)]];

@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { NodeTracingPolicy, NodeTracingPolicySpec } from '../../src/api/types.js';
 import { assignOwners, ownershipChanges } from '../../src/controller/ownership.js';
+import { newPolicy } from '../../src/api/policy.js';
 
 function policy(name: string, spec: Partial<NodeTracingPolicySpec> = {}, meta: Partial<NodeTracingPolicy['metadata']> = {}): NodeTracingPolicy {
-  return { apiVersion: 'nodetracing.dev/v1alpha1', kind: 'NodeTracingPolicy', metadata: { name, generation: 1, ...meta }, spec: { tracing: {}, ...spec } };
+  return newPolicy(name, spec, { generation: 1, ...meta });
 }
 const nodes = ['n1', 'n2', 'n3'].map((name, i) => ({ name, labels: { zone: i === 2 ? 'b' : 'a', 'kubernetes.io/hostname': name } }));
 const owners = (ps: NodeTracingPolicy[]): Record<string, string> => Object.fromEntries(assignOwners(ps, nodes).owner);

@@ -1,12 +1,9 @@
+import { newPolicy } from '../../src/api/policy.js';
 import type { NodeTracingPolicy, NodeTracingPolicySpec } from '../../src/api/types.js';
 
+/** The tests' short form of newPolicy: spec first, the name defaulted. */
 export function policy(spec: Partial<NodeTracingPolicySpec> = {}, name = 'p'): NodeTracingPolicy {
-  return {
-    apiVersion: 'nodetracing.dev/v1alpha1',
-    kind: 'NodeTracingPolicy',
-    metadata: { name },
-    spec: { tracing: {}, ...spec },
-  };
+  return newPolicy(name, spec);
 }
 
 export { prng } from './prng.js';

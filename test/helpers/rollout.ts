@@ -1,13 +1,19 @@
 // An embedded cluster with the CRD installed, for rollout tests: real HTTP, real client-node,
-// real agents on every simulated node.
+// real agents on every simulated node, built by the one wiring (src/wiring.ts).
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type NodeTracingPolicy, type NodeTracingPolicySpec } from '../../src/api/types.js';
-import { Controller, type ControllerOptions } from '../../src/controller/controller.js';
-import { SimCluster, type SimClusterOptions } from '../../src/sim/cluster.js';
+import { newPolicy } from '../../src/api/policy.js';
+import type { Controller, ControllerOptions } from '../../src/controller/controller.js';
+import type { SimCluster, SimClusterOptions } from '../../src/sim/cluster.js';
 import { mergePatch } from '../../src/kube/client.js';
+import { Stack } from '../../src/wiring.js';
+
+export { waitFor } from './poll.js';
 
 export interface Env {
   cluster: SimCluster;
+  /** The wiring underneath (src/wiring.ts): telemetry, the cluster, the controllers. */
+  stack: Stack;
   kc: k8s.KubeConfig;
   custom: k8s.CustomObjectsApi;
   core: k8s.CoreV1Api;
@@ -24,20 +30,25 @@ const ref = { group: GROUP, version: VERSION, plural: PLURAL };
 export async function startEnv(o: SimClusterOptions): Promise<Env> {
   // The CRD goes in as installing the chart would (client-node's typed CRD model would drop
   // `enum`, `default` and the x-kubernetes-* keys of a plain-object schema).
-  const cluster = await SimCluster.start({ notReadyAfterMs: 2_000, installCrd: true, ...o });
-  const kc = cluster.kubeConfig();
+  const stack = await Stack.start({ cluster: { notReadyAfterMs: 2_000, installCrd: true, ...o } });
+  const kc = stack.kubeConfig;
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  const controllers: Controller[] = [];
-  const env: Env = {
-    cluster,
+  return {
+    // A test may put a new cluster in place of the first one; stop() stops that one.
+    get cluster() {
+      return stack.cluster;
+    },
+    set cluster(c: SimCluster) {
+      stack.cluster = c;
+    },
+    stack,
     kc,
     custom,
     core,
-    controllers,
+    controllers: stack.controllers,
     async createPolicy(name, spec) {
-      const body: NodeTracingPolicy = { apiVersion: 'nodetracing.dev/v1alpha1', kind: 'NodeTracingPolicy', metadata: { name }, spec: { tracing: {}, ...spec } };
-      await custom.createClusterCustomObject({ ...ref, body });
+      await custom.createClusterCustomObject({ ...ref, body: newPolicy(name, spec) });
     },
     async patchPolicySpec(name, spec) {
       await custom.patchClusterCustomObject({ ...ref, name, body: { spec } }, mergePatch);
@@ -50,34 +61,9 @@ export async function startEnv(o: SimClusterOptions): Promise<Env> {
         throw err;
       }
     },
-    async startController(co = {}) {
-      const c = new Controller({ kubeConfig: kc, noLeaderElection: true, ...co });
-      controllers.push(c);
-      await c.start();
-      return c;
-    },
-    async stop() {
-      await Promise.all(controllers.map((c) => c.stop()));
-      // The cluster a test put in place of the first one, if any.
-      await env.cluster.stop();
-    },
+    startController: (co = {}) => stack.startController(co),
+    stop: () => stack.stop(),
   };
-  return env;
-}
-
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 export function condition(p: NodeTracingPolicy | undefined, type: string): { status: string; reason: string; message: string } | undefined {

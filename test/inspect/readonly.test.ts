@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
-import { GROUP, PLURAL, VERSION, type NodeTracingPolicy } from '../../src/api/types.js';
+import { GROUP, PLURAL, VERSION } from '../../src/api/types.js';
 import { SimCluster } from '../../src/sim/cluster.js';
 import { runKto } from '../helpers/cli.js';
 import { startKto } from '../helpers/proc.js';
+import { newPolicy } from '../../src/api/policy.js';
 
 let cluster: SimCluster;
 let dir = '';
@@ -18,7 +19,7 @@ before(async () => {
   kc = join(dir, 'kubeconfig');
   cluster = await SimCluster.start({ nodes: 4, versions: ['v1.24.17', 'v1.30.10'], agents: false, installCrd: true });
   await cluster.server.writeKubeconfig(kc);
-  const body: NodeTracingPolicy = { apiVersion: 'nodetracing.dev/v1alpha1', kind: 'NodeTracingPolicy', metadata: { name: 'basic' }, spec: { tracing: {} } };
+  const body = newPolicy('basic');
   await cluster.kubeConfig().makeApiClient(k8s.CustomObjectsApi).createClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, body });
 });
 after(async () => {

@@ -10,12 +10,13 @@ import { nodeOrderKey } from '../../src/controller/planner.js';
 import { planPolicies } from '../../src/inspect/plan.js';
 import { humanDuration, policyView } from '../../src/inspect/rollout-view.js';
 import { render } from '../../src/render/render.js';
+import { newPolicy } from '../../src/api/policy.js';
 
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 const iso = (agoMs: number) => new Date(NOW - agoMs).toISOString();
 
 function policy(name: string, spec: Partial<NodeTracingPolicySpec> = {}, status?: NodeTracingPolicy['status']): NodeTracingPolicy {
-  return { apiVersion: 'nodetracing.dev/v1alpha1', kind: 'NodeTracingPolicy', metadata: { name, generation: 1 }, spec: { tracing: { samplingRatePerMillion: 1 }, ...spec }, ...(status ? { status } : {}) };
+  return { ...newPolicy(name, { tracing: { samplingRatePerMillion: 1 }, ...spec }, { generation: 1 }), ...(status ? { status } : {}) };
 }
 
 function node(name: string, version = 'v1.30.1', ours: Record<string, string> = {}, o: Partial<CachedNode> = {}): CachedNode {

@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import { AS_INSTALLED } from '../../src/sim/as-installed.js';
 import { run } from '../helpers/cli.js';
 import { startKto, type Child } from '../helpers/proc.js';
+import { waitFor } from '../helpers/poll.js';
 
 let dir = '';
 const children: Child[] = [];
@@ -27,13 +28,7 @@ const CONTROLLER = `system:serviceaccount:${NS}:${AS_INSTALLED.controllerService
 const AGENT = `system:serviceaccount:${NS}:${AS_INSTALLED.agentServiceAccount}`;
 const kubectl = (kc: string, ...args: string[]) => run('kubectl', ['--kubeconfig', kc, '--cache-dir', join(dir, 'cache'), ...args], { timeoutMs: 30_000 });
 
-async function until(what: string, fn: () => Promise<boolean>, diagnose: () => string, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}\n${diagnose()}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
+const until = (what: string, fn: () => Promise<boolean>, diagnose: () => string, timeoutMs = 90_000): Promise<true> => waitFor(what, fn, timeoutMs, 300, diagnose);
 
 test('kto sim --as-installed: agents under the chart agent identity, kto controller on <kubeconfig>.controller with only the chart rights', async () => {
   const kc = join(dir, 'kubeconfig');

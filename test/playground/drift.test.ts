@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { run } from '../helpers/cli.js';
 import { startKto, type Child } from '../helpers/proc.js';
+import { waitFor } from '../helpers/poll.js';
 
 let dir = '';
 const children: Child[] = [];
@@ -21,13 +22,7 @@ after(async () => {
 
 const kubectl = (kc: string, ...args: string[]) => run('kubectl', ['--kubeconfig', kc, ...args], { timeoutMs: 30_000 });
 
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = (what: string, fn: () => Promise<boolean>, timeoutMs = 60_000): Promise<true> => waitFor(what, fn, timeoutMs, 200);
 
 const jsonpath = async (kc: string, what: string[], path: string): Promise<string> => (await kubectl(kc, 'get', ...what, '-o', `jsonpath=${path}`)).stdout;
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { run } from '../helpers/cli.js';
 import { startKto, type Child } from '../helpers/proc.js';
+import { waitFor } from '../helpers/poll.js';
 
 let dir = '';
 const children: Child[] = [];
@@ -26,13 +27,7 @@ async function jsonpath(kc: string, name: string, path: string): Promise<string>
   return r.code === 0 ? r.stdout : '';
 }
 
-async function until(what: string, fn: () => Promise<boolean>, diagnose: () => Promise<string>, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}\n${await diagnose()}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
+const until = (what: string, fn: () => Promise<boolean>, diagnose: () => Promise<string>, timeoutMs = 90_000): Promise<true> => waitFor(what, fn, timeoutMs, 300, diagnose);
 
 /** What a person would look at when the rollout does not finish. */
 async function diagnose(kc: string, ...procs: Child[]): Promise<string> {

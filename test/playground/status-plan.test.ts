@@ -11,6 +11,7 @@ import type { PlanReport } from '../../src/inspect/plan.js';
 import type { PolicyView } from '../../src/inspect/rollout-view.js';
 import { CLI, ROOT, run, runKto } from '../helpers/cli.js';
 import { startKto, type Child } from '../helpers/proc.js';
+import { waitFor } from '../helpers/poll.js';
 
 let dir = '';
 let kc = '';
@@ -27,15 +28,8 @@ async function json<T>(...args: string[]): Promise<T> {
   return JSON.parse(r.stdout) as T;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}\n${sim.output().slice(-1500)}\n${ctl.output().slice(-1500)}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> =>
+  waitFor(what, fn, timeoutMs, 300, () => `${sim.output().slice(-1500)}\n${ctl.output().slice(-1500)}`);
 
 // node-01 v1.24 (unsupported), node-02 v1.26 (gate), node-03 v1.30 (its kubelet rejects tracing),
 // node-04 v1.24, node-05 v1.26.

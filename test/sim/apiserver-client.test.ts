@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { ApiServer, CONFIGMAPS, CRDS, NODES } from '../../src/sim/apiserver/index.js';
 import { POLICIES, testPolicyCRD } from '../../src/sim/apiserver/fixtures.js';
+import { waitFor } from '../helpers/poll.js';
 
 const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 const strategic = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch);
@@ -38,13 +39,7 @@ async function apiError(p: Promise<unknown>): Promise<{ code: number; body: Stat
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(10);
-  }
-}
+const until = (cond: () => boolean, ms = 5000): Promise<true> => waitFor('the condition', cond, ms, 10);
 
 const policy = (name: string, spec: Record<string, unknown> = {}) => ({
   apiVersion: 'nodetracing.dev/v1alpha1',

@@ -11,6 +11,7 @@ import * as k8s from '@kubernetes/client-node';
 import { ApiServer, CLUSTERROLEBINDINGS, CLUSTERROLES, DEPLOYMENTS, NAMESPACES, NODES, ROLEBINDINGS, ROLES, SERVICEACCOUNTS } from '../../src/sim/apiserver/index.js';
 import { POLICIES, realisticNode, testPolicyCRD } from '../../src/sim/apiserver/fixtures.js';
 import { CRDS } from '../../src/sim/apiserver/types.js';
+import { newPolicy } from '../../src/api/policy.js';
 
 const NS = 'kto-system';
 const AGENT = `system:serviceaccount:${NS}:kto-agent`;
@@ -152,7 +153,7 @@ describe('authentication and RBAC over HTTP', () => {
 
   test('controller (client-node): policies and their status, leases by name, secrets by name only', async () => {
     const custom = client(controllerToken, k8s.CustomObjectsApi);
-    server.store.create(POLICIES, { apiVersion: 'nodetracing.dev/v1alpha1', kind: 'NodeTracingPolicy', metadata: { name: 'p1' }, spec: { nodeSelector: {}, tracing: { samplingRatePerMillion: 1 } } });
+    server.store.create(POLICIES, newPolicy('p1', { nodeSelector: {}, tracing: { samplingRatePerMillion: 1 } }));
     await custom.patchClusterCustomObject({ group: 'nodetracing.dev', version: 'v1alpha1', plural: 'nodetracingpolicies', name: 'p1', body: { metadata: { finalizers: ['nodetracing.dev/cleanup'] } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
     await custom.patchClusterCustomObjectStatus({ group: 'nodetracing.dev', version: 'v1alpha1', plural: 'nodetracingpolicies', name: 'p1', body: { status: { targetNodes: 2 } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
     const e = await apiError(custom.deleteClusterCustomObject({ group: 'nodetracing.dev', version: 'v1alpha1', plural: 'nodetracingpolicies', name: 'p1' }));

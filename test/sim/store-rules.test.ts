@@ -8,6 +8,7 @@ import * as k8s from '@kubernetes/client-node';
 import { CRD_NAME } from '../../src/api/crd.js';
 import { buildCrd } from '../../src/api/crd.js';
 import { ApiServer, CRDS, NODES } from '../../src/sim/apiserver/index.js';
+import { newPolicy } from '../../src/api/policy.js';
 
 let server: ApiServer;
 let core: k8s.CoreV1Api;
@@ -48,7 +49,7 @@ test('a 300-character name: the length rule is reported', async () => {
 test('deleting a CRD waits for its instances: finalizers honoured, creates refused, then it goes', async () => {
   server.store.create(CRDS, buildCrd());
   const ref = { group: 'nodetracing.dev', version: 'v1alpha1', plural: 'nodetracingpolicies' };
-  const policy = (name: string, finalizers: string[] = []) => ({ apiVersion: 'nodetracing.dev/v1alpha1', kind: 'NodeTracingPolicy', metadata: { name, finalizers }, spec: { tracing: {} } });
+  const policy = (name: string, finalizers: string[] = []) => newPolicy(name, {}, { finalizers });
   await custom.createClusterCustomObject({ ...ref, body: policy('held', ['nodetracing.dev/cleanup']) });
   await custom.createClusterCustomObject({ ...ref, body: policy('free') });
 

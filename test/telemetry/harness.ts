@@ -1,18 +1,20 @@
 // Shared by the telemetry tests and bench/collector-down.ts: a real OTLP receiver (gRPC and
 // OTLP/HTTP protobuf + JSON: src/sim/collector), and a rollout on the embedded cluster with the
-// controller and every agent wired to telemetry exactly as `kto demo` wires them.
+// controller and every agent wired to telemetry by src/wiring.ts, as `kto demo` is.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
-import { GROUP, PLURAL, VERSION, type NodeTracingPolicy } from '../../src/api/types.js';
-import { Controller } from '../../src/controller/controller.js';
+import { newPolicy } from '../../src/api/policy.js';
+import { GROUP, PLURAL, VERSION } from '../../src/api/types.js';
 import type { RolloutSummary } from '../../src/controller/status.js';
-import { SimCluster } from '../../src/sim/cluster.js';
+import type { SimCluster } from '../../src/sim/cluster.js';
 import { OtlpReceiver, type Protocol, type ReceivedSpan } from '../../src/sim/collector/index.js';
-import { AgentTelemetry } from '../../src/telemetry/agent.js';
-import { ControllerTelemetry } from '../../src/telemetry/controller.js';
-import { Registry } from '../../src/telemetry/metrics.js';
-import { startTracing, type TracingOptions } from '../../src/telemetry/tracing.js';
+import type { AgentTelemetry } from '../../src/telemetry/agent.js';
+import type { ControllerTelemetry } from '../../src/telemetry/controller.js';
+import type { Registry } from '../../src/telemetry/metrics.js';
+import type { TracingOptions } from '../../src/telemetry/tracing.js';
+import { Stack } from '../../src/wiring.js';
+import { withTimeout } from '../helpers/poll.js';
 
 export type { Protocol, ReceivedSpan };
 export { OtlpReceiver };
@@ -78,92 +80,45 @@ export interface RolloutEnvOptions {
 }
 
 export interface RolloutEnv {
+  stack: Stack;
   cluster: SimCluster;
-  controller: Controller;
+  controller: Awaited<ReturnType<Stack['startController']>>;
   registry: Registry;
   ctl: ControllerTelemetry;
   agent: AgentTelemetry;
-  /** Creates the policy and resolves with the summary once the rollout is over. */
+  /** Creates the policy and resolves with the summary once the rollout settles (rolloutSettled). */
   rollout(name?: string, timeoutMs?: number): Promise<{ summary: RolloutSummary; durationMs: number }>;
   /** Stops everything; tracing shutdown waits at most shutdownMs. */
   stop(shutdownMs?: number): Promise<void>;
 }
 
 export async function startRolloutEnv(o: RolloutEnvOptions): Promise<RolloutEnv> {
-  const registry = new Registry();
-  const tracingOpts = { registry, endpoint: o.endpoint, protocol: o.protocol, ...(o.queue ? { queue: o.queue } : {}) };
-  const ctlTracing = startTracing({ service: 'kubelet-tracing-controller', ...tracingOpts });
-  const agentTracing = startTracing({ service: 'kubelet-tracing-agent', ...tracingOpts });
-  const ctl = new ControllerTelemetry(ctlTracing, registry);
-  const agent = new AgentTelemetry(agentTracing, registry);
-  const cluster = await SimCluster.start({
-    nodes: o.nodes,
-    restartMs: o.restartMs,
-    versions: o.versions ?? ['v1.30.0'],
-    failNodes: o.failNodes ?? [],
-    notReadyAfterMs: 30_000,
-    agentHooks: (node) => agent.hooks(node),
-    installCrd: true,
+  const stack = await Stack.start({
+    cluster: { nodes: o.nodes, restartMs: o.restartMs, versions: o.versions ?? ['v1.30.0'], failNodes: o.failNodes ?? [], notReadyAfterMs: 30_000, installCrd: true },
+    tracing: { endpoint: o.endpoint, protocol: o.protocol, ...(o.queue ? { queue: o.queue } : {}) },
   });
-  const kc = cluster.kubeConfig();
-
-  const waiters = new Map<string, (s: RolloutSummary) => void>();
-  const controller = new Controller({
-    kubeConfig: kc,
-    noLeaderElection: true,
-    ...ctl.hooks((policy, plan, s) => {
-      // Done: every node Updated, or the rollout can move no further (as `kto demo` decides).
-      if (s.complete || s.halted || (s.updated + s.failed === s.target && plan.inProgress === 0 && plan.soaking === 0)) waiters.get(policy)?.(s);
-    }),
-  });
-  ctl.observe(controller);
-  await controller.start();
-  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-
+  const controller = await stack.startController();
+  const custom = stack.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  const { cluster, registry, ctl, agent } = stack;
   return {
+    stack,
     cluster,
     controller,
     registry,
     ctl,
     agent,
     async rollout(name = 'bench', timeoutMs = 60_000) {
-      const done = new Promise<RolloutSummary>((resolve) => waiters.set(name, resolve));
+      const done = stack.settled(name);
       const started = Date.now();
-      const body: NodeTracingPolicy = {
-        apiVersion: 'nodetracing.dev/v1alpha1',
-        kind: 'NodeTracingPolicy',
-        metadata: { name },
-        spec: {
-          nodeSelector: {},
-          tracing: { endpoint: 'otel-collector.observability.svc:4317', samplingRatePerMillion: 10000 },
-          rollout: { maxUnavailable: o.maxUnavailable, minReadySeconds: 0, nodeTimeoutSeconds: 60, maxFailures: o.maxFailures ?? 0 },
-        },
-      };
-      await custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, body });
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`rollout ${name} did not complete in ${timeoutMs} ms`)), timeoutMs);
+      const body = newPolicy(name, {
+        nodeSelector: {},
+        tracing: { endpoint: 'otel-collector.observability.svc:4317', samplingRatePerMillion: 10000 },
+        rollout: { maxUnavailable: o.maxUnavailable, minReadySeconds: 0, nodeTimeoutSeconds: 60, maxFailures: o.maxFailures ?? 0 },
       });
-      try {
-        const summary = await Promise.race([done, timeout]);
-        return { summary, durationMs: Date.now() - started };
-      } finally {
-        clearTimeout(timer);
-      }
+      await custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, body });
+      const summary = await withTimeout(done, timeoutMs, `rollout ${name} did not complete in ${timeoutMs} ms`);
+      return { summary, durationMs: Date.now() - started };
     },
-    async stop(shutdownMs = 5_000) {
-      await controller.stop();
-      await cluster.stop();
-      ctl.endAll();
-      await Promise.all([ctlTracing.shutdown(shutdownMs), agentTracing.shutdown(shutdownMs)]);
-    },
+    stop: (shutdownMs = 5_000) => stack.stop(shutdownMs),
   };
-}
-
-export async function waitUntil(what: string, fn: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }

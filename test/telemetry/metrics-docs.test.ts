@@ -16,6 +16,7 @@ import { documentedMetrics, families, type Component, type Family } from '../hel
 import { startKto, type Child } from '../helpers/proc.js';
 import { waitFor } from '../helpers/rollout.js';
 import { OtlpReceiver } from './harness.js';
+import { newPolicy } from '../../src/api/policy.js';
 
 let dir = '';
 let cluster: SimCluster | undefined;
@@ -37,7 +38,7 @@ before(async () => {
   urls.Controller = `http://127.0.0.1:${ctlPort}/metrics`;
   urls.Agent = `http://127.0.0.1:${agentPort}/metrics`;
   // Selects no node: reconciled (status, conditions, per-policy series), nothing restarted.
-  const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'NodeTracingPolicy', metadata: { name: 'docs' }, spec: { nodeSelector: { matchLabels: { 'kto.test/none': 'x' } }, tracing: {} } };
+  const body = newPolicy('docs', { nodeSelector: { matchLabels: { 'kto.test/none': 'x' } } });
   await cluster.kubeConfig().makeApiClient(k8s.CustomObjectsApi).createClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, body });
 });
 

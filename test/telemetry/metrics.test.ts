@@ -10,7 +10,8 @@ import { SimCluster } from '../../src/sim/cluster.js';
 import { controllerReadiness } from '../../src/telemetry/controller.js';
 import { startTelemetryServer, type TelemetryServer } from '../../src/telemetry/http.js';
 import { controllerMetrics, Registry } from '../../src/telemetry/metrics.js';
-import { type RolloutEnv, startRolloutEnv, waitUntil } from './harness.js';
+import { waitFor } from '../helpers/poll.js';
+import { type RolloutEnv, startRolloutEnv } from './harness.js';
 
 const NODES = 5;
 
@@ -71,7 +72,7 @@ describe('metrics after a rollout', () => {
     await env.rollout('measured', 30_000);
     // The rollout ends in the controller when it computes the summary; the condition gauge reads
     // the policy cache, which sees the Ready status once its write comes back over the watch.
-    await waitUntil('Ready=True in the policy cache', () =>
+    await waitFor('Ready=True in the policy cache', () =>
       env.controller.policyCache().some((p) => p.metadata.name === 'measured' && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')),
     );
     const r = await get(`${server.url}/metrics`);
@@ -217,12 +218,12 @@ describe('readiness with leader election', () => {
     const readyA = () => controllerReadiness({ ...a.leadership(), leaderElection: true });
     assert.equal(readyA().ok, false, 'not synced yet');
     await a.start();
-    await waitUntil('ctl-a leading', () => a.isLeader());
+    await waitFor('ctl-a leading', () => a.isLeader());
     assert.equal(readyA().ok, true);
     const b = new Controller({ kubeConfig: kc, identity: 'ctl-b', ...lease });
     controllers.push(b);
     await b.start();
-    await waitUntil('ctl-b sees the holder', () => b.leadership().holder === 'ctl-a');
+    await waitFor('ctl-b sees the holder', () => b.leadership().holder === 'ctl-a');
     const readyB = controllerReadiness({ ...b.leadership(), leaderElection: true });
     assert.equal(b.isLeader(), false);
     assert.deepEqual(readyB, { ok: true, reason: 'standby; leader is ctl-a' });
@@ -244,7 +245,7 @@ describe('readiness when the CRD goes away', () => {
     const ready = () => controllerReadiness({ ...(controller as Controller).leadership(), leaderElection: false });
     assert.deepEqual(ready(), { ok: true });
     cluster.server.store.delete(CRDS, CRD_NAME);
-    await waitUntil('not ready', () => !ready().ok, 15_000);
+    await waitFor('not ready', () => !ready().ok, 15_000);
     assert.match(ready().reason ?? '', /NodeTracingPolicy.*HTTP 404/);
   });
 });
