@@ -22,7 +22,8 @@ import { repairRequested } from './drift.js';
 import { type DriftOptions, DriftWatch } from './drift-watch.js';
 import type { KubeletConfigObject } from './files.js';
 import { type Logger, silentLogger } from '../log.js';
-import { type Clock, type KubeletHealthProbeWithError, type KubeletRestarter, realClock } from './interfaces.js';
+import type { KubeletHealthProbeWithError, KubeletRestarter } from './interfaces.js';
+import { type Clock, realClock, sleep } from '../util/clock.js';
 
 export type AgentAction =
   | { kind: 'none'; reason: string }
@@ -129,12 +130,7 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
   signal.addEventListener('abort', bump, { once: true });
 
   /** Sleeps ms, or less if the signal aborts. */
-  const pause = async (ms: number): Promise<void> => {
-    if (signal.aborted) return;
-    let onAbort: (() => void) | undefined;
-    await Promise.race([clock.sleep(ms), new Promise<void>((r) => signal.addEventListener('abort', (onAbort = () => r()), { once: true }))]);
-    if (onAbort) signal.removeEventListener('abort', onAbort);
-  };
+  const pause = (ms: number): Promise<void> => sleep(clock, ms, signal);
 
   const patch = async (annotations: Patch): Promise<void> => {
     const node = await core.patchNode({ name: o.nodeName, body: { metadata: { annotations } } }, mergePatch);

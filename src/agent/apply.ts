@@ -17,7 +17,8 @@ import {
   takeSnapshot,
   writeChanges,
 } from './files.js';
-import type { Clock, KubeletHealthProbeWithError, KubeletRestarter } from './interfaces.js';
+import type { KubeletHealthProbeWithError, KubeletRestarter } from './interfaces.js';
+import { type Clock, sleep } from '../util/clock.js';
 
 export type ApplyPhase = 'write' | 'restart' | 'health' | 'rollback';
 export type ApplyState = 'Applied' | 'RolledBack' | 'Failed';
@@ -87,7 +88,7 @@ export async function waitHealthy(health: KubeletHealthProbeWithError, clock: Cl
       // a failing probe is an unhealthy kubelet
     }
     if (clock.now() >= deadline) return false;
-    await clock.sleep(Math.min(pollMs, Math.max(1, deadline - clock.now())));
+    await sleep(clock, Math.min(pollMs, Math.max(1, deadline - clock.now())));
   }
 }
 
