@@ -2,23 +2,12 @@
 // annotations, applies one desired hash at a time, and reports through the STATE/APPLIED_*
 // annotations (a JSON merge patch on metadata.annotations: it never touches anything else).
 import * as k8s from '@kubernetes/client-node';
-import {
-  A_APPLIED_HASH,
-  A_DESIRED_CONFIG,
-  A_DESIRED_HASH,
-  A_MESSAGE,
-  A_STATE,
-  A_STATE_HASH,
-  A_STATE_TIME,
-  A_TRACEPARENT,
-  type AgentState,
-  REMOVED_HASH,
-} from '../api/annotations.js';
+import { REMOVED_HASH } from '../api/annotations.js';
+import { decode, desiredConfig, encodeReport, isTerminal, repairRequested } from '../api/handoff.js';
 import { type ApplyResult, applyDesired, type PhaseHook } from './apply.js';
 import { mergePatch } from '../kube/client.js';
 import { olderThan } from '../kube/informer.js';
 import { type DetectOptions, detectKubeletLayout, type KubeletLayout } from './detect.js';
-import { repairRequested } from './drift.js';
 import { type DriftOptions, DriftWatch } from './drift-watch.js';
 import type { KubeletConfigObject } from './files.js';
 import { type Logger, silentLogger } from '../log.js';
@@ -30,8 +19,6 @@ export type AgentAction =
   | { kind: 'apply'; hash: string; config: KubeletConfigObject | null; traceparent?: string; resume: boolean; repair?: boolean }
   | { kind: 'reject'; hash: string; message: string };
 
-const TERMINAL: ReadonlySet<string> = new Set<AgentState>(['Applied', 'RolledBack', 'Failed']);
-
 /**
  * What to do for the node's annotations. `finished` is the hash this process last finished, so a
  * stale event that still shows our own 'Applying' does not trigger a second run.
@@ -41,30 +28,19 @@ const TERMINAL: ReadonlySet<string> = new Set<AgentState>(['Applied', 'RolledBac
  * maxUnavailable): the agent never repairs on its own.
  */
 export function decideAction(annotations: Record<string, string> | undefined, finished?: string): AgentAction {
-  const a = annotations ?? {};
-  const hash = a[A_DESIRED_HASH];
+  const h = decode(annotations);
+  const hash = h.desiredHash;
   if (hash === undefined || hash === '') return { kind: 'none', reason: 'no desired config' };
-  const state = a[A_STATE];
-  const stateHash = a[A_STATE_HASH];
-  const repair = repairRequested(a);
-  if (stateHash === hash && state !== undefined && (TERMINAL.has(state) || state === 'Drifted') && !repair) return { kind: 'none', reason: `${state} ${hash}` };
-  const resume = stateHash === hash && state === 'Applying';
+  const repair = repairRequested(h);
+  if (h.stateHash === hash && isTerminal(h.state) && !repair) return { kind: 'none', reason: `${h.state ?? ''} ${hash}` };
+  const resume = h.stateHash === hash && h.state === 'Applying';
   if (resume && finished === hash) return { kind: 'none', reason: `finished ${hash}, report pending` };
-  const traceparent = a[A_TRACEPARENT];
+  const traceparent = h.traceparent;
   const tp = { ...(traceparent !== undefined && traceparent !== '' ? { traceparent } : {}), ...(repair ? { repair } : {}) };
-  const raw = a[A_DESIRED_CONFIG];
-  if (hash === REMOVED_HASH || raw === '') return { kind: 'apply', hash, config: null, resume, ...tp };
-  if (raw === undefined) return { kind: 'none', reason: `desired hash ${hash} without a desired config` };
-  let config: unknown;
-  try {
-    config = JSON.parse(raw);
-  } catch (e: unknown) {
-    return { kind: 'reject', hash, message: `${A_DESIRED_CONFIG} is not JSON: ${e instanceof Error ? e.message : String(e)}` };
-  }
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
-    return { kind: 'reject', hash, message: `${A_DESIRED_CONFIG} is not a JSON object` };
-  }
-  return { kind: 'apply', hash, config: config as KubeletConfigObject, resume, ...tp };
+  const desired = desiredConfig(h);
+  if (desired.ok) return { kind: 'apply', hash, config: desired.config, resume, ...tp };
+  if (desired.missing) return { kind: 'none', reason: desired.message };
+  return { kind: 'reject', hash, message: desired.message };
 }
 
 export interface RunAgentOptions {
@@ -179,26 +155,26 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
         return undefined;
       });
       if (report) {
-        const message = report[A_MESSAGE];
-        if (report[A_STATE] === 'Applied') log.info({}, 'the kubelet config is back to what was applied');
-        else log.warn({ state: report[A_STATE] }, `kubelet config drifted: ${message ?? ''}`);
-        o.onDrift?.(report[A_STATE] === 'Applied' ? undefined : (message ?? ''));
-        pending = { patch: report };
+        const message = report.message;
+        if (report.state === 'Applied') log.info({}, 'the kubelet config is back to what was applied');
+        else log.warn({ state: report.state }, `kubelet config drifted: ${message ?? ''}`);
+        o.onDrift?.(report.state === 'Applied' ? undefined : (message ?? ''));
+        pending = { patch: encodeReport(report) };
         continue;
       }
       if (changes === seen && !signal.aborted) await new Promise<void>((r) => (wakeUp = r));
       continue;
     }
-    const now = new Date(clock.now()).toISOString();
+    const now = clock.now();
     if (action.kind === 'reject') {
       log.error({ hash: action.hash }, action.message);
       finished = action.hash;
-      pending = { patch: { [A_STATE]: 'Failed', [A_STATE_HASH]: action.hash, [A_MESSAGE]: action.message, [A_STATE_TIME]: now } };
+      pending = { patch: encodeReport({ state: 'Failed', hash: action.hash, message: action.message, timeMs: now }) };
       continue;
     }
     // Report Applying and start the apply together: the controller already counts this node as
     // in progress from its own release, so the report is for people, not for safety.
-    const marking = patch({ [A_STATE]: 'Applying', [A_STATE_HASH]: action.hash, [A_MESSAGE]: null, [A_STATE_TIME]: now }).then(
+    const marking = patch(encodeReport({ state: 'Applying', hash: action.hash, timeMs: now })).then(
       () => undefined,
       (e: unknown) => log.warn({ err: e }, 'marking the node Applying failed; the result report follows'),
     );
@@ -213,13 +189,13 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
     else log.error({ hash: action.hash, ...result }, `apply ${result.state}`);
     const applied = action.config === null ? REMOVED_HASH : action.hash;
     pending = {
-      patch: {
-        [A_STATE]: result.state,
-        [A_STATE_HASH]: action.hash,
-        ...(result.state === 'Applied' ? { [A_APPLIED_HASH]: applied } : {}),
-        [A_MESSAGE]: result.message ?? null,
-        [A_STATE_TIME]: new Date(clock.now()).toISOString(),
-      },
+      patch: encodeReport({
+        state: result.state,
+        hash: action.hash,
+        ...(result.state === 'Applied' ? { appliedHash: applied } : {}),
+        ...(result.message !== undefined ? { message: result.message } : {}),
+        timeMs: clock.now(),
+      }),
     };
     if (signal.aborted) {
       // One last try to report, so the controller does not wait for a timeout.
