@@ -17,10 +17,11 @@ import {
   takeSnapshot,
   writeChanges,
 } from './files.js';
-import type { Clock, KubeletHealthProbeWithError, KubeletRestarter } from './interfaces.js';
+import type { KubeletHealthProbeWithError, KubeletRestarter } from './interfaces.js';
+import type { ApplyOutcome } from '../api/handoff.js';
+import { type Clock, sleep } from '../util/clock.js';
 
 export type ApplyPhase = 'write' | 'restart' | 'health' | 'rollback';
-export type ApplyState = 'Applied' | 'RolledBack' | 'Failed';
 
 /** Wraps each phase (e.g. in a span). Must call fn and return its result. */
 export type PhaseHook = <T>(phase: ApplyPhase, fn: () => Promise<T>) => Promise<T>;
@@ -48,7 +49,7 @@ export interface ApplyOptions {
 }
 
 export interface ApplyResult {
-  state: ApplyState;
+  state: ApplyOutcome;
   message?: string;
   restarted: boolean;
   durationMs: number;
@@ -87,7 +88,7 @@ export async function waitHealthy(health: KubeletHealthProbeWithError, clock: Cl
       // a failing probe is an unhealthy kubelet
     }
     if (clock.now() >= deadline) return false;
-    await clock.sleep(Math.min(pollMs, Math.max(1, deadline - clock.now())));
+    await sleep(clock, Math.min(pollMs, Math.max(1, deadline - clock.now())));
   }
 }
 
@@ -95,7 +96,7 @@ export async function applyDesired(o: ApplyOptions): Promise<ApplyResult> {
   const start = o.clock.now();
   const fs = o.fs ?? realFsOps;
   const phase: PhaseHook = o.onPhase ?? ((_p, fn) => fn());
-  const done = (state: ApplyState, restarted: boolean, message?: string): ApplyResult => ({
+  const done = (state: ApplyOutcome, restarted: boolean, message?: string): ApplyResult => ({
     state,
     restarted,
     durationMs: o.clock.now() - start,

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { errCode } from '../util/errors.js';
 
 export interface FileHandleOps {
   write(data: Uint8Array): Promise<void>;
@@ -20,10 +21,6 @@ export interface FsOps {
   readdir(dir: string): Promise<string[]>;
   /** File mode bits, or undefined if the file does not exist. */
   mode(path: string): Promise<number | undefined>;
-}
-
-function errCode(e: unknown): string | undefined {
-  return e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
 }
 
 export const realFsOps: FsOps = {

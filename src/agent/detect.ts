@@ -2,6 +2,7 @@
 // (the agent runs with hostPID and the host filesystem mounted at hostRoot).
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join, posix } from 'node:path';
+import { errCode } from '../util/errors.js';
 
 export type KubeletLayout =
   | { mode: 'dropin'; configFile: string; dropinDir: string }
@@ -31,10 +32,6 @@ export interface KubeletProcess {
 
 const DEFAULT_CONFIG_FILE = '/var/lib/kubelet/config.yaml';
 export const DROPIN_ALPHA_ENV = 'KUBELET_CONFIG_DROPIN_DIR_ALPHA';
-
-function errCode(e: unknown): string | undefined {
-  return e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
-}
 
 function splitNul(buf: Buffer): string[] {
   return buf

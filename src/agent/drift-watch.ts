@@ -9,7 +9,8 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { A_STATE, A_STATE_TIME } from '../api/annotations.js';
+import { decode, type Report } from '../api/handoff.js';
+import { errCode } from '../util/errors.js';
 import { dropinPath, readIfExists } from './files.js';
 import type { KubeletLayout } from './detect.js';
 import { dropinDrift, driftReport, type Expectation, expectationOf, mainDrift } from './drift.js';
@@ -100,10 +101,11 @@ export class DriftWatch {
 
   /** One look, from the agent's loop while it has nothing to apply: the patch to report drift
    *  (or its end), if any. Reads the files only when something may have changed. */
-  async step(annotations: Record<string, string> | undefined, layout: KubeletLayout | undefined, now: number): Promise<Record<string, string | null> | undefined> {
+  async step(annotations: Record<string, string> | undefined, layout: KubeletLayout | undefined, now: number): Promise<Report | undefined> {
     const want = layout ? expectationOf(annotations) : undefined;
     // Each new report (an apply, a repair, our own drift report) is looked at once at least.
-    const key = want && layout ? `${layout.mode}:${want.hash}:${annotations?.[A_STATE] ?? ''}:${annotations?.[A_STATE_TIME] ?? ''}` : undefined;
+    const h = decode(annotations);
+    const key = want && layout ? `${layout.mode}:${want.hash}:${h.state ?? ''}:${h.stateTime ?? ''}` : undefined;
     if (key !== this.lastKey) {
       this.lastKey = key;
       this.lastStat = undefined;
@@ -141,7 +143,7 @@ export class DriftWatch {
     backstop.delete(this.due);
   }
 
-  private report(annotations: Record<string, string> | undefined, want: Expectation, drift: string | undefined, now: number): Record<string, string | null> | undefined {
+  private report(annotations: Record<string, string> | undefined, want: Expectation, drift: string | undefined, now: number): Report | undefined {
     return driftReport(annotations, want, drift, now, this.o.flapWindowMs);
   }
 
@@ -193,7 +195,7 @@ export class DriftWatch {
       this.due.periodMs = this.o.periodMs;
       this.unwatchable = undefined;
     } catch (e: unknown) {
-      const code = e instanceof Error && 'code' in e ? String(e.code) : '';
+      const code = errCode(e) ?? '';
       // No directory yet (a drop-in dir removed whole): look again at the next re-check.
       if (code !== 'ENOENT' && this.unwatchable !== dir) {
         this.log.warn({ dir, err: e }, `cannot watch ${dir} (${code === 'ENOSPC' || code === 'EMFILE' ? 'inotify limits reached: fs.inotify.max_user_watches / max_user_instances' : code}); re-checking it every ${this.o.pollMs} ms instead`);

@@ -12,10 +12,8 @@
 // is drift, reported as such so the controller takes it off again within the rollout rules.
 import { isDeepStrictEqual } from 'node:util';
 import { parse } from 'yaml';
-import {
-  A_APPLIED_HASH, A_DESIRED_CONFIG, A_DESIRED_HASH, A_MESSAGE, A_REPAIR, A_STATE, A_STATE_HASH, A_STATE_TIME, DROPIN_FILE,
-  REMOVED_HASH,
-} from '../api/annotations.js';
+import { DROPIN_FILE, REMOVED_HASH } from '../api/annotations.js';
+import { decode, desiredConfig, type Report } from '../api/handoff.js';
 import { desiredPaths, type KubeletConfigObject, renderDropin } from './files.js';
 
 export interface Expectation {
@@ -31,26 +29,19 @@ type Annotations = Record<string, string> | undefined;
  *  while there is nothing to hold the files to (an apply pending or under way, or one that
  *  failed: a failed node is the rollout's to report, not drift). */
 export function expectationOf(annotations: Annotations): Expectation | undefined {
-  const a = annotations ?? {};
-  const desired = a[A_DESIRED_HASH];
-  const state = a[A_STATE];
-  const stateHash = a[A_STATE_HASH];
-  const settled = state === 'Applied' || state === 'Drifted';
+  const h = decode(annotations);
+  const desired = h.desiredHash;
+  const settled = h.state === 'Applied' || h.state === 'Drifted';
   if (desired === undefined || desired === '') {
     // No hand-off: nothing of ours belongs here, whether the controller cleared its keys after
     // a removal or the node was never configured (or the agent itself reported a stray drop-in).
-    if (state === undefined || (settled && stateHash === REMOVED_HASH)) return { hash: REMOVED_HASH, config: null };
+    if (h.state === undefined || (settled && h.stateHash === REMOVED_HASH)) return { hash: REMOVED_HASH, config: null };
     return undefined;
   }
-  if (!settled || stateHash !== desired || a[A_APPLIED_HASH] !== desired) return undefined;
-  if (desired === REMOVED_HASH || a[A_DESIRED_CONFIG] === '') return { hash: desired, config: null };
-  try {
-    const config: unknown = JSON.parse(a[A_DESIRED_CONFIG] ?? '');
-    if (typeof config === 'object' && config !== null && !Array.isArray(config)) return { hash: desired, config: config as KubeletConfigObject };
-  } catch {
-    // The apply would have been rejected; nothing to hold the files to.
-  }
-  return undefined;
+  if (!settled || h.stateHash !== desired || h.appliedHash !== desired) return undefined;
+  // A config that is not a JSON object was rejected at apply: nothing to hold the files to.
+  const d = desiredConfig(h);
+  return d.ok ? { hash: desired, config: d.config } : undefined;
 }
 
 /** Dotted paths whose values differ between two parsed configs, as "tracing.x is 5, want 7". */
@@ -115,31 +106,19 @@ export function mainDrift(text: string | null, want: Expectation, fileName: stri
  *  Failed, which is not repaired again (a new desired hash starts over), so the kubelet is not
  *  restarted in a loop. A drift that went away by itself (the file restored) is reported
  *  Applied again. */
-export function driftReport(annotations: Annotations, want: Expectation, drift: string | undefined, now: number, flapWindowMs: number): Record<string, string | null> | undefined {
-  const a = annotations ?? {};
-  const state = a[A_STATE];
-  const at = new Date(now).toISOString();
+export function driftReport(annotations: Annotations, want: Expectation, drift: string | undefined, now: number, flapWindowMs: number): Report | undefined {
+  const h = decode(annotations);
   if (drift === undefined) {
-    if (state !== 'Drifted') return undefined;
-    return { [A_STATE]: 'Applied', [A_STATE_HASH]: want.hash, [A_APPLIED_HASH]: want.hash, [A_MESSAGE]: null, [A_STATE_TIME]: at };
+    if (h.state !== 'Drifted') return undefined;
+    return { state: 'Applied', hash: want.hash, appliedHash: want.hash, timeMs: now };
   }
-  if (state === 'Drifted' && a[A_MESSAGE] === drift) return undefined;
-  const since = Date.parse(a[A_STATE_TIME] ?? '');
-  const repaired = a[A_REPAIR] !== undefined && a[A_REPAIR] !== '' && state === 'Applied' && a[A_DESIRED_HASH] === want.hash;
-  if (repaired && Number.isFinite(since) && now - since < flapWindowMs) {
+  if (h.state === 'Drifted' && h.message === drift) return undefined;
+  const since = h.stateTimeMs;
+  const repaired = h.repair !== undefined && h.repair !== '' && h.state === 'Applied' && h.desiredHash === want.hash;
+  if (repaired && since !== undefined && now - since < flapWindowMs) {
     const secs = Math.max(0, Math.round((now - since) / 1000));
-    return {
-      [A_STATE]: 'Failed', [A_STATE_HASH]: want.hash, [A_STATE_TIME]: at,
-      [A_MESSAGE]: `drifted again ${secs} s after it was repaired (something else keeps changing it; not repaired again): ${drift}`,
-    };
+    const message = `drifted again ${secs} s after it was repaired (something else keeps changing it; not repaired again): ${drift}`;
+    return { state: 'Failed', hash: want.hash, message, timeMs: now };
   }
-  return { [A_STATE]: 'Drifted', [A_STATE_HASH]: want.hash, [A_APPLIED_HASH]: want.hash, [A_MESSAGE]: drift, [A_STATE_TIME]: at };
-}
-
-/** The controller asked for this report to be repaired: A_REPAIR names its A_STATE_TIME. */
-export function repairRequested(annotations: Annotations): boolean {
-  const a = annotations ?? {};
-  const token = a[A_REPAIR];
-  const state = a[A_STATE];
-  return token !== undefined && token !== '' && token === a[A_STATE_TIME] && (state === 'Drifted' || state === 'Applied') && a[A_STATE_HASH] === a[A_DESIRED_HASH];
+  return { state: 'Drifted', hash: want.hash, appliedHash: want.hash, message: drift, timeMs: now };
 }

@@ -11,6 +11,7 @@ import { isMap, isNode, parse, parseDocument, stringify, type Document } from 'y
 import { DROPIN_FILE } from '../api/annotations.js';
 import { type FsOps, realFsOps, removeFileDurable, writeFileAtomic } from './atomic.js';
 import type { KubeletLayout } from './detect.js';
+import { errCode } from '../util/errors.js';
 
 export type KubeletConfigObject = { [k: string]: unknown };
 
@@ -34,10 +35,6 @@ export interface FileChange {
 /** The bytes of some files at one moment; null = absent. */
 export interface Snapshot {
   files: FileChange[];
-}
-
-function errCode(e: unknown): string | undefined {
-  return e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
 }
 
 export async function readIfExists(path: string): Promise<string | null> {

@@ -10,16 +10,6 @@ export interface KubeletHealthProbe {
   healthy(): Promise<boolean>;
 }
 
-export interface Clock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
-
-export const realClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
-
 /**
  * Optional extension of KubeletHealthProbe: the kubelet's last start error, when the probe can
  * tell it (the simulated kubelet can; /healthz cannot). Used in rollback messages.

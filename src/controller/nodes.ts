@@ -1,8 +1,6 @@
 // The controller's view of a Node: only the fields it uses, so 5,000 nodes cost little memory.
-import {
-  A_APPLIED_HASH, A_DESIRED_HASH, A_DESIRED_TIME, A_MESSAGE, A_POLICY, A_REPAIR, A_STATE, A_STATE_HASH, A_STATE_TIME,
-  AGENT_STATES, ANNOTATION_PREFIX, type AgentState,
-} from '../api/annotations.js';
+import { ANNOTATION_PREFIX } from '../api/annotations.js';
+import { decode, policyOf } from '../api/handoff.js';
 import type { PlanNode } from './planner.js';
 
 export interface CachedNode {
@@ -36,34 +34,24 @@ export function trimNode(node: NodeLike): CachedNode {
   };
 }
 
-function time(v: string | undefined): number | undefined {
-  if (!v) return undefined;
-  const t = Date.parse(v);
-  return Number.isNaN(t) ? undefined : t;
-}
-
-function agentState(v: string | undefined): AgentState | undefined {
-  return AGENT_STATES.find((s) => s === v);
-}
-
 export function toPlanNode(n: CachedNode, targetHash: string): PlanNode {
-  const a = n.ours;
+  const h = decode(n.ours);
   return {
     name: n.name,
     uid: n.uid,
     ready: n.ready,
-    desiredHash: a[A_DESIRED_HASH],
-    desiredTimeMs: time(a[A_DESIRED_TIME]),
-    state: agentState(a[A_STATE]),
-    stateHash: a[A_STATE_HASH],
-    stateTimeMs: time(a[A_STATE_TIME]),
-    appliedHash: a[A_APPLIED_HASH],
+    desiredHash: h.desiredHash,
+    desiredTimeMs: h.desiredTimeMs,
+    state: h.state,
+    stateHash: h.stateHash,
+    stateTimeMs: h.stateTimeMs,
+    appliedHash: h.appliedHash,
     targetHash,
-    ...(a[A_MESSAGE] ? { message: a[A_MESSAGE] } : {}),
-    ...(a[A_REPAIR] ? { repairOfMs: time(a[A_REPAIR]) } : {}),
+    ...(h.message !== undefined ? { message: h.message } : {}),
+    ...(h.repair ? { repairOfMs: h.repairOfMs } : {}),
   };
 }
 
 export function ownerOf(n: CachedNode): string | undefined {
-  return n.ours[A_POLICY];
+  return policyOf(n.ours);
 }

@@ -45,6 +45,7 @@
 // `requeueAfterMs` always observes the change.
 import { createHash } from 'node:crypto';
 import type { AgentState } from '../api/annotations.js';
+import { isTerminal } from '../api/handoff.js';
 import type { ResolvedRollout } from '../api/types.js';
 
 export interface PlanNode {
@@ -187,8 +188,7 @@ export function inFlight(n: PlanNode, r: ResolvedRollout, now: number): boolean 
 }
 
 function finishedWith(n: PlanNode, hash: string): boolean {
-  const idle = n.state === 'Applied' || n.state === 'Failed' || n.state === 'RolledBack' || n.state === 'Drifted';
-  return n.stateHash === hash && idle && !repairing(n, hash);
+  return n.stateHash === hash && isTerminal(n.state) && !repairing(n, hash);
 }
 
 export function planRollout(input: PlanInput): Plan {

@@ -11,10 +11,11 @@
 // An observer sees what client-go's workqueue metrics count, with the same rules: an add that
 // changes nothing (the key already waiting) is not an add; a key's wait runs from its first add
 // to its run; a retry is a failed run put back with back-off (a requeueAfter is not one).
-import { realTimerClock, type TimerClock } from '../clock.js';
+import { backoffDelay } from '../util/backoff.js';
+import { type Clock, realClock } from '../util/clock.js';
 import { TerminalError, type Result } from './result.js';
 
-export type { TimerClock };
+export type { Clock as TimerClock };
 
 /** The worker's result: the reconcile contract (result.ts). */
 export type WorkerResult = Result;
@@ -47,7 +48,7 @@ export interface WorkQueueOptions {
   baseDelayMs?: number;
   /** Retry delay cap. Default 30 s. */
   maxDelayMs?: number;
-  clock?: TimerClock;
+  clock?: Clock;
   /** Told about every failed run, with the retry delay (undefined when terminal). */
   onError?: (key: string, err: unknown, retryInMs: number | undefined) => void;
   observer?: QueueObserver;
@@ -63,7 +64,7 @@ export class WorkQueue {
   private readonly concurrency: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
-  private readonly clock: TimerClock;
+  private readonly clock: Clock;
   private readonly onError: WorkQueueOptions['onError'];
   private readonly observer: QueueObserver | undefined;
 
@@ -88,7 +89,7 @@ export class WorkQueue {
     this.concurrency = Math.max(1, opts.concurrency ?? 4);
     this.baseDelayMs = opts.baseDelayMs ?? 5;
     this.maxDelayMs = opts.maxDelayMs ?? 30_000;
-    this.clock = opts.clock ?? realTimerClock;
+    this.clock = opts.clock ?? realClock;
     this.onError = opts.onError;
     this.observer = opts.observer;
   }
@@ -233,7 +234,7 @@ export class WorkQueue {
       } else {
         const n = this.failures.get(key) ?? 0;
         this.failures.set(key, n + 1);
-        const delay = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** n);
+        const delay = backoffDelay(n, { initialMs: this.baseDelayMs, maxMs: this.maxDelayMs });
         this.report(key, err, delay);
         this.observer?.retried();
         this.addAfter(key, delay);

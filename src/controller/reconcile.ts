@@ -1,8 +1,9 @@
 // Reconcile one policy, level-based: re-read the caches, decide, write the few changes, report.
 // watch -> decide (ownership, plan) -> render -> validate -> roll out (annotations) -> verify -> report
 import {
-  A_DESIRED_CONFIG, A_DESIRED_HASH, A_DESIRED_TIME, A_POLICY, A_REPAIR, A_STATE_TIME, A_TRACEPARENT, ANNOTATION_PREFIX, REMOVED_HASH,
+  REMOVED_HASH,
 } from '../api/annotations.js';
+import { clearHandOff, decode, encodeRelease } from '../api/handoff.js';
 import { FINALIZER, ROLLOUT_DEFAULTS, type NodeTracingPolicy, type ResolvedRollout } from '../api/types.js';
 import type { KubeletTracingDropin } from '../render/render.js';
 import { formatFieldError } from '../validate/errors.js';
@@ -78,7 +79,7 @@ class Expectations {
 /** A release answering a drift report names that report (its state-time): the agent re-applies
  *  only for it. */
 function repairToken(n: CachedNode, plan: Plan): string | undefined {
-  return plan.phases[n.name] === 'Drifted' ? n.ours[A_STATE_TIME] : undefined;
+  return plan.phases[n.name] === 'Drifted' ? decode(n.ours).stateTime : undefined;
 }
 
 export class Reconciler {
@@ -201,14 +202,7 @@ export class Reconciler {
   private async release(owner: RolloutOwner | undefined, node: string, hash: string, config: KubeletTracingDropin | null, now: number, repairOf?: string): Promise<void> {
     const name = owner?.metadata.name;
     const traceparent = owner && this.d.hooks?.traceparent?.(owner, hash);
-    await this.d.writer.patchNodeAnnotations(node, {
-      ...(name !== undefined ? { [A_POLICY]: name } : {}),
-      [A_DESIRED_CONFIG]: config ? JSON.stringify(config) : '',
-      [A_DESIRED_HASH]: hash,
-      [A_DESIRED_TIME]: new Date(now).toISOString(),
-      [A_TRACEPARENT]: traceparent ?? null,
-      [A_REPAIR]: repairOf ?? null,
-    });
+    await this.d.writer.patchNodeAnnotations(node, encodeRelease({ policy: name, hash, config, timeMs: now, traceparent, repairOf }));
     const repairOfMs = repairOf !== undefined ? Date.parse(repairOf) : undefined;
     this.expectations.expect(node, hash, now, repairOfMs !== undefined && Number.isFinite(repairOfMs) ? repairOfMs : undefined);
     this.d.log?.info({ policy: name ?? UNOWNED_KEY, node, hash, ...(repairOf !== undefined ? { repairOf } : {}) }, repairOf !== undefined ? 'released node to repair its drift' : 'released node');
@@ -336,5 +330,5 @@ export class Reconciler {
 }
 
 function clearOurs(n: CachedNode): Record<string, null> {
-  return Object.fromEntries(Object.keys(n.ours).filter((k) => k.startsWith(ANNOTATION_PREFIX)).map((k) => [k, null]));
+  return clearHandOff(n.ours);
 }

@@ -3,7 +3,8 @@
 // targets, which it cannot, which another policy owns, the drop-in per kubelet version, the
 // batches in the planner's own order, and what changes on the nodes. It decides nothing of its
 // own: ownership, collect, render and the planner are the controller's.
-import { A_APPLIED_HASH, REMOVED_HASH } from '../api/annotations.js';
+import { REMOVED_HASH } from '../api/annotations.js';
+import { decode } from '../api/handoff.js';
 import { resolveRollout, type NodeTracingPolicy, type ResolvedRollout, type UnsupportedNodeStatus } from '../api/types.js';
 import { collect, hasOurConfig } from '../controller/collect.js';
 import { ownerOf, toPlanNode, type CachedNode } from '../controller/nodes.js';
@@ -134,7 +135,7 @@ function planOne(policy: NodeTracingPolicy, input: PlanInput, after: NodeTracing
   const phases = planRollout({ nodes: planNodes, rollout, now: input.now, borrowed: c.borrowed }).phases;
 
   const targets: TargetChange[] = c.targets.map((t) => {
-    const applied = t.node.ours[A_APPLIED_HASH];
+    const applied = decode(t.node.ours).appliedHash;
     const carries = applied !== undefined && applied !== '' && applied !== REMOVED_HASH;
     const phase = phases[t.node.name];
     const change: Change = phase === 'Updated' || phase === 'Soaking' ? 'unchanged' : phase === 'InProgress' ? 'inProgress' : phase === 'Failed' ? 'failed' : carries ? 'changed' : 'new';
@@ -194,7 +195,7 @@ function droppedNodes(policy: NodeTracingPolicy, nodes: CachedNode[], targets: S
   return nodes
     .filter((n) => !targets.has(n.name) && (before.owner.get(n.name) === name || (ownerOf(n) === name && hasOurConfig(n))))
     .map((n) => {
-      const carried = ownerOf(n) === name ? n.ours[A_APPLIED_HASH] : undefined;
+      const carried = ownerOf(n) === name ? decode(n.ours).appliedHash : undefined;
       const to = own.owner.get(n.name);
       const winner = to !== undefined ? byName.get(to) : undefined;
       const why = unsupported.get(n.name);

@@ -2,7 +2,8 @@
 // hand-off annotations with the controller's own pieces (ownership, collect, planner), so the
 // view and the controller cannot disagree on what a node's phase is. The Ready condition is the
 // controller's last word (policy.status): a view is not a reconcile.
-import { A_DESIRED_HASH, A_DESIRED_TIME, A_STATE, A_STATE_TIME, REMOVED_HASH } from '../api/annotations.js';
+import { REMOVED_HASH } from '../api/annotations.js';
+import { decode } from '../api/handoff.js';
 import type { Condition, DriftMode, FailedNodeStatus, NodeTracingPolicy, UnsupportedNodeStatus } from '../api/types.js';
 import { collect, rolloutFor, summarize } from '../controller/collect.js';
 import { toPlanNode, type CachedNode } from '../controller/nodes.js';
@@ -86,7 +87,8 @@ function latest(...times: (string | undefined)[]): string | undefined {
 }
 
 function row(n: CachedNode, p: PlanNode, phase: NodePhase, failure: FailedNodeStatus | undefined): NodeRow {
-  const a = n.ours;
+  const h = decode(n.ours);
+  const since = latest(h.desiredTime, h.stateTime);
   return {
     node: n.name,
     kubeletVersion: n.kubeletVersion,
@@ -94,10 +96,10 @@ function row(n: CachedNode, p: PlanNode, phase: NodePhase, failure: FailedNodeSt
     removing: p.targetHash === REMOVED_HASH,
     desiredHash: p.targetHash,
     ready: n.ready,
-    ...(a[A_STATE] ? { agentState: a[A_STATE] } : {}),
+    ...(h.state ? { agentState: h.state } : {}),
     ...(p.appliedHash ? { appliedHash: p.appliedHash } : {}),
-    ...(a[A_DESIRED_HASH] ? { releasedHash: a[A_DESIRED_HASH] } : {}),
-    ...(latest(a[A_DESIRED_TIME], a[A_STATE_TIME]) ? { since: latest(a[A_DESIRED_TIME], a[A_STATE_TIME]) } : {}),
+    ...(h.desiredHash ? { releasedHash: h.desiredHash } : {}),
+    ...(since ? { since } : {}),
     ...(failure ? { failure: failure.reason } : {}),
     ...(p.message ? { message: p.message } : {}),
   };

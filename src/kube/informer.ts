@@ -18,22 +18,46 @@
 // Every list after the first is told to onRelist with its reason (kto_informer_relists_total).
 // Watch events carry raw JSON while listFn usually returns client-node models (Dates instead
 // of strings): `transform` is the place to reduce both to the same plain shape.
+// The decisions (cache diff, relist reasons) are pure functions in cache-diff.ts; this class
+// holds the connection, the timers and the handler calls. The watch and the clock are passed in
+// (a fake watch and clock in test/kube/informer-unit.test.ts).
 import * as k8s from '@kubernetes/client-node';
 import { type Logger, silentLogger } from '../log.js';
+import { Backoff, type BackoffOptions, jitter } from '../util/backoff.js';
+import { type Clock, realClock, sleep } from '../util/clock.js';
+import {
+  afterWatch, applyEvent, applyList, type Cache, type Change, describeError, isTooLargeResourceVersion, listWentBack,
+  type ObjectWithMeta, type RelistReason, type Reset, tooLargeReset, type WatchEnd, type WatchResult,
+} from './cache-diff.js';
 
-export interface ObjectWithMeta {
-  metadata?: { name?: string; uid?: string; resourceVersion?: string };
-}
+export { describeError, isTooLargeResourceVersion, type ObjectWithMeta, olderThan, RELIST_REASONS, type RelistReason } from './cache-diff.js';
 
 /** What a list asks for: nothing (a consistent read of the current state), or a state not older
- *  than a resourceVersion already seen. */
+ *  than a resourceVersion already seen; with the informer's selectors, when it has any. */
 export interface ListRequest {
   resourceVersion?: string;
   resourceVersionMatch?: 'NotOlderThan';
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
+/** client-node's Watch.watch: opens one watch, calls onEvent per event and onDone once. */
+export type WatchFn = (
+  path: string,
+  params: Record<string, string | number | boolean | undefined>,
+  onEvent: (phase: string, obj: unknown) => void,
+  onDone: (err: unknown) => void,
+) => Promise<{ abort(): void }>;
+
+export function kubeWatch(kc: k8s.KubeConfig): WatchFn {
+  const w = new k8s.Watch(kc);
+  return (path, params, onEvent, onDone) => w.watch(path, params, onEvent, onDone);
 }
 
 export interface InformerOptions<T extends ObjectWithMeta, U> {
-  kubeConfig: k8s.KubeConfig;
+  /** Where the watch goes, unless `watch` is given. */
+  kubeConfig?: k8s.KubeConfig;
+  watch?: WatchFn;
   /** Collection path, e.g. '/api/v1/nodes'. */
   path: string;
   listFn: (req: ListRequest) => Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>;
@@ -49,20 +73,19 @@ export interface InformerOptions<T extends ObjectWithMeta, U> {
   onReset?: (why: string) => void;
   /** Restart the watch after this long without an event or bookmark. Default 120 s; 0: off. */
   watchdogMs?: number;
+  /** Server-side watch timeout. Default: 300-600 s, drawn per watch (as client-go: spreads
+   *  reconnects out). */
+  watchTimeoutSeconds?: number;
   /** Told about every list after the first, once it succeeded, with why it was made. */
   onRelist?: (reason: RelistReason) => void;
+  /** Retries of failed lists and watches. Default 250 ms doubling to 10 s, ±20%. */
+  backoff?: BackoffOptions;
   log?: Logger;
+  /** How log lines name this informer. Default 'informer'. */
+  name?: string;
+  clock?: Clock;
+  random?: () => number;
 }
-
-/** Why the informer listed again:
- *  - watch_closed: the server ended the watch (its timeout): routine, every 5-10 minutes;
- *  - watchdog: no event or bookmark for watchdogMs: the connection was presumed dead;
- *  - expired: 410 Gone, the watch's resourceVersion was compacted away;
- *  - watch_error: the watch failed (or closed at once without news);
- *  - too_large_resource_version / resource_version_went_back: the server's history is not the
- *    cached one (an etcd restore, a new server on the same address): the cache was rebuilt. */
-export const RELIST_REASONS = ['watch_closed', 'watchdog', 'expired', 'watch_error', 'too_large_resource_version', 'resource_version_went_back'] as const;
-export type RelistReason = (typeof RELIST_REASONS)[number];
 
 export interface InformerHealth {
   synced: boolean;
@@ -81,322 +104,242 @@ export interface Informer<U> {
   stop(): void;
 }
 
-type WatchEnd = 'closed' | 'watchdog' | 'gone' | 'error' | 'reset';
+/** A watch that ends within this long of opening, without news, is a failure (don't spin). */
+const QUICK_MS = 1000;
 
-/** The server's history is not ours: why (for onReset and the log), and the relist reason. */
-interface Reset {
-  why: string;
-  reason: Extract<RelistReason, 'too_large_resource_version' | 'resource_version_went_back'>;
-}
+/** List, then watch from the list's resourceVersion; again after every watch (see above). */
+export class ListWatch<T extends ObjectWithMeta, U = T> implements Informer<U> {
+  readonly synced: Promise<void>;
+  /** Resolves once stop() took effect and no connection is left open. */
+  readonly closed: Promise<void>;
+  private readonly cache: Cache<U> = new Map();
+  private readonly transform: (o: T) => U;
+  private readonly watchFn: WatchFn;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly log: Logger;
+  private readonly backoff: Backoff;
+  private readonly stopping = new AbortController();
+  private stopped = false;
+  private isSynced = false;
+  private fresh = false;
+  private problem: string | undefined;
+  /** The highest resourceVersion seen (list or event) in the current history. */
+  private resourceVersion: string | undefined;
+  /** A sign, seen on the watch, that the server's history is not ours: the next list starts over. */
+  private pendingReset: Reset | undefined;
+  private endWatch: (() => void) | undefined;
+  private markSynced: () => void = () => undefined;
+  private failSync: (e: Error) => void = () => undefined;
 
-const MAX_BACKOFF_MS = 10_000;
-const MIN_BACKOFF_MS = 250;
+  constructor(private readonly o: InformerOptions<T, U>) {
+    this.transform = o.transform ?? ((x: T) => x as unknown as U);
+    if (o.watch === undefined && o.kubeConfig === undefined) throw new Error(`informer ${o.path}: needs kubeConfig or watch`);
+    this.watchFn = o.watch ?? kubeWatch(o.kubeConfig as k8s.KubeConfig);
+    this.clock = o.clock ?? realClock;
+    this.random = o.random ?? Math.random;
+    this.log = o.log ?? silentLogger;
+    this.backoff = new Backoff(o.backoff ?? { initialMs: 250, maxMs: 10_000 }, (ms) => jitter(ms, this.random));
+    this.synced = new Promise<void>((resolve, reject) => {
+      this.markSynced = resolve;
+      this.failSync = reject;
+    });
+    this.synced.catch(() => undefined); // stop() before sync must not surface as an unhandled rejection
+    this.closed = this.run();
+  }
 
-/** resourceVersions are opaque, but etcd revisions (integers) in practice: only then ordered. */
-export function olderThan(a: string | undefined, b: string | undefined): boolean {
-  if (a === undefined || b === undefined || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;
-  return BigInt(a) < BigInt(b);
-}
+  list(): U[] {
+    return [...this.cache.values()].map((e) => e.obj);
+  }
 
-interface StatusLike {
-  code?: number;
-  message?: string;
-  details?: { causes?: Array<{ reason?: string; message?: string }> };
-}
+  get(name: string): U | undefined {
+    return this.cache.get(name)?.obj;
+  }
 
-function statusOf(err: unknown): StatusLike | undefined {
-  if (err instanceof k8s.ApiException) {
-    try {
-      const body: unknown = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
-      return { ...(typeof body === 'object' && body !== null ? (body as StatusLike) : {}), code: err.code };
-    } catch {
-      return { code: err.code };
+  health(): InformerHealth {
+    return { synced: this.isSynced, fresh: this.isSynced && this.fresh, ...(this.problem !== undefined ? { error: this.problem } : {}) };
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.fresh = false;
+    this.endWatch?.();
+    this.stopping.abort();
+    this.failSync(new Error(`informer ${this.o.path} stopped`));
+  }
+
+  private async run(): Promise<void> {
+    /** Why the next list is made; undefined before the first. Failed lists leave it as it is. */
+    let cause: RelistReason | undefined;
+    while (!this.stopped) {
+      const next = await this.round(cause);
+      if (this.stopped) break;
+      cause = next.cause ?? cause;
+      if (!next.failed) {
+        this.backoff.reset();
+        continue;
+      }
+      await sleep(this.clock, this.backoff.next(), this.stopping.signal);
     }
   }
-  return typeof err === 'object' && err !== null && 'code' in err ? (err as StatusLike) : undefined;
-}
 
-/** client-go's isTooLargeResourceVersionError: the cause, or (older servers) the message. */
-export function isTooLargeResourceVersion(err: unknown): boolean {
-  const s = statusOf(err);
-  if (!s) return false;
-  if (s.details?.causes?.some((c) => c.reason === 'ResourceVersionTooLarge')) return true;
-  return s.code === 504 && (s.message ?? '').includes('Too large resource version');
-}
-
-export function describeError(err: unknown): string {
-  const s = err instanceof k8s.ApiException ? statusOf(err) : undefined;
-  if (s) return `HTTP ${s.code ?? '?'}${s.message ? `: ${s.message}` : ''}`;
-  // client-node's Watch fails with the response's status text and statusCode.
-  const code = typeof err === 'object' && err !== null && 'statusCode' in err ? err.statusCode : undefined;
-  const msg = err instanceof Error ? err.message : String(err);
-  return typeof code === 'number' ? `HTTP ${code}: ${msg}` : msg;
-}
-
-export function startInformer<T extends ObjectWithMeta, U = T>(opts: InformerOptions<T, U>): Informer<U> {
-  const transform = opts.transform ?? ((o: T) => o as unknown as U);
-  const watchdogMs = opts.watchdogMs ?? 120_000;
-  const log = opts.log ?? silentLogger;
-  const resource = opts.path;
-  const cache = new Map<string, { obj: U; rv: string | undefined; uid: string | undefined }>();
-  let stopped = false;
-  let synced = false;
-  let fresh = false;
-  let problem: string | undefined;
-  /** The highest resourceVersion seen (list or event) in the current history. */
-  let resourceVersion: string | undefined;
-  /** A sign, seen on the watch, that the server's history is not ours: the next list starts over. */
-  let pendingReset: Reset | undefined;
-  let endWatch: (() => void) | undefined;
-  let wake: (() => void) | undefined;
-
-  let resolveSynced!: () => void;
-  let rejectSynced!: (e: Error) => void;
-  const syncedP = new Promise<void>((res, rej) => {
-    resolveSynced = res;
-    rejectSynced = rej;
-  });
-  syncedP.catch(() => undefined); // stop() before sync must not surface as an unhandled rejection
-
-  const call = (what: string, fn: () => void): void => {
+  /** One list and one watch: why the next list is made, and whether to back off before it. */
+  private async round(cause: RelistReason | undefined): Promise<{ cause?: RelistReason; failed: boolean }> {
     try {
-      fn();
+      const reset = await this.relist();
+      if (this.stopped) return { failed: false };
+      const reason = reset?.reason ?? cause;
+      if (reason !== undefined) this.call('relist', () => this.o.onRelist?.(reason));
+      const started = this.clock.now();
+      const r = await this.watchOnce();
+      this.fresh = false;
+      if (this.stopped) return { failed: false };
+      const next = afterWatch(r, this.clock.now() - started < QUICK_MS, this.pendingReset);
+      if (r.end === 'gone') this.log.debug({ resource: this.o.path }, `${this.name}: resourceVersion too old (410 Gone); relisting`);
+      if (next.error !== undefined) this.fail('watch failed', next.error);
+      return next;
     } catch (err) {
-      log.error({ resource, handler: what, err }, 'informer: event handler threw');
+      this.fail('list failed', err);
+      return { failed: true };
     }
-  };
+  }
 
-  /** Logs a failure once, not on every retry, and keeps it for health(). */
-  const fail = (what: string, err: unknown): void => {
-    const msg = `${what}: ${describeError(err)}`;
-    if (msg !== problem) log.warn({ resource, err }, `informer: ${what}; retrying with back-off`);
-    problem = msg;
-  };
-
-  const upsert = (raw: T, force: boolean): void => {
-    const name = raw.metadata?.name;
-    if (name === undefined) return;
-    const rv = raw.metadata?.resourceVersion;
-    const uid = raw.metadata?.uid;
-    const old = cache.get(name);
-    if (!force && old !== undefined && rv !== undefined && old.rv === rv && old.uid === uid) return;
-    const obj = transform(raw);
-    cache.set(name, { obj, rv, uid });
-    if (old === undefined) call('add', () => opts.onAdd?.(obj));
-    else call('update', () => opts.onUpdate?.(obj, old.obj));
-  };
-
-  const remove = (raw: T): void => {
-    const name = raw.metadata?.name;
-    if (name === undefined) return;
-    const old = cache.get(name);
-    cache.delete(name);
-    const obj = old?.obj ?? transform(raw);
-    call('delete', () => opts.onDelete?.(obj));
-  };
-
-  /** Replaces the cache with a list, telling handlers about the differences (about every object
-   *  when `all`: what they derived from the old objects no longer holds). */
-  const replace = (items: T[], all: boolean): void => {
-    const seen = new Set<string>();
-    for (const item of items) {
-      const name = item.metadata?.name;
-      if (name !== undefined) seen.add(name);
-      upsert(item, all);
-    }
-    for (const [name, entry] of [...cache]) {
-      if (!seen.has(name)) {
-        cache.delete(name);
-        call('delete', () => opts.onDelete?.(entry.obj));
-      }
-    }
-  };
+  private get name(): string {
+    return this.o.name ?? 'informer';
+  }
 
   /** Lists and replaces the cache; returns the history reset it found, if any. */
-  const relist = async (): Promise<Reset | undefined> => {
-    let reset = pendingReset;
-    let res: Awaited<ReturnType<typeof opts.listFn>> | undefined;
-    if (reset === undefined && resourceVersion !== undefined) {
+  private async relist(): Promise<Reset | undefined> {
+    let reset = this.pendingReset;
+    const seen = this.resourceVersion;
+    const selectors = {
+      ...(this.o.labelSelector !== undefined ? { labelSelector: this.o.labelSelector } : {}),
+      ...(this.o.fieldSelector !== undefined ? { fieldSelector: this.o.fieldSelector } : {}),
+    };
+    let res: Awaited<ReturnType<typeof this.o.listFn>> | undefined;
+    if (reset === undefined && seen !== undefined) {
       try {
-        res = await opts.listFn({ resourceVersion, resourceVersionMatch: 'NotOlderThan' });
+        res = await this.o.listFn({ ...selectors, resourceVersion: seen, resourceVersionMatch: 'NotOlderThan' });
       } catch (err) {
         if (!isTooLargeResourceVersion(err)) throw err;
-        reset = { why: `the server has not reached resourceVersion ${resourceVersion} (${describeError(err)})`, reason: 'too_large_resource_version' };
+        reset = tooLargeReset(seen, err);
       }
     }
-    res ??= await opts.listFn({});
-    if (stopped) return undefined;
+    res ??= await this.o.listFn(selectors);
+    if (this.stopped) return undefined;
     const rv = res.metadata?.resourceVersion;
-    if (reset === undefined && olderThan(rv, resourceVersion)) {
-      reset = { why: `list resourceVersion ${rv ?? ''} is older than ${resourceVersion ?? ''}, already seen`, reason: 'resource_version_went_back' };
-    }
-    replace(res.items, reset !== undefined);
-    resourceVersion = rv;
-    pendingReset = undefined;
-    fresh = true;
-    if (problem !== undefined) log.info({ resource, after: problem }, 'informer: listed again');
-    problem = undefined;
+    reset ??= listWentBack(rv, seen);
+    this.dispatch(applyList(this.cache, res.items, this.transform, reset !== undefined));
+    this.listed(rv, reset);
+    return reset;
+  }
+
+  /** A list went through: the cache is fresh, and whatever went wrong before is over. */
+  private listed(rv: string | undefined, reset: Reset | undefined): void {
+    this.resourceVersion = rv;
+    this.pendingReset = undefined;
+    this.fresh = true;
+    if (this.problem !== undefined) this.log.info({ resource: this.o.path, after: this.problem }, `${this.name}: listed again`);
+    this.problem = undefined;
     if (reset !== undefined) {
       const why = reset.why;
-      log.warn({ resource, why }, "informer: the server's history is not the one cached; rebuilt the cache from a fresh list");
-      call('reset', () => opts.onReset?.(why));
+      this.log.warn({ resource: this.o.path, why }, `${this.name}: the server's history is not the one cached; rebuilt the cache from a fresh list`);
+      this.call('reset', () => this.o.onReset?.(why));
     }
-    if (!synced) {
-      synced = true;
-      resolveSynced();
+    if (!this.isSynced) {
+      this.isSynced = true;
+      this.markSynced();
     }
-    return reset;
-  };
+  }
 
   /** One watch connection; resolves when it ends, saying how. */
-  const watchOnce = (): Promise<{ end: WatchEnd; events: number; err?: unknown }> =>
-    new Promise((resolve) => {
-      const from = resourceVersion;
+  private watchOnce(): Promise<WatchResult> {
+    return new Promise((resolve) => {
+      const from = this.resourceVersion;
+      const watchdogMs = this.o.watchdogMs ?? 120_000;
       let events = 0;
-      let end: WatchEnd | undefined;
-      let watchdog: ReturnType<typeof setTimeout> | undefined;
-      let controller: AbortController | undefined;
-      const finish = (e: WatchEnd, err?: unknown): void => {
-        if (end !== undefined) return;
-        end = e;
-        if (watchdog !== undefined) clearTimeout(watchdog);
-        controller?.abort();
-        endWatch = undefined;
-        resolve({ end: e, events, err });
+      let ended = false;
+      let watchdog: unknown;
+      let connection: { abort(): void } | undefined;
+      const finish = (end: WatchEnd, err?: unknown): void => {
+        if (ended) return;
+        ended = true;
+        if (watchdog !== undefined) this.clock.clearTimeout(watchdog);
+        connection?.abort();
+        this.endWatch = undefined;
+        resolve({ end, events, err });
       };
-      endWatch = () => finish('closed');
-      const pet = (): void => {
+      this.endWatch = () => finish('closed');
+      const armWatchdog = (): void => {
         if (watchdogMs <= 0) return;
-        if (watchdog !== undefined) clearTimeout(watchdog);
-        watchdog = setTimeout(() => {
-          log.warn({ resource, watchdogMs }, 'informer: no event or bookmark in time; restarting the watch');
+        if (watchdog !== undefined) this.clock.clearTimeout(watchdog);
+        watchdog = this.clock.setTimeout(() => {
+          this.log.warn({ resource: this.o.path, watchdogMs }, `${this.name}: no event or bookmark in time; restarting the watch`);
           finish('watchdog');
         }, watchdogMs);
       };
-      const onEvent = (phase: string, apiObj: unknown): void => {
-        if (end !== undefined || stopped) return;
+      const onEvent = (phase: string, obj: unknown): void => {
+        if (ended || this.stopped) return;
         events++;
-        pet();
-        const obj = apiObj as T & StatusLike;
-        if (phase === 'ERROR') {
-          const err = new Error(`watch error: ${obj.code ?? '?'} ${obj.message ?? ''}`);
-          const tooLarge = isTooLargeResourceVersion(obj);
-          if (tooLarge) pendingReset = { why: err.message, reason: 'too_large_resource_version' };
-          finish(obj.code === 410 ? 'gone' : tooLarge ? 'reset' : 'error', err);
-          return;
+        armWatchdog();
+        const out = applyEvent(this.cache, phase, obj, from, this.transform);
+        if (out.end !== undefined) {
+          if (out.reset) this.pendingReset = out.reset;
+          return finish(out.end, out.err);
         }
-        const rv = obj.metadata?.resourceVersion;
-        // Within one history a watch only moves forward from where it started.
-        if (olderThan(rv, from)) {
-          pendingReset = { why: `watch event resourceVersion ${rv ?? ''} is older than ${from ?? ''}, where the watch started`, reason: 'resource_version_went_back' };
-          finish('reset');
-          return;
-        }
-        switch (phase) {
-          case 'ADDED':
-          case 'MODIFIED':
-            upsert(obj, false);
-            break;
-          case 'DELETED':
-            remove(obj);
-            break;
-          case 'BOOKMARK': // only moves resourceVersion
-            break;
-          default:
-            return;
-        }
-        if (rv !== undefined) resourceVersion = rv;
+        this.dispatch(out.changes);
+        if (out.resourceVersion !== undefined) this.resourceVersion = out.resourceVersion;
       };
       const onDone = (err: unknown): void => {
         if (err == null) return finish('closed');
-        const code = (err as { statusCode?: unknown }).statusCode;
-        finish(code === 410 ? 'gone' : 'error', err);
+        finish((err as { statusCode?: unknown }).statusCode === 410 ? 'gone' : 'error', err);
       };
-      const params = {
-        resourceVersion,
-        allowWatchBookmarks: true,
-        labelSelector: opts.labelSelector,
-        fieldSelector: opts.fieldSelector,
-        // As client-go: a server-side timeout of 5-10 min spreads reconnects out.
-        timeoutSeconds: Math.floor(300 * (1 + Math.random())),
-      };
-      pet();
-      new k8s.Watch(opts.kubeConfig).watch(opts.path, params, onEvent, onDone).then(
+      armWatchdog();
+      this.watchFn(this.o.path, this.watchParams(from), onEvent, onDone).then(
         (c) => {
-          controller = c;
-          if (end !== undefined) c.abort();
+          connection = c;
+          if (ended) c.abort();
         },
         (err: unknown) => finish('error', err),
       );
     });
+  }
 
-  const sleep = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(t);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
+  private watchParams(resourceVersion: string | undefined): Record<string, string | number | boolean | undefined> {
+    return {
+      resourceVersion,
+      allowWatchBookmarks: true,
+      labelSelector: this.o.labelSelector,
+      fieldSelector: this.o.fieldSelector,
+      timeoutSeconds: this.o.watchTimeoutSeconds ?? Math.floor(300 * (1 + this.random())),
+    };
+  }
 
-  const loop = async (): Promise<void> => {
-    let failures = 0;
-    /** Why the next list is made; undefined before the first. Failed lists leave it as it is. */
-    let cause: RelistReason | undefined;
-    while (!stopped) {
-      let failed = false;
-      try {
-        const reset = await relist();
-        if (stopped) break;
-        const reason = reset?.reason ?? cause;
-        if (reason !== undefined) call('relist', () => opts.onRelist?.(reason));
-        const started = Date.now();
-        const r = await watchOnce();
-        fresh = false;
-        if (stopped) break;
-        const quick = Date.now() - started < 1000;
-        cause = r.end === 'watchdog' ? 'watchdog' : 'watch_closed';
-        if (r.end === 'reset') {
-          cause = pendingReset?.reason ?? 'watch_error';
-        } else if (r.end === 'gone') {
-          cause = 'expired';
-          log.debug({ resource }, 'informer: resourceVersion too old (410 Gone); relisting');
-          failed = quick && r.events <= 1; // a fresh list that is already too old: back off
-        } else if (r.end === 'error' || (r.events === 0 && quick)) {
-          // An error, or a watch that closes at once without news: don't spin.
-          cause = 'watch_error';
-          fail('watch failed', r.err ?? 'closed at once');
-          failed = true;
-        }
-      } catch (err) {
-        fail('list failed', err);
-        failed = true;
-      }
-      if (stopped) break;
-      if (!failed) {
-        failures = 0;
-        continue;
-      }
-      const delay = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** failures++);
-      await sleep(delay * (0.8 + Math.random() * 0.4));
+  private dispatch(changes: Change<U>[]): void {
+    for (const c of changes) {
+      if (c.type === 'add') this.call('add', () => this.o.onAdd?.(c.obj));
+      else if (c.type === 'update') this.call('update', () => this.o.onUpdate?.(c.obj, c.old));
+      else this.call('delete', () => this.o.onDelete?.(c.obj));
     }
-  };
-  void loop();
+  }
 
-  return {
-    synced: syncedP,
-    list: () => [...cache.values()].map((e) => e.obj),
-    get: (name) => cache.get(name)?.obj,
-    health: () => ({ synced, fresh: synced && fresh, ...(problem !== undefined ? { error: problem } : {}) }),
-    stop: () => {
-      if (stopped) return;
-      stopped = true;
-      fresh = false;
-      endWatch?.();
-      wake?.();
-      rejectSynced(new Error(`informer ${opts.path} stopped`));
-    },
-  };
+  private call(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.error({ resource: this.o.path, handler: what, err }, `${this.name}: event handler threw`);
+    }
+  }
+
+  /** Logs a failure once, not on every retry, and keeps it for health(). */
+  private fail(what: string, err: unknown): void {
+    const msg = `${what}: ${describeError(err)}`;
+    if (msg !== this.problem) this.log.warn({ resource: this.o.path, err }, `${this.name}: ${what}; retrying with back-off`);
+    this.problem = msg;
+  }
+}
+
+export function startInformer<T extends ObjectWithMeta, U = T>(opts: InformerOptions<T, U>): ListWatch<T, U> {
+  return new ListWatch<T, U>(opts);
 }

@@ -22,10 +22,11 @@
 // V1MicroTime) and writes a plain Date with millisecond precision, which the API server's
 // RFC3339Micro parser rejects; so times are read with leaseTimeMs() and written as V1MicroTime.
 import * as k8s from '@kubernetes/client-node';
-import { realTimerClock, type TimerClock } from '../clock.js';
+import { type Clock, realClock, sleep } from '../util/clock.js';
+import { httpStatus } from '../util/errors.js';
 import { type Logger, silentLogger } from '../log.js';
 
-export type { TimerClock };
+export type { Clock as TimerClock };
 
 /** The three calls used; CoordinationV1Api satisfies it, tests pass a fake. */
 export interface LeaseApi {
@@ -42,7 +43,7 @@ export interface LeaderElectorOptions {
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
-  clock?: TimerClock;
+  clock?: Clock;
   onStartedLeading: () => void;
   /** Called once when leadership ends for any reason (lost, deadline, aborted). */
   onStoppedLeading: () => void;
@@ -82,19 +83,13 @@ export function shouldAcquire(
   return from + (spec.leaseDurationSeconds ?? 0) * 1000 < now;
 }
 
-function errorCode(err: unknown): number | undefined {
-  if (err instanceof k8s.ApiException) return err.code;
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
-
 type Attempt = 'ok' | 'held' | 'error';
 
 export class LeaderElector {
   private readonly api: LeaseApi;
   private readonly o: Required<Pick<LeaderElectorOptions, 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'>> &
     LeaderElectorOptions;
-  private readonly clock: TimerClock;
+  private readonly clock: Clock;
   private readonly log: Logger;
   private leading = false;
   private deadlineTimer: unknown;
@@ -108,7 +103,7 @@ export class LeaderElector {
     if (!(this.o.leaseDurationMs > this.o.renewDeadlineMs && this.o.renewDeadlineMs > this.o.retryPeriodMs)) {
       throw new Error('leader election: need leaseDuration > renewDeadline > retryPeriod');
     }
-    this.clock = opts.clock ?? realTimerClock;
+    this.clock = opts.clock ?? realClock;
     this.log = opts.log ?? silentLogger;
     this.api = opts.api ?? opts.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
   }
@@ -217,7 +212,7 @@ export class LeaderElector {
     try {
       lease = await this.api.readNamespacedLease({ name, namespace });
     } catch (err) {
-      if (errorCode(err) !== 404) return this.failed('read', err);
+      if (httpStatus(err) !== 404) return this.failed('read', err);
       const now = new k8s.V1MicroTime(this.clock.now());
       const body: k8s.V1Lease = {
         apiVersion: 'coordination.k8s.io/v1',
@@ -256,24 +251,11 @@ export class LeaderElector {
 
   private failed(op: string, err: unknown): Attempt {
     // 409 on create/update: another replica wrote first; we will see who on the next read.
-    const code = errorCode(err);
+    const code = httpStatus(err);
     if (code === 409) this.log.debug({ code }, `leader election: ${op} lost a race to another replica`);
     else this.log.warn({ code, err }, `leader election: ${op} of the Lease failed`);
     return 'error';
   }
-}
-
-function sleep(clock: TimerClock, ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clock.clearTimeout(handle);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const handle = clock.setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** `p`, or undefined as soon as `signal` aborts (p keeps running; its result is dropped). */

@@ -26,6 +26,7 @@ import { BatchSpanProcessor, type BufferConfig, NodeTracerProvider, type SpanExp
 import { VERSION } from '../version.js';
 import { Registry, spanMetrics, type SpanMetrics } from './metrics.js';
 import { type OtlpFlags, type OtlpProtocol, type OtlpTarget, otelSettings } from './otel-env.js';
+import { Backoff } from '../util/backoff.js';
 
 export { DEFAULT_QUEUE, EXPORTER_TIMEOUT_MS, OTLP_PROTOCOLS, type OtlpProtocol } from './otel-env.js';
 
@@ -153,30 +154,34 @@ type ExportCallback = Parameters<SpanExporter['export']>[1];
  */
 class CountingExporter implements SpanExporter {
   private downUntil = 0;
-  private backoffMs = 0;
+  private down = false;
   private probing = false;
+  private readonly backoff: Backoff;
 
   constructor(
     private readonly inner: SpanExporter,
     private readonly m: SpanMetrics,
-    private readonly maxBackoffMs = 30_000,
-  ) {}
+    maxBackoffMs = 30_000,
+  ) {
+    this.backoff = new Backoff({ initialMs: 1_000, maxMs: maxBackoffMs });
+  }
 
   export(spans: Parameters<SpanExporter['export']>[0], done: ExportCallback): void {
-    if (this.backoffMs > 0 && (this.probing || Date.now() < this.downUntil)) {
+    if (this.down && (this.probing || Date.now() < this.downUntil)) {
       this.m.exportFailed.inc(spans.length);
       done({ code: EXPORT_FAILED, error: new Error('OTLP collector unreachable: not exporting until the next probe') });
       return;
     }
-    this.probing = this.backoffMs > 0;
+    this.probing = this.down;
     this.inner.export(spans, (result) => {
       this.probing = false;
       if (result.code === EXPORT_SUCCESS) {
-        this.backoffMs = 0;
+        this.down = false;
+        this.backoff.reset();
         this.m.exported.inc(spans.length);
       } else {
-        this.backoffMs = Math.min(Math.max(1_000, this.backoffMs * 2), this.maxBackoffMs);
-        this.downUntil = Date.now() + this.backoffMs;
+        this.down = true;
+        this.downUntil = Date.now() + this.backoff.next();
         this.m.exportFailed.inc(spans.length);
       }
       done(result);

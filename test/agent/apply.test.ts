@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import { REMOVED_HASH } from '../../src/api/annotations.js';
 import { type ApplyOptions, type ApplyPhase, applyDesired, journalPath } from '../../src/agent/apply.js';
 import { detectKubeletLayout, type KubeletLayout } from '../../src/agent/detect.js';
-import { realClock } from '../../src/agent/interfaces.js';
+import { realClock } from '../../src/util/clock.js';
 import { SimKubelet } from '../../src/sim/kubelet/kubelet.js';
 
 const roots: string[] = [];

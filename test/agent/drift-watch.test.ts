@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import { A_APPLIED_HASH, A_DESIRED_CONFIG, A_DESIRED_HASH, A_MESSAGE, A_STATE, A_STATE_HASH, A_STATE_TIME, DROPIN_FILE } from '../../src/api/annotations.js';
 import type { KubeletLayout } from '../../src/agent/detect.js';
 import { DriftWatch } from '../../src/agent/drift-watch.js';
+import { encodeReport } from '../../src/api/handoff.js';
 import { renderDropin } from '../../src/agent/files.js';
 import { recordingLogger, type LogEntry } from '../helpers/log.js';
 import { waitFor } from '../helpers/rollout.js';
@@ -41,8 +42,9 @@ function loop(n: Awaited<ReturnType<typeof node>>, w: { wakes: number }, opts: C
     void step();
   }, log ? recordingLogger(log) : undefined);
   async function step(): Promise<void> {
-    const r = await watch.step(annotations, n.layout, Date.now());
-    if (!r) return;
+    const report = await watch.step(annotations, n.layout, Date.now());
+    if (!report) return;
+    const r = encodeReport(report);
     reports.push(r);
     annotations = Object.fromEntries(Object.entries({ ...annotations, ...r }).filter((e): e is [string, string] => e[1] !== null));
   }

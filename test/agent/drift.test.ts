@@ -4,8 +4,16 @@ import {
   A_APPLIED_HASH, A_DESIRED_CONFIG, A_DESIRED_HASH, A_MESSAGE, A_REPAIR, A_STATE, A_STATE_HASH, A_STATE_TIME, REMOVED_HASH,
 } from '../../src/api/annotations.js';
 import { decideAction } from '../../src/agent/agent.js';
-import { differences, driftReport, dropinDrift, expectationOf, mainDrift, repairRequested } from '../../src/agent/drift.js';
+import { differences, driftReport as report, dropinDrift, expectationOf, mainDrift } from '../../src/agent/drift.js';
+import { decode, encodeReport, repairRequested as requested } from '../../src/api/handoff.js';
 import { renderDropin } from '../../src/agent/files.js';
+
+// The report as it goes on the wire, and the repair check on the wire shape.
+const driftReport = (...args: Parameters<typeof report>) => {
+  const r = report(...args);
+  return r && encodeReport(r);
+};
+const repairRequested = (a: Record<string, string>): boolean => requested(decode(a));
 
 const config = { apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', featureGates: { KubeletTracing: true }, tracing: { samplingRatePerMillion: 100 } };
 const T0 = '2026-01-01T00:00:00.000Z';

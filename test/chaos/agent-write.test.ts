@@ -20,7 +20,7 @@ import { type FileHandleOps, type FsOps, realFsOps } from '../../src/agent/atomi
 import { detectKubeletLayout, type KubeletLayout } from '../../src/agent/detect.js';
 import { backupPath, type KubeletConfigObject, planChanges, statePath } from '../../src/agent/files.js';
 import type { KubeletHealthProbeWithError, KubeletRestarter } from '../../src/agent/interfaces.js';
-import { realClock } from '../../src/agent/interfaces.js';
+import { realClock } from '../../src/util/clock.js';
 import { loadKubeletConfig } from '../../src/sim/kubelet/config.js';
 import { SimKubelet } from '../../src/sim/kubelet/kubelet.js';
 import { prng } from '../helpers/policy.js';

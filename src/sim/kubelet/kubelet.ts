@@ -2,7 +2,8 @@
 // to become healthy, and on an invalid config stays down (crash-looping) with the error kept.
 // It is both the agent's KubeletRestarter and its KubeletHealthProbe in the embedded cluster.
 import { createHash } from 'node:crypto';
-import type { Clock, KubeletHealthProbe, KubeletRestarter } from '../../agent/interfaces.js';
+import type { KubeletHealthProbe, KubeletRestarter } from '../../agent/interfaces.js';
+import { type Clock, sleep } from '../../util/clock.js';
 import { type JsonObject, loadKubeletConfig, minorOf, parseKubeletVersion } from './config.js';
 import {
   HOST_CONFIG_FILE,
@@ -265,7 +266,7 @@ export class SimKubelet implements KubeletRestarter, KubeletHealthProbe {
   /** Resolves true when the delay elapsed, false if stop() cancelled it. */
   private delay(ms: number): Promise<boolean> {
     const clock = this.opts.clock;
-    if (clock) return clock.sleep(ms).then(() => !this.stopped);
+    if (clock) return sleep(clock, ms).then(() => !this.stopped);
     return new Promise((resolve) => {
       const t = setTimeout(() => {
         this.timers.delete(t);

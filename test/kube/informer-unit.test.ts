@@ -1,0 +1,337 @@
+// The informer on its own: the cache-diff functions as tables, then the list/watch loop with a
+// fake watch, a fake list and a fake clock (no server, no timers of its own). The same informer
+// against the embedded API server over HTTP is test/kube/informer.test.ts.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { afterWatch, applyEvent, applyList, type Cache, isTooLargeResourceVersion, listWentBack, olderThan } from '../../src/kube/cache-diff.js';
+import { type ListRequest, ListWatch, type RelistReason, type WatchFn } from '../../src/kube/informer.js';
+import { FakeClock } from '../helpers/fakeclock.js';
+
+interface Obj {
+  metadata?: { name?: string; uid?: string; resourceVersion?: string };
+  v?: string;
+}
+const obj = (name: string, rv: string, v = '', uid = `uid-${name}`): Obj => ({ metadata: { name, uid, resourceVersion: rv }, v });
+const id = (o: Obj): Obj => o;
+const summary = (cs: ReturnType<typeof applyList<Obj, Obj>>): string[] => cs.map((c) => `${c.type} ${c.obj.metadata?.name ?? ''}${c.obj.v ? `=${c.obj.v}` : ''}`);
+
+describe('applyList', () => {
+  test('first list: every object added', () => {
+    const cache: Cache<Obj> = new Map();
+    assert.deepEqual(summary(applyList(cache, [obj('a', '1'), obj('b', '2')], id, false)), ['add a', 'add b']);
+  });
+  test('again, the same objects: no change; one changed, one gone, one new', () => {
+    const cache: Cache<Obj> = new Map();
+    applyList(cache, [obj('a', '1'), obj('b', '2')], id, false);
+    assert.deepEqual(summary(applyList(cache, [obj('a', '1'), obj('b', '2')], id, false)), []);
+    assert.deepEqual(summary(applyList(cache, [obj('a', '5', 'x'), obj('c', '6')], id, false)), ['update a=x', 'add c', 'delete b']);
+  });
+  test('same name and resourceVersion, another uid (deleted and made again): an update', () => {
+    const cache: Cache<Obj> = new Map();
+    applyList(cache, [obj('a', '1')], id, false);
+    assert.deepEqual(summary(applyList(cache, [obj('a', '1', 'new', 'other')], id, false)), ['update a=new']);
+  });
+  test('all (a history reset): every object handed again', () => {
+    const cache: Cache<Obj> = new Map();
+    applyList(cache, [obj('a', '1')], id, false);
+    assert.deepEqual(summary(applyList(cache, [obj('a', '1')], id, true)), ['update a']);
+  });
+});
+
+describe('applyEvent', () => {
+  const seeded = (): Cache<Obj> => {
+    const cache: Cache<Obj> = new Map();
+    applyList(cache, [obj('a', '10')], id, false);
+    return cache;
+  };
+  test('ADDED, MODIFIED, DELETED change the cache and move the resourceVersion; BOOKMARK only moves it', () => {
+    const cache = seeded();
+    const added = applyEvent(cache, 'ADDED', obj('b', '11'), '10', id);
+    assert.deepEqual(added.end === undefined && [summary(added.changes), added.resourceVersion], [['add b'], '11']);
+    const modified = applyEvent(cache, 'MODIFIED', obj('a', '12', 'x'), '10', id);
+    assert.deepEqual(modified.end === undefined && summary(modified.changes), ['update a=x']);
+    const deleted = applyEvent(cache, 'DELETED', obj('b', '13'), '10', id);
+    assert.deepEqual(deleted.end === undefined && summary(deleted.changes), ['delete b']);
+    const bookmark = applyEvent(cache, 'BOOKMARK', { metadata: { resourceVersion: '20' } }, '10', id);
+    assert.deepEqual(bookmark.end === undefined && [bookmark.changes, bookmark.resourceVersion], [[], '20']);
+    assert.deepEqual([...cache.keys()], ['a']);
+  });
+  test('an event older than where the watch started: another history', () => {
+    const out = applyEvent(seeded(), 'MODIFIED', obj('a', '3'), '10', id);
+    assert.equal(out.end, 'reset');
+    assert.equal(out.end === 'reset' && out.reset?.reason, 'resource_version_went_back');
+  });
+  const errors: Array<[string, object, string]> = [
+    ['410 Gone: expired', { code: 410, message: 'too old resource version' }, 'gone'],
+    ['too large resource version (a cause): another history', { code: 504, message: 'x', details: { causes: [{ reason: 'ResourceVersionTooLarge' }] } }, 'reset'],
+    ['too large resource version (older servers: the message)', { code: 504, message: 'Timeout: Too large resource version: 30, current: 2' }, 'reset'],
+    ['any other error', { code: 500, message: 'boom' }, 'error'],
+  ];
+  for (const [name, status, end] of errors) {
+    test(`ERROR ${name}`, () => assert.equal(applyEvent(seeded(), 'ERROR', status, '10', id).end, end));
+  }
+  test('an unknown event type: ignored, resourceVersion kept', () => {
+    const out = applyEvent(seeded(), 'SOMETHING', obj('a', '99'), '10', id);
+    assert.deepEqual(out.end === undefined && [out.changes, out.resourceVersion], [[], undefined]);
+  });
+});
+
+describe('relist decisions', () => {
+  const cases: Array<[string, Parameters<typeof afterWatch>, RelistReason, boolean]> = [
+    ['the server closed a long watch: relist at once', [{ end: 'closed', events: 40 }, false, undefined], 'watch_closed', false],
+    ['closed at once without news: back off', [{ end: 'closed', events: 0 }, true, undefined], 'watch_error', true],
+    ['watchdog', [{ end: 'watchdog', events: 3 }, false, undefined], 'watchdog', false],
+    ['410 after a while: relist at once', [{ end: 'gone', events: 5 }, false, undefined], 'expired', false],
+    ['410 on a fresh list at once: back off', [{ end: 'gone', events: 1 }, true, undefined], 'expired', true],
+    ['an error: back off', [{ end: 'error', events: 9, err: new Error('x') }, false, undefined], 'watch_error', true],
+    ['another history', [{ end: 'reset', events: 2 }, true, { why: 'w', reason: 'too_large_resource_version' }], 'too_large_resource_version', false],
+  ];
+  for (const [name, args, cause, failed] of cases) {
+    test(name, () => {
+      const got = afterWatch(...args);
+      assert.deepEqual([got.cause, got.failed], [cause, failed]);
+    });
+  }
+  test('resourceVersions are ordered only as integers', () => {
+    assert.equal(olderThan('9', '10'), true);
+    assert.equal(olderThan('10', '9'), false);
+    assert.equal(olderThan('abc', '10'), false);
+    assert.equal(olderThan(undefined, '10'), false);
+    assert.equal(listWentBack('5', '10')?.reason, 'resource_version_went_back');
+    assert.equal(listWentBack('10', '10'), undefined);
+  });
+  test('isTooLargeResourceVersion', () => {
+    assert.equal(isTooLargeResourceVersion({ code: 504, message: 'Too large resource version' }), true);
+    assert.equal(isTooLargeResourceVersion({ code: 504, message: 'Timeout' }), false);
+    assert.equal(isTooLargeResourceVersion(new Error('x')), false);
+  });
+});
+
+/** A watch the test drives: each open is recorded, events and the end are sent by hand. */
+class FakeWatch {
+  readonly opened: Array<{ params: Record<string, unknown>; event: (phase: string, o: unknown) => void; done: (err: unknown) => void; aborted: boolean }> = [];
+  readonly fn: WatchFn = (_path, params, onEvent, onDone) => {
+    const w = { params, event: onEvent, done: onDone, aborted: false };
+    this.opened.push(w);
+    return Promise.resolve({ abort: () => void (w.aborted = true) });
+  };
+  get last() {
+    const w = this.opened.at(-1);
+    assert.ok(w, 'no watch opened');
+    return w;
+  }
+}
+
+/** A list the test answers: the requests, and what to answer (a function, to fail or change). */
+class FakeList {
+  readonly requests: ListRequest[] = [];
+  answer: (req: ListRequest) => { items: Obj[]; metadata: { resourceVersion: string } } = () => ({ items: [], metadata: { resourceVersion: '1' } });
+  readonly fn = (req: ListRequest) => {
+    this.requests.push(req);
+    try {
+      return Promise.resolve(this.answer(req));
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  };
+}
+
+const flush = async (): Promise<void> => {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+};
+
+function harness(over: Partial<ConstructorParameters<typeof ListWatch<Obj>>[0]> = {}) {
+  const watch = new FakeWatch();
+  const list = new FakeList();
+  const clock = new FakeClock(1_000_000);
+  const seen: string[] = [];
+  const relists: RelistReason[] = [];
+  const resets: string[] = [];
+  const make = () =>
+    new ListWatch<Obj>({
+      path: '/api/v1/things',
+      watch: watch.fn,
+      listFn: list.fn,
+      clock,
+      random: () => 0.5,
+      onAdd: (o) => seen.push(`add ${o.metadata?.name ?? ''}`),
+      onUpdate: (o) => seen.push(`update ${o.metadata?.name ?? ''}${o.v ? `=${o.v}` : ''}`),
+      onDelete: (o) => seen.push(`delete ${o.metadata?.name ?? ''}`),
+      onRelist: (r) => relists.push(r),
+      onReset: (why) => resets.push(why),
+      ...over,
+    });
+  return { watch, list, clock, seen, relists, resets, make };
+}
+
+describe('ListWatch with a fake watch and clock', () => {
+  test('lists, then watches from the list resourceVersion with the selectors; events reach the handlers', async () => {
+    const h = harness({ fieldSelector: 'metadata.name=a' });
+    h.list.answer = () => ({ items: [obj('a', '5')], metadata: { resourceVersion: '7' } });
+    const inf = h.make();
+    await inf.synced;
+    await flush();
+    assert.deepEqual(h.list.requests, [{ fieldSelector: 'metadata.name=a' }]);
+    assert.deepEqual(h.seen, ['add a']);
+    assert.equal(h.watch.last.params['resourceVersion'], '7');
+    assert.equal(h.watch.last.params['fieldSelector'], 'metadata.name=a');
+    assert.equal(h.watch.last.params['timeoutSeconds'], 450);
+    assert.deepEqual(inf.health(), { synced: true, fresh: true });
+    h.watch.last.event('MODIFIED', obj('a', '8', 'x'));
+    assert.deepEqual(h.seen, ['add a', 'update a=x']);
+    assert.equal(inf.get('a')?.v, 'x');
+    inf.stop();
+    await inf.closed;
+    assert.equal(h.watch.last.aborted, true);
+  });
+
+  test('the server closes the watch: a list not older than the last event, told as watch_closed; the next watch resumes', async () => {
+    const h = harness();
+    h.list.answer = () => ({ items: [obj('a', '5')], metadata: { resourceVersion: '7' } });
+    const inf = h.make();
+    await inf.synced;
+    await flush();
+    h.clock.advance(5_000);
+    h.watch.last.event('BOOKMARK', { metadata: { resourceVersion: '9' } });
+    h.list.answer = () => ({ items: [obj('a', '5')], metadata: { resourceVersion: '9' } });
+    h.watch.last.done(null);
+    await flush();
+    assert.deepEqual(h.list.requests[1], { resourceVersion: '9', resourceVersionMatch: 'NotOlderThan' });
+    assert.deepEqual(h.relists, ['watch_closed']);
+    assert.deepEqual(h.seen, ['add a'], 'nothing changed: no handler call');
+    assert.equal(h.watch.opened.length, 2);
+    assert.equal(h.watch.last.params['resourceVersion'], '9');
+    inf.stop();
+  });
+
+  test('410 Gone on the watch: relisted as expired', async () => {
+    const h = harness();
+    const inf = h.make();
+    await flush();
+    h.clock.advance(5_000);
+    h.watch.last.event('ERROR', { code: 410, message: 'too old' });
+    await flush();
+    assert.deepEqual(h.relists, ['expired']);
+    inf.stop();
+  });
+
+  test('a list that fails: health names it, back-off on the clock, then it recovers', async () => {
+    const h = harness();
+    h.list.answer = () => {
+      throw Object.assign(new Error('connect ECONNREFUSED'), { statusCode: undefined });
+    };
+    const inf = h.make();
+    await flush();
+    assert.deepEqual(inf.health(), { synced: false, fresh: false, error: 'list failed: connect ECONNREFUSED' });
+    assert.deepEqual(h.clock.pending(), [250]);
+    h.clock.advance(250);
+    await flush();
+    assert.equal(h.list.requests.length, 2);
+    assert.deepEqual(h.clock.pending(), [500], 'the delay doubles');
+    h.list.answer = () => ({ items: [obj('a', '1')], metadata: { resourceVersion: '1' } });
+    h.clock.advance(500);
+    await inf.synced;
+    assert.deepEqual(inf.health(), { synced: true, fresh: true });
+    inf.stop();
+  });
+
+  test('a watch that ends at once without news backs off instead of spinning', async () => {
+    const h = harness();
+    const inf = h.make();
+    await flush();
+    h.watch.last.done(null);
+    await flush();
+    assert.equal(inf.health().error, 'watch failed: closed at once');
+    assert.equal(h.watch.opened.length, 1);
+    h.clock.advance(250);
+    await flush();
+    assert.equal(h.watch.opened.length, 2);
+    assert.deepEqual(h.relists, ['watch_error']);
+    inf.stop();
+  });
+
+  test('watchdog: no event or bookmark in time, the watch is dropped and the cache listed again', async () => {
+    const h = harness({ watchdogMs: 60_000 });
+    const inf = h.make();
+    await flush();
+    h.clock.advance(30_000);
+    h.watch.last.event('BOOKMARK', { metadata: { resourceVersion: '2' } });
+    h.list.answer = () => ({ items: [], metadata: { resourceVersion: '2' } });
+    h.clock.advance(59_999);
+    assert.equal(h.watch.last.aborted, false, 'each event re-arms the watchdog');
+    h.clock.advance(1);
+    await flush();
+    assert.equal(h.watch.opened[0]?.aborted, true);
+    assert.deepEqual(h.relists, ['watchdog']);
+    assert.equal(h.watch.opened.length, 2);
+    inf.stop();
+  });
+
+  test('the server has not reached our resourceVersion: a fresh list, every object handed again, onReset', async () => {
+    const h = harness();
+    h.list.answer = () => ({ items: [obj('a', '30'), obj('b', '31')], metadata: { resourceVersion: '31' } });
+    const inf = h.make();
+    await flush();
+    h.list.answer = (req) => {
+      if (req.resourceVersion !== undefined) throw Object.assign(new Error('too large'), { code: 504, message: 'Timeout: Too large resource version: 31, current: 3' });
+      return { items: [obj('a', '2')], metadata: { resourceVersion: '3' } };
+    };
+    h.clock.advance(5_000);
+    h.watch.last.done(null);
+    await flush();
+    assert.deepEqual(h.list.requests.slice(1), [{ resourceVersion: '31', resourceVersionMatch: 'NotOlderThan' }, {}]);
+    assert.deepEqual(h.seen, ['add a', 'add b', 'update a', 'delete b']);
+    assert.equal(h.resets.length, 1);
+    assert.match(h.resets[0] ?? '', /has not reached resourceVersion 31/);
+    assert.deepEqual(h.relists, ['too_large_resource_version']);
+    inf.stop();
+  });
+
+  test('a watch event going back in resourceVersion: the next list starts over', async () => {
+    const h = harness();
+    h.list.answer = () => ({ items: [obj('a', '30')], metadata: { resourceVersion: '30' } });
+    const inf = h.make();
+    await flush();
+    h.list.answer = () => ({ items: [obj('a', '4')], metadata: { resourceVersion: '4' } });
+    h.watch.last.event('MODIFIED', obj('a', '4'));
+    await flush();
+    assert.deepEqual(h.list.requests.slice(1), [{}], 'no NotOlderThan: that history is gone');
+    assert.deepEqual(h.relists, ['resource_version_went_back']);
+    assert.equal(h.resets.length, 1);
+    assert.deepEqual(h.seen, ['add a', 'update a']);
+    inf.stop();
+  });
+
+  test('a handler that throws is logged, and the informer goes on', async () => {
+    const h = harness();
+    const errors: string[] = [];
+    h.list.answer = () => ({ items: [obj('a', '1'), obj('b', '1')], metadata: { resourceVersion: '1' } });
+    const inf = h.make();
+    const broken = new ListWatch<Obj>({
+      path: '/x', watch: h.watch.fn, listFn: h.list.fn, clock: h.clock,
+      onAdd: (o) => {
+        if (o.metadata?.name === 'a') throw new Error('handler bug');
+        errors.push(`saw ${o.metadata?.name ?? ''}`);
+      },
+      log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: (_f, msg) => errors.push(msg) },
+    });
+    await broken.synced;
+    assert.deepEqual(errors, ['informer: event handler threw', 'saw b']);
+    broken.stop();
+    inf.stop();
+  });
+
+  test('stop before the first list: synced rejects, nothing more is asked', async () => {
+    const h = harness();
+    h.list.answer = () => {
+      throw new Error('down');
+    };
+    const inf = h.make();
+    inf.stop();
+    await assert.rejects(inf.synced, /stopped/);
+    await inf.closed;
+    h.clock.advance(60_000);
+    await flush();
+    assert.equal(h.list.requests.length, 1);
+  });
+});
