@@ -1,0 +1,46 @@
+// ESLint: typescript-eslint's strict type-checked rules, plus size budgets (in the spirit of
+// pepr's lint config): a long or branchy function usually hides two ideas. Runs in `npm test`.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'charts/**', '**/*.generated.ts'] },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
+      complexity: ['error', 25],
+      'max-depth': ['error', 5],
+      'max-params': ['error', 6],
+      // client-node's models are classes by declaration only: its own examples pass object
+      // literals, and the serializer reads plain objects.
+      '@typescript-eslint/no-unsafe-class-instance-assignment': 'off',
+      // Numbers and booleans read well in messages; objects and undefined are what this catches.
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      // `() => void x()` and `(r) => setTimeout(r, n)` are the idiom for callbacks.
+      '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
+    },
+  },
+  {
+    // Tests and benches: the same type-checked rules, minus those that fight their idioms.
+    files: ['test/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      // node:test's describe()/test() return promises the runner itself awaits.
+      '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'test', 'it', 'suite'] }] }],
+      // Tests read JSON that kubectl and the API server print: asserting its shape is the test.
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      // After an assert.ok(x), `x!` is what a reader expects.
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      // Tests check data typed looser than it is (JSON from a process, a cast fixture).
+      '@typescript-eslint/no-unnecessary-condition': 'off',
+      // A describe() block is a list of tests, not one idea.
+      'max-lines-per-function': 'off',
+    },
+  },
+);
