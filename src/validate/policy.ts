@@ -8,7 +8,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { LABEL_VALUE_PATTERN, NAME_PATTERN } from '../api/rules.js';
 import { type JsonSchema, crdSchema, documentSchema } from '../api/schema.js';
 import type { NodeTracingPolicy } from '../api/types.js';
-import { compileSchemaRules, ownProp, type RuleSchema, type RuleViolation } from '../cel/index.js';
+import { compileSchemaRules, ownProp, type RuleViolation } from '../cel/index.js';
 import type { FieldError } from './errors.js';
 
 export type ValidationResult =
@@ -28,7 +28,7 @@ for (const keyword of [
 }
 const validateStructure = ajv.compile(documentSchema);
 
-const celRules = compileSchemaRules(crdSchema as RuleSchema);
+const celRules = compileSchemaRules(crdSchema);
 if (celRules.issues.length > 0) {
   // A rule in src/api/rules.ts that does not compile would also make the CRD unusable: fail loudly.
   throw new Error(`schema CEL rules do not compile: ${celRules.issues.map((i) => `${i.schemaPath}.x-kubernetes-validations[${i.index}].${i.field}: ${i.detail}`).join('; ')}`);

@@ -121,7 +121,7 @@ export function mutate(r: Rand, doc: { [k: string]: Json }, unknownTop: Set<stri
     if (Array.isArray(parent)) parent[key as number] = v;
     else parent[key as string] = v;
   };
-  const spec = isObject(doc['spec']) ? (doc['spec'] as { [k: string]: Json }) : undefined;
+  const spec = isObject(doc['spec']) ? doc['spec'] : undefined;
   switch (kind) {
     case 0: set(wrongValue(r)); return `wrong value at ${String(key)}`;
     case 1:
@@ -139,7 +139,7 @@ export function mutate(r: Rand, doc: { [k: string]: Json }, unknownTop: Set<stri
       return `unknown field ${name}`;
     }
     case 3:
-      if (spec) spec['tracing'] = { ...(isObject(spec['tracing']) ? (spec['tracing'] as { [k: string]: Json }) : {}), endpoint: pick(r, ODD_ENDPOINTS) };
+      if (spec) spec['tracing'] = { ...(isObject(spec['tracing']) ? spec['tracing'] : {}), endpoint: pick(r, ODD_ENDPOINTS) };
       return 'odd endpoint';
     case 4:
       if (spec) spec['tracing'] = { samplingRatePerMillion: pick(r, [-1, 1_000_001, 0.5, 1e300, '7', null, true, -0]) };

@@ -78,7 +78,7 @@ describe('authentication and RBAC over HTTP', () => {
   const client = <T extends k8s.ApiType>(token: string, api: new (c: k8s.Configuration) => T): T => {
     const kc = new k8s.KubeConfig();
     kc.loadFromString(server.kubeconfigYaml({ token }));
-    return kc.makeApiClient(api as never) as T;
+    return kc.makeApiClient(api) as T;
   };
   const apiError = async (p: Promise<unknown>): Promise<{ code: number; message: string }> => {
     try {
