@@ -44,6 +44,8 @@ function toPath(instancePath: string): string {
 
 function describe(value: unknown): string {
   try {
+    // JSON.stringify returns undefined for undefined and functions, whatever its type says.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     return JSON.stringify(value) ?? String(value);
   } catch {
     // A YAML alias can build a cycle, and BigInt has no JSON form: still never throw.
@@ -136,7 +138,7 @@ export function validatePolicy(obj: unknown): ValidationResult {
   }
   let doc: Record<string, unknown>;
   try {
-    const { status: _ignored, ...rest } = dropNulls(obj, documentSchema) as Record<string, unknown>;
+    const { status: _status, ...rest } = dropNulls(obj, documentSchema) as Record<string, unknown>;
     doc = rest;
   } catch {
     // A cyclic value (a YAML alias to an enclosing node) has no JSON form: nothing can accept it.

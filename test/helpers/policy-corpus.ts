@@ -108,8 +108,11 @@ function deep(r: Rand, levels: number): Json {
 
 /** Every (parent, key) place in the document, to aim mutations at. */
 function places(doc: Json, out: Array<[Json[] | { [k: string]: Json }, string | number]> = []): typeof out {
-  if (Array.isArray(doc)) doc.forEach((v, i) => (out.push([doc, i]), places(v, out)));
-  else if (doc !== null && typeof doc === 'object') for (const [k, v] of Object.entries(doc)) (out.push([doc, k]), places(v, out));
+  if (doc === null || typeof doc !== 'object') return out;
+  for (const [k, v] of Array.isArray(doc) ? doc.entries() : Object.entries(doc)) {
+    out.push([doc, k]);
+    places(v, out);
+  }
   return out;
 }
 

@@ -54,7 +54,7 @@ async function kubelet(name: string, version: string, spans: KubeletTracing): Pr
 }
 
 /** Writes the files, restarts the kubelet and waits until it has started (or failed to). */
-async function restartWith(k: SimKubelet, t: unknown | undefined): Promise<void> {
+async function restartWith(k: SimKubelet, t: unknown): Promise<void> {
   const dir = k.dropinDir;
   assert.ok(dir, `${k.nodeName} reads a drop-in dir`);
   if (t === undefined) await unlink(join(dir, DROPIN)).catch(() => undefined);
