@@ -108,7 +108,7 @@ export function parseFieldPath(p: string): string[] | undefined {
 function fieldPathExists(schema: RuleSchema, segs: string[]): boolean {
   let cur: RuleSchema | undefined = schema;
   for (const s of segs) {
-    const addl: RuleSchema | undefined = isObj(cur?.additionalProperties) ? (cur?.additionalProperties as RuleSchema) : undefined;
+    const addl: RuleSchema | undefined = isObj(cur?.additionalProperties) ? cur?.additionalProperties : undefined;
     cur = ownProp(cur?.properties, s) ?? addl;
     if (!cur) return false;
   }
@@ -174,7 +174,7 @@ export function compileSchemaRules(schema: RuleSchema): CompiledSchemaRules {
     const node = compileNode(s, path, issues);
     if (node) nodes.set(s, node);
     for (const [k, p] of Object.entries(s.properties ?? {})) if (isObj(p)) walk(p, `${path}.properties[${k}]`);
-    if (isObj(s.additionalProperties)) walk(s.additionalProperties as RuleSchema, `${path}.additionalProperties`);
+    if (isObj(s.additionalProperties)) walk(s.additionalProperties, `${path}.additionalProperties`);
     if (isObj(s.items)) walk(s.items, `${path}.items`);
   };
   walk(schema, '');
@@ -280,7 +280,7 @@ function validateValue(nodes: Map<RuleSchema, CompiledNode>, s: RuleSchema, valu
   }
   if (!isObj(value)) return;
   const oldObj = isObj(old) ? old : undefined;
-  const addl = isObj(s.additionalProperties) ? (s.additionalProperties as RuleSchema) : undefined;
+  const addl = isObj(s.additionalProperties) ? s.additionalProperties : undefined;
   for (const [k, v] of Object.entries(value)) {
     const sub = ownProp(s.properties, k) ?? addl;
     if (sub) validateValue(nodes, sub, v, oldObj && Object.prototype.hasOwnProperty.call(oldObj, k) ? oldObj[k] : undefined, join(path, k), out);

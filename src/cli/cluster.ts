@@ -40,7 +40,7 @@ export function plain(p: NodeTracingPolicy): NodeTracingPolicy {
 /** What the API server said, in one line (its Status message when there is one). */
 export function apiError(err: unknown): string {
   if (err instanceof k8s.ApiException) {
-    let message = '';
+    let message: string;
     try {
       message = (JSON.parse(String(err.body)) as { message?: string }).message ?? '';
     } catch {

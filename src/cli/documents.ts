@@ -113,8 +113,9 @@ function readObject(file: string, value: unknown, fallbackName: string, out: Pol
 }
 
 function isList(value: unknown): value is { items: unknown[] } {
+  if (typeof value !== 'object' || value === null) return false;
   const v = value as { kind?: unknown; items?: unknown };
-  return typeof v === 'object' && v !== null && typeof v.kind === 'string' && v.kind.endsWith('List') && Array.isArray(v.items);
+  return typeof v.kind === 'string' && v.kind.endsWith('List') && Array.isArray(v.items);
 }
 
 /** The kind of a Kubernetes object that is not ours; undefined for ours, or for anything that

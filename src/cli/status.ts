@@ -123,6 +123,8 @@ export async function statusCommand(name: string | undefined, f: StatusFlags, io
  *  second, for the ages); otherwise a new block is printed only when something changed. Ends on
  *  SIGINT or SIGTERM. */
 async function follow(kc: k8s.KubeConfig, name: string | undefined, f: StatusFlags, io: Output): Promise<number> {
+  // @types/node says boolean; it is undefined off a terminal.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion
   const tty = Boolean(process.stdout.isTTY) && !f.output;
   let timer: NodeJS.Timeout | undefined;
   let last = '';

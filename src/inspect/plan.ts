@@ -143,7 +143,7 @@ function planOne(policy: NodeTracingPolicy, input: PlanInput, after: NodeTracing
     return { node: t.node.name, kubeletVersion: t.node.kubeletVersion, hash: t.hash, change, ...(carries ? { now: { ...(owner ? { policy: owner } : {}), appliedHash: applied } } : {}) };
   }).sort(byNode);
 
-  const dropped = droppedNodes(policy, input.nodes, new Set(targets.map((t) => t.node)), c.unsupportedNodes, before, own, byName);
+  const dropped = droppedNodes(policy, input.nodes, { targets: new Set(targets.map((t) => t.node)), unsupportedNodes: c.unsupportedNodes, before, own, byName });
   const taken = targets
     .map((t) => ({ node: t.node, from: before.owner.get(t.node) }))
     .filter((x): x is { node: string; from: string } => x.from !== undefined && x.from !== name)
@@ -188,7 +188,17 @@ function planOne(policy: NodeTracingPolicy, input: PlanInput, after: NodeTracing
 
 /** Nodes the policy owns now, or whose drop-in is its own, that it would no longer configure,
  *  and what becomes of each. */
-function droppedNodes(policy: NodeTracingPolicy, nodes: CachedNode[], targets: Set<string>, unsupportedNodes: UnsupportedNodeStatus[], before: Ownership, own: Ownership, byName: Map<string, NodeTracingPolicy>): DroppedNode[] {
+/** Where the nodes stand: the policy's targets now, its unsupported nodes, the ownership before
+ *  and after the change, and every policy by name. */
+interface Standing {
+  targets: Set<string>;
+  unsupportedNodes: UnsupportedNodeStatus[];
+  before: Ownership;
+  own: Ownership;
+  byName: Map<string, NodeTracingPolicy>;
+}
+
+function droppedNodes(policy: NodeTracingPolicy, nodes: CachedNode[], { targets, unsupportedNodes, before, own, byName }: Standing): DroppedNode[] {
   const name = nameOf(policy);
   const unsupported = new Map(unsupportedNodes.map((u) => [u.node, u]));
   const lost = new Set(own.lost.get(name) ?? []);
@@ -216,10 +226,9 @@ function simulate(nodes: PlanNode[], rollout: ResolvedRollout, now: number, borr
   let current = nodes;
   let held = borrowed;
   const batches: string[][] = [];
-  let maxUnavailable = 0;
   for (;;) {
     const plan = planRollout({ nodes: current, rollout: r, now, borrowed: held });
-    maxUnavailable = plan.maxUnavailable;
+    const maxUnavailable = plan.maxUnavailable;
     if (plan.release.length === 0) {
       const waiting = current.filter((n) => plan.phases[n.name] === 'Pending').map((n) => n.name).sort();
       return { maxUnavailable, paused: rollout.paused, minReadySeconds: rollout.minReadySeconds, batches, waiting };

@@ -50,14 +50,14 @@ function loadFile(file: string): k8s.KubeConfig {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const code = err instanceof Error && 'code' in err ? String(err.code) : '';
-    throw new Error(`kubeconfig ${file}: ${code === 'ENOENT' ? 'no such file' : err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`kubeconfig ${file}: ${code === 'ENOENT' ? 'no such file' : err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   if (text.trim() === '') throw new Error(`kubeconfig ${file}: the file is empty`);
   let doc: unknown;
   try {
     doc = parse(text);
   } catch (err) {
-    throw new Error(`kubeconfig ${file}: not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    throw new Error(`kubeconfig ${file}: not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`, { cause: err });
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error(`kubeconfig ${file}: not a kubeconfig (expected a YAML map with clusters, contexts and users)`);
   const kc = new k8s.KubeConfig();

@@ -54,7 +54,7 @@ export class MergePatcher {
   /** One keep-alive agent per TLS identity: a rotated client certificate gets a new one. */
   private agentFor(protocol: string, o: https.RequestOptions): http.Agent {
     const key = createHash('sha256')
-      .update(JSON.stringify([protocol, String(o.ca ?? ''), String(o.cert ?? ''), String(o.key ?? ''), String(o.pfx ?? ''), o.rejectUnauthorized, o.servername]))
+      .update(JSON.stringify([protocol, material(o.ca), material(o.cert), material(o.key), material(o.pfx), o.rejectUnauthorized, o.servername]))
       .digest('hex');
     if (this.agent && key === this.agentKey) return this.agent;
     this.agent?.destroy();
@@ -71,4 +71,14 @@ export class MergePatcher {
     this.agent?.destroy();
     this.agent = undefined;
   }
+}
+
+/** TLS material as text for a cache key: PEM strings and buffers as they are, lists item by item,
+ *  `{ pem, passphrase }` entries as JSON. */
+function material(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'string') return v;
+  if (Buffer.isBuffer(v)) return v.toString('base64');
+  if (Array.isArray(v)) return v.map(material).join('\n');
+  return JSON.stringify(v);
 }

@@ -49,17 +49,17 @@ export async function startTelemetryServer(o: TelemetryServerOptions): Promise<T
 }
 
 async function handle(o: TelemetryServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed\n', { allow: 'GET, HEAD' });
+  if (req.method !== 'GET' && req.method !== 'HEAD') return void send(res, 405, 'method not allowed\n', { allow: 'GET, HEAD' });
   const path = new URL(req.url ?? '/', 'http://x').pathname;
   switch (path) {
     case '/metrics':
-      return send(res, 200, await o.registry.metrics(), { 'content-type': o.registry.contentType });
+      return void send(res, 200, await o.registry.metrics(), { 'content-type': o.registry.contentType });
     case '/healthz':
-      return sendCheck(res, o.live());
+      return void sendCheck(res, o.live());
     case '/readyz':
-      return sendCheck(res, await o.ready());
+      return void sendCheck(res, await o.ready());
     default:
-      return send(res, 404, 'not found\n');
+      return void send(res, 404, 'not found\n');
   }
 }
 

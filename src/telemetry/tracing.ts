@@ -7,17 +7,18 @@
 // dropped and counted), each export gives up after exportTimeoutMillis, and shutdown() waits at
 // most a bounded time for the last flush.
 import {
+  type Attributes,
   createNoopMeter,
   type Counter as OtelCounter,
   diag,
   DiagLogLevel,
   type Meter,
   type MeterProvider,
-  type MetricAttributes,
   type MetricOptions,
   ProxyTracerProvider,
   type Tracer,
 } from '@opentelemetry/api';
+import { ExportResultCode } from '@opentelemetry/core';
 import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as ProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -55,9 +56,6 @@ export interface Tracing {
   shutdown(timeoutMs?: number): Promise<void>;
 }
 
-/** ExportResultCode.SUCCESS / FAILED of @opentelemetry/core (not a direct dependency). */
-const EXPORT_SUCCESS = 0;
-const EXPORT_FAILED = 1;
 /** The BatchSpanProcessor reports each span it drops on this counter, error.type=queue_full. */
 const PROCESSED_METRIC = 'otel.sdk.processor.span.processed';
 
@@ -127,6 +125,8 @@ export function startTracing(o: TracingOptions): Tracing {
 
 function disabledTracing(service: ServiceName): Tracing {
   // A proxy with no delegate hands out the API's no-op tracer, without touching the globals.
+  // Deprecated for API 2.0; API 1.x has no other no-op tracer that leaves the globals alone.
+  // eslint-disable-next-line @typescript-eslint/no-deprecated
   const tracer = new ProxyTracerProvider().getTracer('kubelet-tracing-operator');
   return { enabled: false, service, target: undefined, tracer, forceFlush: async () => undefined, shutdown: async () => undefined };
 }
@@ -169,13 +169,13 @@ class CountingExporter implements SpanExporter {
   export(spans: Parameters<SpanExporter['export']>[0], done: ExportCallback): void {
     if (this.down && (this.probing || Date.now() < this.downUntil)) {
       this.m.exportFailed.inc(spans.length);
-      done({ code: EXPORT_FAILED, error: new Error('OTLP collector unreachable: not exporting until the next probe') });
+      done({ code: ExportResultCode.FAILED, error: new Error('OTLP collector unreachable: not exporting until the next probe') });
       return;
     }
     this.probing = this.down;
     this.inner.export(spans, (result) => {
       this.probing = false;
-      if (result.code === EXPORT_SUCCESS) {
+      if (result.code === ExportResultCode.SUCCESS) {
         this.down = false;
         this.backoff.reset();
         this.m.exported.inc(spans.length);
@@ -202,11 +202,11 @@ function dropReporter(m: SpanMetrics): MeterProvider {
   const meter: Meter = createNoopMeter();
   const noopCounter = meter.createCounter.bind(meter);
   const drops: OtelCounter = {
-    add(value: number, attributes?: MetricAttributes) {
+    add(value: number, attributes?: Attributes) {
       if (attributes?.['error.type'] === 'queue_full') m.dropped.inc(value);
     },
   };
-  meter.createCounter = <A extends MetricAttributes = MetricAttributes>(name: string, options?: MetricOptions): OtelCounter<A> =>
+  meter.createCounter = <A extends Attributes = Attributes>(name: string, options?: MetricOptions): OtelCounter<A> =>
     name === PROCESSED_METRIC ? drops : noopCounter<A>(name, options);
   return { getMeter: () => meter };
 }

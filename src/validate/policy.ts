@@ -8,7 +8,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { LABEL_VALUE_PATTERN, NAME_PATTERN } from '../api/rules.js';
 import { type JsonSchema, crdSchema, documentSchema } from '../api/schema.js';
 import type { NodeTracingPolicy } from '../api/types.js';
-import { compileSchemaRules, ownProp, type RuleSchema, type RuleViolation } from '../cel/index.js';
+import { compileSchemaRules, ownProp, type RuleViolation } from '../cel/index.js';
 import type { FieldError } from './errors.js';
 
 export type ValidationResult =
@@ -28,7 +28,7 @@ for (const keyword of [
 }
 const validateStructure = ajv.compile(documentSchema);
 
-const celRules = compileSchemaRules(crdSchema as RuleSchema);
+const celRules = compileSchemaRules(crdSchema);
 if (celRules.issues.length > 0) {
   // A rule in src/api/rules.ts that does not compile would also make the CRD unusable: fail loudly.
   throw new Error(`schema CEL rules do not compile: ${celRules.issues.map((i) => `${i.schemaPath}.x-kubernetes-validations[${i.index}].${i.field}: ${i.detail}`).join('; ')}`);
@@ -44,6 +44,8 @@ function toPath(instancePath: string): string {
 
 function describe(value: unknown): string {
   try {
+    // JSON.stringify returns undefined for undefined and functions, whatever its type says.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     return JSON.stringify(value) ?? String(value);
   } catch {
     // A YAML alias can build a cycle, and BigInt has no JSON form: still never throw.
@@ -136,7 +138,7 @@ export function validatePolicy(obj: unknown): ValidationResult {
   }
   let doc: Record<string, unknown>;
   try {
-    const { status: _ignored, ...rest } = dropNulls(obj, documentSchema) as Record<string, unknown>;
+    const { status: _status, ...rest } = dropNulls(obj, documentSchema) as Record<string, unknown>;
     doc = rest;
   } catch {
     // A cyclic value (a YAML alias to an enclosing node) has no JSON form: nothing can accept it.

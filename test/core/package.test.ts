@@ -74,7 +74,7 @@ describe('runtime', () => {
     const prod = Object.entries(lock.packages).filter(([path, p]) => path !== '' && !p.dev);
     assert.ok(prod.length > 20, `${prod.length} production packages`);
     for (const [path, p] of prod) {
-      if (p.os || p.cpu) problems.push(`${path}: limited to os ${p.os} cpu ${p.cpu}`);
+      if (p.os || p.cpu) problems.push(`${path}: limited to os ${String(p.os)} cpu ${String(p.cpu)}`);
       // protobufjs's postinstall only checks that its own CLI's version matches; nothing is built.
       if (p.hasInstallScript && path !== 'node_modules/protobufjs') problems.push(`${path}: install script`);
       const dir = join(ROOT, path);

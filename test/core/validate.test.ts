@@ -39,7 +39,7 @@ const bad: Array<[string, Doc, string, RegExp]> = [
   ['userinfo', withSpec({ tracing: { endpoint: 'user@otel:4317' } }), 'spec.tracing.endpoint', /host\[:port\]/],
   ['name not a DNS subdomain', { ...base(), metadata: { name: 'Bad_Name' } }, 'metadata.name', /RFC 1123 subdomain/],
   ['name too long', { ...base(), metadata: { name: 'a'.repeat(254) } }, 'metadata.name', /at most 253/],
-  ['priority above int32', withSpec({ tracing: {}, priority: 99999999999999999999 }), 'spec.priority', /<= 2147483647/],
+  ['priority above int32', withSpec({ tracing: {}, priority: 1e20 }), 'spec.priority', /<= 2147483647/],
   ['priority below int32', withSpec({ tracing: {}, priority: -2147483649 }), 'spec.priority', />= -2147483648/],
   ['bad label key prefix', withSpec({ tracing: {}, nodeSelector: { matchLabels: { 'Example.com/tier': 'x' } } }), 'spec.nodeSelector.matchLabels', /key "Example.com\/tier": prefix "Example.com" must be a lowercase DNS subdomain/],
   ['label key with two slashes', withSpec({ tracing: {}, nodeSelector: { matchLabels: { 'a/b/c': 'x' } } }), 'spec.nodeSelector.matchLabels', /name part "b\/c"/],

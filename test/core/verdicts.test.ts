@@ -108,7 +108,7 @@ describe('the API server (repo CRD) and kto validate give the same verdicts', ()
     const rand = prng(0x5eed2026);
     const r = await corpus(6000, (i) => {
       const c = fuzzCase(rand, i);
-      return { label: `fuzz case ${i} [${c.applied.join('; ') || 'valid'}]`, doc: c.doc as Record<string, unknown> };
+      return { label: `fuzz case ${i} [${c.applied.join('; ') || 'valid'}]`, doc: c.doc };
     });
     t.diagnostic(`${r.accepted} accepted, ${r.rejected} rejected by both`);
     assert.ok(r.accepted > 2000 && r.rejected > 2000, JSON.stringify(r));

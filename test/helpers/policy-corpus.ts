@@ -108,8 +108,11 @@ function deep(r: Rand, levels: number): Json {
 
 /** Every (parent, key) place in the document, to aim mutations at. */
 function places(doc: Json, out: Array<[Json[] | { [k: string]: Json }, string | number]> = []): typeof out {
-  if (Array.isArray(doc)) doc.forEach((v, i) => (out.push([doc, i]), places(v, out)));
-  else if (doc !== null && typeof doc === 'object') for (const [k, v] of Object.entries(doc)) (out.push([doc, k]), places(v, out));
+  if (doc === null || typeof doc !== 'object') return out;
+  for (const [k, v] of Array.isArray(doc) ? doc.entries() : Object.entries(doc)) {
+    out.push([doc, k]);
+    places(v, out);
+  }
   return out;
 }
 
@@ -121,7 +124,7 @@ export function mutate(r: Rand, doc: { [k: string]: Json }, unknownTop: Set<stri
     if (Array.isArray(parent)) parent[key as number] = v;
     else parent[key as string] = v;
   };
-  const spec = isObject(doc['spec']) ? (doc['spec'] as { [k: string]: Json }) : undefined;
+  const spec = isObject(doc['spec']) ? doc['spec'] : undefined;
   switch (kind) {
     case 0: set(wrongValue(r)); return `wrong value at ${String(key)}`;
     case 1:
@@ -139,7 +142,7 @@ export function mutate(r: Rand, doc: { [k: string]: Json }, unknownTop: Set<stri
       return `unknown field ${name}`;
     }
     case 3:
-      if (spec) spec['tracing'] = { ...(isObject(spec['tracing']) ? (spec['tracing'] as { [k: string]: Json }) : {}), endpoint: pick(r, ODD_ENDPOINTS) };
+      if (spec) spec['tracing'] = { ...(isObject(spec['tracing']) ? spec['tracing'] : {}), endpoint: pick(r, ODD_ENDPOINTS) };
       return 'odd endpoint';
     case 4:
       if (spec) spec['tracing'] = { samplingRatePerMillion: pick(r, [-1, 1_000_001, 0.5, 1e300, '7', null, true, -0]) };

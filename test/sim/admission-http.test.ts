@@ -51,7 +51,7 @@ describe('the agent guard over HTTP, with a node-bound agent token', { skip }, (
     await core.createNamespace({ body: { metadata: { name: 'kto-system' } } });
     const wanted = new Set(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
     const rendered: K8sObject[] = render({}, { kubeVersion: 'v1.32.0' }).objects.filter((o) => wanted.has(o.kind) && o.metadata.name.includes('agent'));
-    for (const o of rendered) await objects.create(o as k8s.KubernetesObject);
+    for (const o of rendered) await objects.create(o);
     for (const [i, n] of ['node-01', 'node-02'].entries()) server.store.create(NODES, simNodeObject(n, i + 1, 'v1.32.0'));
     const sa = rendered.find((o) => o.kind === 'ServiceAccount');
     assert.ok(sa);

@@ -76,16 +76,16 @@ describe('ValidatingAdmissionPolicy objects are checked when written (client-nod
   });
 
   test('a good policy and binding are stored with the defaults the real server fills in', async () => {
-    const created = await api.createValidatingAdmissionPolicy({ body: policy('good', { validations: [{ expression: "object.data.all(k, k.startsWith('x'))" }] }) as k8s.V1ValidatingAdmissionPolicy });
+    const created = await api.createValidatingAdmissionPolicy({ body: policy('good', { validations: [{ expression: "object.data.all(k, k.startsWith('x'))" }] }) });
     assert.equal(created.spec?.failurePolicy, 'Fail');
     assert.equal(created.spec?.matchConstraints?.matchPolicy, 'Equivalent');
     assert.equal(created.spec?.matchConstraints?.resourceRules?.[0]?.scope, '*');
-    const b = await api.createValidatingAdmissionPolicyBinding({ body: binding('good', 'good') as k8s.V1ValidatingAdmissionPolicyBinding });
+    const b = await api.createValidatingAdmissionPolicyBinding({ body: binding('good', 'good') });
     assert.deepEqual(b.spec?.validationActions, ['Deny']);
   });
 
   test('an expression that does not parse: 422 naming spec.validations[0].expression', async () => {
-    const r = await status(api.createValidatingAdmissionPolicy({ body: policy('p1', { validations: [{ expression: 'object.metadata.name ==' }] }) as k8s.V1ValidatingAdmissionPolicy }));
+    const r = await status(api.createValidatingAdmissionPolicy({ body: policy('p1', { validations: [{ expression: 'object.metadata.name ==' }] }) }));
     assert.equal(r.code, 422);
     assert.match(r.message, /^ValidatingAdmissionPolicy\.admissionregistration\.k8s\.io "p1" is invalid: spec\.validations\[0\]\.expression: Invalid value: "object\.metadata\.name ==": compilation failed: ERROR: <input>:1:24: Syntax error: /);
     assert.deepEqual(r.causes.map((c) => [c.field, c.reason]), [['spec.validations[0].expression', 'FieldValueInvalid']]);
@@ -98,7 +98,7 @@ describe('ValidatingAdmissionPolicy objects are checked when written (client-nod
           matchConditions: [{ name: 'c', expression: 'requst.operation == "UPDATE"' }],
           variables: [{ name: 'a', expression: 'variables.b' }, { name: 'b', expression: '1' }],
           validations: [{ expression: 'request.userInfo.usrname == "x"' }, { expression: 'true', messageExpression: '42' }, { expression: "'x'" }],
-        }) as k8s.V1ValidatingAdmissionPolicy,
+        }),
       }),
     );
     assert.equal(r.code, 422);
@@ -122,16 +122,16 @@ describe('ValidatingAdmissionPolicy objects are checked when written (client-nod
           kind: 'ValidatingAdmissionPolicy',
           metadata: { name: 'p3' },
           spec: { failurePolicy: 'Sometimes', matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['PATCH'], resources: ['nodes'] }] }, variables: [{ name: 'not-ident', expression: '1' }] },
-        } as k8s.V1ValidatingAdmissionPolicy,
+        },
       }),
     );
     assert.deepEqual(r.causes.map((c) => c.field), ['spec.failurePolicy', 'spec.matchConstraints.resourceRules[0].operations[0]', 'spec.validations', 'spec.variables[0].name']);
     assert.match(r.message, /spec\.validations: Required value: validations or auditAnnotations must contain at least one item/);
-    const bad = await status(api.createValidatingAdmissionPolicy({ body: policy('p4', { validations: [{ expression: 'true', reason: 'Teapot' }] }) as k8s.V1ValidatingAdmissionPolicy }));
+    const bad = await status(api.createValidatingAdmissionPolicy({ body: policy('p4', { validations: [{ expression: 'true', reason: 'Teapot' }] }) }));
     assert.match(bad.message, /spec\.validations\[0\]\.reason: Unsupported value: "Teapot": supported values: "Forbidden", "Invalid", "RequestEntityTooLarge", "Unauthorized"/);
-    const noActions = await status(api.createValidatingAdmissionPolicyBinding({ body: binding('b1', 'good', []) as k8s.V1ValidatingAdmissionPolicyBinding }));
+    const noActions = await status(api.createValidatingAdmissionPolicyBinding({ body: binding('b1', 'good', []) }));
     assert.match(noActions.message, /spec\.validationActions: Required value: at least one validation action is required/);
-    const both = await status(api.createValidatingAdmissionPolicyBinding({ body: binding('b2', 'good', ['Deny', 'Warn']) as k8s.V1ValidatingAdmissionPolicyBinding }));
+    const both = await status(api.createValidatingAdmissionPolicyBinding({ body: binding('b2', 'good', ['Deny', 'Warn']) }));
     assert.match(both.message, /spec\.validationActions: Invalid value: .*must not contain both Deny and Warn/);
   });
 });

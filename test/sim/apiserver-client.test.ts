@@ -30,7 +30,7 @@ async function apiError(p: Promise<unknown>): Promise<{ code: number; body: Stat
     await p;
   } catch (e) {
     if (e instanceof k8s.ApiException) {
-      return { code: e.code, body: JSON.parse(String(e.body)) as StatusBody, headers: e.headers as Record<string, string> };
+      return { code: e.code, body: JSON.parse(String(e.body)) as StatusBody, headers: e.headers };
     }
     throw e;
   }

@@ -63,7 +63,7 @@ describe('authentication and RBAC over HTTP', () => {
     if (body !== undefined) h['content-type'] ??= method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
     const r = await fetch(`${server.url}${path}`, { method, headers: h, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
     const text = await r.text();
-    let parsed: Reply['body'] = {};
+    let parsed: Reply['body'];
     try {
       parsed = JSON.parse(text) as Reply['body'];
     } catch {
@@ -79,7 +79,7 @@ describe('authentication and RBAC over HTTP', () => {
   const client = <T extends k8s.ApiType>(token: string, api: new (c: k8s.Configuration) => T): T => {
     const kc = new k8s.KubeConfig();
     kc.loadFromString(server.kubeconfigYaml({ token }));
-    return kc.makeApiClient(api as never) as T;
+    return kc.makeApiClient(api);
   };
   const apiError = async (p: Promise<unknown>): Promise<{ code: number; message: string }> => {
     try {

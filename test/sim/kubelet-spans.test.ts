@@ -54,7 +54,7 @@ async function kubelet(name: string, version: string, spans: KubeletTracing): Pr
 }
 
 /** Writes the files, restarts the kubelet and waits until it has started (or failed to). */
-async function restartWith(k: SimKubelet, t: unknown | undefined): Promise<void> {
+async function restartWith(k: SimKubelet, t: unknown): Promise<void> {
   const dir = k.dropinDir;
   assert.ok(dir, `${k.nodeName} reads a drop-in dir`);
   if (t === undefined) await unlink(join(dir, DROPIN)).catch(() => undefined);
@@ -191,7 +191,7 @@ describe('what the kubelet runs with decides, restart by restart', () => {
     await k.init();
     cleanups.push(async () => k.stop());
     // 1.24 has no drop-in dir: put tracing in the main config, as nobody should.
-    await writeFile(k.configFile, `${stringify({ apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', tracing: { endpoint: `127.0.0.1:${r.grpcPort}`, samplingRatePerMillion: 1_000_000 } })}`);
+    await writeFile(k.configFile, stringify({ apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', tracing: { endpoint: `127.0.0.1:${r.grpcPort}`, samplingRatePerMillion: 1_000_000 } }));
     await k.restart();
     for (let i = 0; i < 500 && k.restarting; i++) await new Promise((res) => setTimeout(res, 2));
     assert.equal(await k.healthy(), true);

@@ -75,7 +75,7 @@ const cases: Case[] = [
         tracing: { endpoint: 'http://collector:4318' },
       },
     }),
-    expect: (m) => (m < 25 ? { ok: true } : { ok: false, error: /tracing\.endpoint: Invalid value: "http:\/\/collector:4318": unsupported scheme: http\.  Options are none, dns, unix, or unix-abstract/ }),
+    expect: (m) => (m < 25 ? { ok: true } : { ok: false, error: /tracing\.endpoint: Invalid value: "http:\/\/collector:4318": unsupported scheme: http\. {2}Options are none, dns, unix, or unix-abstract/ }),
   },
   {
     name: 'bad rate',

@@ -129,15 +129,15 @@ describe('watch fan-out', () => {
 
   test('an update that changes nothing writes nothing; key order is not a change', () => {
     const store = new Store();
-    const cm = store.create<KubeObject>(CONFIGMAPS, { metadata: { name: 'same', namespace: 'default', labels: { a: '1', b: '2' } }, data: { x: '1', y: '2' } });
+    const cm = store.create(CONFIGMAPS, { metadata: { name: 'same', namespace: 'default', labels: { a: '1', b: '2' } }, data: { x: '1', y: '2' } });
     const rv = store.resourceVersion;
-    const again = store.update<KubeObject>(CONFIGMAPS, { ...cm, metadata: { ...cm.metadata, labels: { b: '2', a: '1' } }, data: { y: '2', x: '1' } });
+    const again = store.update(CONFIGMAPS, { ...cm, metadata: { ...cm.metadata, labels: { b: '2', a: '1' } }, data: { y: '2', x: '1' } });
     assert.equal(store.resourceVersion, rv, 'no write');
     assert.equal(again.metadata.resourceVersion, cm.metadata.resourceVersion);
-    const changed = store.update<KubeObject>(CONFIGMAPS, { ...again, data: { y: '2', x: '3' } });
+    const changed = store.update(CONFIGMAPS, { ...again, data: { y: '2', x: '3' } });
     assert.equal(store.resourceVersion, rv + 1);
     assert.equal(changed.metadata.generation, 2, 'a changed body bumps the generation');
-    const relabelled = store.update<KubeObject>(CONFIGMAPS, { ...changed, metadata: { ...changed.metadata, labels: { a: '9' } } });
+    const relabelled = store.update(CONFIGMAPS, { ...changed, metadata: { ...changed.metadata, labels: { a: '9' } } });
     assert.equal(relabelled.metadata.generation, 2, 'metadata alone does not');
   });
 

@@ -12,7 +12,7 @@ import { encodeV2 } from './openapi-pb.js';
 import { PATCH_CONTENT_TYPES } from './patch.js';
 import { decodeKubeProtobuf } from './protobuf.js';
 import type { ResourceDef } from './registry.js';
-import type { Entry, FieldValidation, ObjectStore, WriteOptions } from './store.js';
+import type { Entry, ObjectStore, WriteOptions } from './store.js';
 import { toTable, wantsTable } from './table.js';
 import { type JsonObject, groupVersion, isObject } from './types.js';
 import type { UserInfo } from './userinfo.js';
@@ -171,7 +171,7 @@ export class Router {
     }
     const [resource, name, sub] = rest;
     const def = resource !== undefined ? reg.get({ group, version, resource }) : undefined;
-    if (!def || (def.namespaced === false && namespace !== undefined)) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
+    if (!def || (!def.namespaced && namespace !== undefined)) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
     const t: Target = { def, namespace, name, sub, subPath: rest.slice(3).join('/') };
     const q = url.searchParams;
     const verb = verbOf(method, t, q);
@@ -244,7 +244,7 @@ export class Router {
     const includeObject = q.get('includeObject');
     const fv = q.get('fieldValidation');
     const warnings: string[] = [];
-    const wopts: WriteOptions = { fieldValidation: fv === 'Strict' || fv === 'Ignore' ? (fv as FieldValidation) : 'Warn', warnings, user };
+    const wopts: WriteOptions = { fieldValidation: fv === 'Strict' || fv === 'Ignore' ? fv : 'Warn', warnings, user };
     if (namespace !== undefined) wopts.namespace = namespace;
     if (q.getAll('dryRun').includes('All')) wopts.dryRun = true;
     if (t.sub === 'status') wopts.subresource = 'status';
@@ -304,7 +304,7 @@ export class Router {
         const opts = text.trim() ? parseBody(text, 'application/json') : {};
         const delOpts: Parameters<ObjectStore['deleteEntry']>[3] = {};
         if (isObject(opts)) {
-          if (isObject(opts['preconditions'])) delOpts.preconditions = opts['preconditions'] as { uid?: string; resourceVersion?: string };
+          if (isObject(opts['preconditions'])) delOpts.preconditions = opts['preconditions'];
           if (Array.isArray(opts['dryRun']) && opts['dryRun'].includes('All')) delOpts.dryRun = true;
         }
         if (wopts.dryRun) delOpts.dryRun = true;

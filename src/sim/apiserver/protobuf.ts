@@ -81,7 +81,7 @@ let root: protobuf.Root | undefined;
 function decode(buf: Uint8Array, name: string): JsonObject {
   root ??= buildRoot();
   const type = root.lookupType(name);
-  const obj = type.toObject(type.decode(buf), { longs: Number, bytes: String }) as JsonObject;
+  const obj = type.toObject(type.decode(buf), { longs: Number, bytes: String });
   return tidy(obj, SCHEMAS[name] ?? {});
 }
 

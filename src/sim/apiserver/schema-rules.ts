@@ -4,7 +4,7 @@
 // error makes them meaningless. Also the CRD-side check: rules that do not compile reject the
 // CRD at create/update, as the real server's type check does.
 
-import { RULE_REASONS, ownProp, type RuleSchema, type RuleViolation, type ValidationRule, compileSchemaRules } from '../../cel/index.js';
+import { RULE_REASONS, ownProp, type RuleViolation, type ValidationRule, compileSchemaRules } from '../../cel/index.js';
 import type { StatusCause } from './errors.js';
 import type { Schema } from './schema.js';
 import { type KubeObject, isObject } from './types.js';
@@ -78,7 +78,7 @@ function violationCause(v: RuleViolation): StatusCause {
  * fail on a value unchanged from `old` only warn (CRD validation ratcheting).
  */
 export function celCauses(obj: Record<string, unknown>, old: Record<string, unknown> | undefined, schema: Schema, causes: StatusCause[], warnings: string[] | undefined): void {
-  const rules = compileSchemaRules(schema as RuleSchema);
+  const rules = compileSchemaRules(schema);
   if (rules.empty) return;
   if (causes.some((c) => c.reason !== undefined && BLOCKING.has(c.reason))) {
     causes.push({ reason: 'FieldValueInvalid', message: 'Invalid value: "null": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation', field: '<nil>' });
@@ -108,7 +108,7 @@ export function crdRuleCauses(crd: KubeObject): StatusCause[] {
     const holder = isObject(v) && isObject(v['schema']) ? v['schema'] : undefined;
     const schema = holder && isObject(holder['openAPIV3Schema']) ? holder['openAPIV3Schema'] : undefined;
     if (!schema) return;
-    for (const issue of compileSchemaRules(schema as RuleSchema).issues) {
+    for (const issue of compileSchemaRules(schema).issues) {
       const base = `spec.versions[${i}].schema.openAPIV3Schema${issue.schemaPath === '' ? '' : `.${issue.schemaPath}`}`;
       const field = `${base}.x-kubernetes-validations[${issue.index}].${issue.field}`;
       if (issue.kind === 'Required') causes.push({ reason: 'FieldValueRequired', message: `Required value: ${issue.detail}`, field });

@@ -106,7 +106,7 @@ export class ObjectStore extends StoreState {
       throw badRequest(`the API version in the data (${String(body['apiVersion'])}) does not match the expected API version (${gv})`);
     }
     if (body['kind'] !== undefined && body['kind'] !== def.kind) throw badRequest(`the kind in the data (${String(body['kind'])}) does not match the expected kind (${def.kind})`);
-    return { ...body, apiVersion: gv, kind: def.kind, metadata: { ...meta } } as KubeObject;
+    return { ...body, apiVersion: gv, kind: def.kind, metadata: { ...meta } };
   }
 
   createEntry(res: ResourceRef, body: unknown, opts: WriteOptions = {}): Entry {

@@ -69,6 +69,8 @@ const KINDS: Record<string, number> = { SPAN_KIND_UNSPECIFIED: 0, SPAN_KIND_INTE
 const STATUS: Record<string, number> = { STATUS_CODE_UNSET: 0, STATUS_CODE_OK: 1, STATUS_CODE_ERROR: 2 };
 
 function value(v: AnyValue | undefined): AttrValue {
+  // OTLP/JSON bodies carry null where the protobuf types say absent.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
   if (v === undefined || v === null) return undefined;
   if (v.stringValue !== undefined) return v.stringValue;
   if (v.boolValue !== undefined) return v.boolValue;
@@ -89,6 +91,7 @@ export function attributes(kvs: KeyValue[] | undefined): Attributes {
 
 /** Ids: bytes in protobuf, hex in OTLP/JSON (base64, the generic proto3 JSON mapping, tolerated). */
 function hexId(id: Id): string {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- null in OTLP/JSON bodies
   if (id === undefined || id === null || id === '') return '';
   if (typeof id !== 'string') return Buffer.from(id).toString('hex');
   return /^[0-9a-f]+$/i.test(id) ? id.toLowerCase() : Buffer.from(id, 'base64').toString('hex');

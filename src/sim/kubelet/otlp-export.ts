@@ -7,6 +7,7 @@
 // or unix-abstract:///name into something else. Spans keep their own resource (one per node), so
 // a shared batch still arrives as one ResourceSpans per kubelet.
 import * as grpc from '@grpc/grpc-js';
+import { ExportResultCode } from '@opentelemetry/core';
 import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
 import { createOtlpGrpcExportDelegate } from '@opentelemetry/otlp-grpc-exporter-base';
 import { ProtobufTraceSerializer, TraceExporterMetricsHelper } from '@opentelemetry/otlp-transformer';
@@ -39,8 +40,6 @@ export interface EndpointStats {
   lastError?: string;
 }
 
-/** ExportResultCode.SUCCESS of @opentelemetry/core (not a direct dependency). */
-const EXPORT_SUCCESS = 0;
 const TRACE_EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
 /** An OTLP/gRPC span exporter dialling `target` as gRPC reads it, plaintext as the kubelet's (WithInsecure). */
@@ -84,7 +83,7 @@ export class EndpointExport {
     const counting: SpanExporter = {
       export: (spans, done) =>
         otlp.export(spans, (result) => {
-          if (result.code === EXPORT_SUCCESS) this.exported += spans.length;
+          if (result.code === ExportResultCode.SUCCESS) this.exported += spans.length;
           else {
             this.failed += spans.length;
             this.lastError = result.error?.message ?? 'export failed';

@@ -59,7 +59,7 @@ function emptySelector(s: LabelSelector): boolean {
 }
 
 function selectorOf(v: unknown): LabelSelector | undefined {
-  return isObj(v) ? (v as LabelSelector) : undefined;
+  return isObj(v) ? v : undefined;
 }
 
 /**
