@@ -6,6 +6,7 @@
 /** What a reconcile asks of the queue. Nothing (`undefined`): done until an event brings the key
  *  back. `requeueAfterMs`: look again after this long (a soak, a timeout, a deferred status
  *  write), whether or not an event comes first. */
+// eslint-disable-next-line @typescript-eslint/no-invalid-void-type -- a reconcile that returns nothing is done
 export type Result = { requeueAfterMs?: number } | void;
 
 /** An error that retrying cannot fix (an invalid spec): the key is not requeued. */

@@ -242,7 +242,7 @@ export function buildStatus(prev: NodeTracingPolicyStatus | undefined, s: Rollou
     return {
       ...c,
       observedGeneration: s.generation,
-      lastTransitionTime: sameStatus && old ? old.lastTransitionTime : now.toISOString(),
+      lastTransitionTime: sameStatus ? old.lastTransitionTime : now.toISOString(),
     };
   });
   return {

@@ -55,7 +55,7 @@ function statusOf(err: unknown): StatusLike | undefined {
   if (err instanceof k8s.ApiException) {
     try {
       const body: unknown = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
-      return { ...(typeof body === 'object' && body !== null ? (body as StatusLike) : {}), code: err.code };
+      return { ...(typeof body === 'object' && body !== null ? body : {}), code: err.code };
     } catch {
       return { code: err.code };
     }
@@ -136,6 +136,8 @@ export type EventOutcome<U> =
   | { end?: undefined; changes: Change<U>[]; resourceVersion: string | undefined }
   | { end: WatchEnd; err?: Error; reset?: Reset };
 
+// T types the transform's argument (each informer's own object type).
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters
 export function applyEvent<T extends ObjectWithMeta, U>(cache: Cache<U>, phase: string, apiObj: unknown, from: string | undefined, transform: (o: T) => U): EventOutcome<U> {
   const obj = apiObj as T & StatusLike;
   if (phase === 'ERROR') {

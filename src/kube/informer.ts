@@ -174,6 +174,7 @@ export class ListWatch<T extends ObjectWithMeta, U = T> implements Informer<U> {
     let cause: RelistReason | undefined;
     while (!this.stopped) {
       const next = await this.round(cause);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by stop() during the await (TypeScript#9998)
       if (this.stopped) break;
       cause = next.cause ?? cause;
       if (!next.failed) {
@@ -194,6 +195,7 @@ export class ListWatch<T extends ObjectWithMeta, U = T> implements Informer<U> {
       const started = this.clock.now();
       const r = await this.watchOnce();
       this.fresh = false;
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by stop() during the await (TypeScript#9998)
       if (this.stopped) return { failed: false };
       const next = afterWatch(r, this.clock.now() - started < QUICK_MS, this.pendingReset);
       if (r.end === 'gone') this.log.debug({ resource: this.o.path }, `${this.name}: resourceVersion too old (410 Gone); relisting`);
@@ -286,13 +288,13 @@ export class ListWatch<T extends ObjectWithMeta, U = T> implements Informer<U> {
         const out = applyEvent(this.cache, phase, obj, from, this.transform);
         if (out.end !== undefined) {
           if (out.reset) this.pendingReset = out.reset;
-          return finish(out.end, out.err);
+          return void finish(out.end, out.err);
         }
         this.dispatch(out.changes);
         if (out.resourceVersion !== undefined) this.resourceVersion = out.resourceVersion;
       };
       const onDone = (err: unknown): void => {
-        if (err == null) return finish('closed');
+        if (err == null) return void finish('closed');
         finish((err as { statusCode?: unknown }).statusCode === 410 ? 'gone' : 'error', err);
       };
       armWatchdog();

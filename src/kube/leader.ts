@@ -117,6 +117,7 @@ export class LeaderElector {
     let acquired = false;
     while (!signal.aborted && !acquired) {
       const sentAt = this.clock.now();
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by an abort or the deadline during the await (TypeScript#9998)
       if ((await untilAborted(this.tryAcquireOrRenew(), signal)) === 'ok' && !signal.aborted) {
         this.startLeading(sentAt);
         acquired = true;
@@ -131,10 +132,12 @@ export class LeaderElector {
     try {
       while (this.leading) {
         await sleep(this.clock, this.o.retryPeriodMs, stop.signal);
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by an abort or the deadline during the await (TypeScript#9998)
         if (!this.leading) break;
         const sentAt = this.clock.now();
         // A hung request must not keep run() from returning once the deadline has fired.
         const r = await untilAborted(this.tryAcquireOrRenew(), stop.signal);
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- changed by an abort or the deadline during the await (TypeScript#9998)
         if (!this.leading) break; // the deadline passed while the request was out
         if (r === 'ok') this.armDeadline(sentAt);
         else if (r === 'held') this.stopLeading(`lease taken by ${this.observedHolder ?? '?'}`);
@@ -271,6 +274,7 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | undefi
       },
       (e: unknown) => {
         signal.removeEventListener('abort', onAbort);
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes the request's own rejection on
         reject(e);
       },
     );

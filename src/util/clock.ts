@@ -17,7 +17,10 @@ export const realClock: Clock = {
  *  that stops looks at its signal after the sleep). */
 export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
+    if (signal?.aborted) {
+      resolve();
+      return;
+    }
     const done = (): void => {
       clock.clearTimeout(handle);
       signal?.removeEventListener('abort', done);

@@ -27,6 +27,7 @@ test('a controller that loses its Lease stops acting, campaigns again, and leads
   const now = new k8s.V1MicroTime(Date.now());
   await coord.replaceNamespacedLease({
     name: 'kto', namespace: 'kube-system',
+    // eslint-disable-next-line @typescript-eslint/no-misused-spread -- a model class by declaration only
     body: { ...held, spec: { ...held.spec, holderIdentity: 'intruder', leaseDurationSeconds: 3, acquireTime: now, renewTime: now } },
   });
   await waitFor('a stops acting', () => !c.isLeader(), 5_000, 20);

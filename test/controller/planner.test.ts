@@ -398,7 +398,7 @@ describe('planRollout', () => {
       const plan = planRollout({ nodes: c.nodes, rollout: rollout(c.rollout), now: NOW, ...(c.borrowed ? { borrowed: c.borrowed } : {}) });
       const { phases, releaseCount, ...rest } = c.want;
       for (const [k, v] of Object.entries(rest)) {
-        assert.deepEqual(plan[k as keyof Plan], v, `${k}`);
+        assert.deepEqual(plan[k as keyof Plan], v, k);
       }
       if (phases) for (const [n, p] of Object.entries(phases)) assert.equal(plan.phases[n], p, `phase of ${n}`);
       if (releaseCount !== undefined) assert.equal(plan.release.length, releaseCount, 'release count');

@@ -88,7 +88,7 @@ test('main config rewritten (kubeadm upgrade, config management): the managed ke
   const text = await readFile(file, 'utf8');
   assert.match(text, /samplingRatePerMillion: 10000/);
   // What kubeadm writes on upgrade: its own config, without ours, plus one setting of its own.
-  const rewritten = text.replace(/\ntracing:\n(  .*\n)+/, '\n').replace('cgroupDriver: systemd', 'cgroupDriver: systemd\nmaxPods: 150');
+  const rewritten = text.replace(/\ntracing:\n( {2}.*\n)+/, '\n').replace('cgroupDriver: systemd', 'cgroupDriver: systemd\nmaxPods: 150');
   assert.doesNotMatch(rewritten, /tracing/);
   await replaceFile(file, rewritten);
   await waitFor('drift reported', async () => /config\.yaml no longer holds what was applied: tracing is missing/.test((await annotations(env, node))[A_MESSAGE] ?? '') || (await env.getPolicy('drift'))?.status?.drifted?.some((d) => /tracing is missing/.test(d.message)), 10_000, 10);

@@ -8,7 +8,7 @@ import { A_POLICY } from '../../src/api/annotations.js';
 import { condition, converged, restartsByNode, startEnv, waitFor, type Env } from '../helpers/rollout.js';
 
 let env: Env;
-let bare: string[] = [];
+const bare: string[] = [];
 let sampler: NodeJS.Timeout | undefined;
 before(async () => {
   env = await startEnv({ nodes: 5, versions: ['v1.30.10', 'v1.33.1'], restartMs: 60 });
