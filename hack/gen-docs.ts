@@ -16,7 +16,9 @@ interface Row {
 }
 
 const esc = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-const code = (v: unknown): string => `\`${typeof v === 'string' ? v : JSON.stringify(v)}\``;
+/** A schema value as written in the docs: strings as they are, anything else as JSON. */
+const lit = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
+const code = (v: unknown): string => `\`${lit(v)}\``;
 
 function typeOf(s: JsonSchema): string {
   if (s['x-kubernetes-int-or-string']) return 'integer or string';
@@ -35,19 +37,19 @@ function typeOf(s: JsonSchema): string {
 function constraintsOf(s: JsonSchema): string {
   const c: string[] = [];
   if (Array.isArray(s.enum)) c.push(`one of ${(s.enum as unknown[]).map(code).join(', ')}`);
-  if (s.minimum !== undefined && s.maximum !== undefined) c.push(`${String(s.minimum)}..${String(s.maximum)}`);
-  else if (s.minimum !== undefined) c.push(`>= ${String(s.minimum)}${s.pattern ? ' (integer)' : ''}`);
-  else if (s.maximum !== undefined) c.push(`<= ${String(s.maximum)}`);
+  if (s.minimum !== undefined && s.maximum !== undefined) c.push(`${lit(s.minimum)}..${lit(s.maximum)}`);
+  else if (s.minimum !== undefined) c.push(`>= ${lit(s.minimum)}${s.pattern ? ' (integer)' : ''}`);
+  else if (s.maximum !== undefined) c.push(`<= ${lit(s.maximum)}`);
   if (s.pattern !== undefined) c.push(`string matching ${code(s.pattern)}`);
-  if (s.minLength !== undefined) c.push(`length >= ${String(s.minLength)}`);
-  if (s.maxLength !== undefined) c.push(`length <= ${String(s.maxLength)}`);
-  if (s.maxItems !== undefined) c.push(`at most ${String(s.maxItems)} items`);
-  if (s.maxProperties !== undefined) c.push(`at most ${String(s.maxProperties)} entries`);
+  if (s.minLength !== undefined) c.push(`length >= ${lit(s.minLength)}`);
+  if (s.maxLength !== undefined) c.push(`length <= ${lit(s.maxLength)}`);
+  if (s.maxItems !== undefined) c.push(`at most ${lit(s.maxItems)} items`);
+  if (s.maxProperties !== undefined) c.push(`at most ${lit(s.maxProperties)} entries`);
   const values = s.additionalProperties;
   if (values && typeof values === 'object' && (values as JsonSchema).pattern !== undefined) {
     c.push(`values: string matching ${code((values as JsonSchema).pattern)}`);
   }
-  if (s.format !== undefined) c.push(`format ${String(s.format)}`);
+  if (s.format !== undefined) c.push(`format ${lit(s.format)}`);
   for (const v of (s['x-kubernetes-validations'] as { message?: string; rule: string }[] | undefined) ?? []) {
     c.push(v.message ?? `rule ${code(v.rule)}`);
   }
@@ -61,7 +63,7 @@ function walk(s: JsonSchema, path: string, required: boolean, rows: Row[]): void
     required,
     defaultValue: s.default === undefined ? '' : code(s.default),
     constraints: constraintsOf(s),
-    description: String(s.description ?? ''),
+    description: lit(s.description ?? ''),
   });
   const props = s.properties as Record<string, JsonSchema> | undefined;
   if (props) {
@@ -84,9 +86,8 @@ function table(rows: Row[]): string {
 }
 
 export function generate(): string {
-  const props = crdSchema.properties as Record<string, JsonSchema>;
-  const spec = props.spec!;
-  const status = props.status!;
+  const { spec, status } = crdSchema.properties as Record<string, JsonSchema | undefined>;
+  if (!spec || !status) throw new Error('src/api/schema.ts: crdSchema.properties must have spec and status');
   const specRows: Row[] = [];
   walk(spec, 'spec', true, specRows);
   const statusRows: Row[] = [];
@@ -96,7 +97,7 @@ export function generate(): string {
 # NodeTracingPolicy reference
 
 \`apiVersion: nodetracing.dev/v1alpha1\`, \`kind: NodeTracingPolicy\`, cluster-scoped (short name
-\`ntp\`). ${esc(String(crdSchema.description ?? ''))}
+\`ntp\`). ${esc(lit(crdSchema.description ?? ''))}
 
 The same schema is the CRD's \`openAPIV3Schema\` (\`crds/\`, \`kto crd\`) and the validator behind
 \`kto validate\`, so the API server and the CLI accept exactly the same documents. The rules a

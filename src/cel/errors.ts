@@ -13,7 +13,9 @@ interface LibraryError {
 function summaryOf(e: unknown): { summary: string; code: string; start: number | undefined } {
   if (typeof e === 'object' && e !== null) {
     const lib = e as LibraryError & { message?: unknown };
-    const summary = typeof lib.summary === 'string' ? lib.summary : String(lib.message ?? e);
+    // An object thrown without a text of its own is shown as JSON, not as `[object Object]`.
+    const text = typeof lib.message === 'string' ? lib.message : JSON.stringify(e);
+    const summary = typeof lib.summary === 'string' ? lib.summary : text;
     return { summary, code: typeof lib.code === 'string' ? lib.code : '', start: lib.range?.start };
   }
   return { summary: String(e), code: '', start: undefined };

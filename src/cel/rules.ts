@@ -106,11 +106,12 @@ export function parseFieldPath(p: string): string[] | undefined {
 }
 
 function fieldPathExists(schema: RuleSchema, segs: string[]): boolean {
-  let cur: RuleSchema | undefined = schema;
+  let cur: RuleSchema = schema;
   for (const s of segs) {
-    const addl: RuleSchema | undefined = isObj(cur?.additionalProperties) ? cur?.additionalProperties : undefined;
-    cur = ownProp(cur?.properties, s) ?? addl;
-    if (!cur) return false;
+    const addl = isObj(cur.additionalProperties) ? cur.additionalProperties : undefined;
+    const next = ownProp(cur.properties, s) ?? addl;
+    if (!next) return false;
+    cur = next;
   }
   return true;
 }

@@ -24,36 +24,43 @@ function exactName(fieldSelector: string | null): string {
   return '';
 }
 
+const METHOD_VERBS: Record<string, string> = { POST: 'create', GET: 'get', HEAD: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
+
 /** k8s.io/apiserver RequestInfoFactory.NewRequestInfo, for the prefixes /api and /apis. */
 export function requestAttributes(user: UserInfo, method: string, path: string, query: URLSearchParams): RequestAttributes {
   const parts = path.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
   const a: RequestAttributes = { user, verb: method.toLowerCase(), resourceRequest: false, path, apiGroup: '', apiVersion: '', resource: '', subresource: '', namespace: '', name: '' };
-  let cur = parts;
-  if (cur.length < 3 || (cur[0] !== 'api' && cur[0] !== 'apis')) return a;
-  if (cur[0] === 'apis') {
-    if (cur.length < 4) return a;
-    a.apiGroup = cur[1] ?? '';
-    cur = cur.slice(2);
-  } else cur = cur.slice(1);
+  const api = apiPrefix(parts);
+  if (!api) return a;
   a.resourceRequest = true;
-  a.apiVersion = cur[0] ?? '';
-  cur = cur.slice(1);
-  let specialVerb = false;
-  if (cur[0] === 'watch' || cur[0] === 'proxy') {
-    a.verb = cur[0];
-    cur = cur.slice(1);
-    specialVerb = true;
-  } else {
-    const verbs: Record<string, string> = { POST: 'create', GET: 'get', HEAD: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
-    a.verb = verbs[method] ?? '';
-  }
+  a.apiGroup = api.group;
+  a.apiVersion = api.version;
+  let cur = api.rest;
+  // The deprecated /watch/ and /proxy/ path prefixes name the verb themselves.
+  const pathVerb = cur[0] === 'watch' || cur[0] === 'proxy' ? cur[0] : undefined;
+  if (pathVerb) cur = cur.slice(1);
+  a.verb = pathVerb ?? METHOD_VERBS[method] ?? '';
   if (cur[0] === 'namespaces' && cur.length > 1) {
     a.namespace = cur[1] ?? '';
     if (cur.length > 2 && !NAMESPACE_SUBRESOURCES.has(cur[2] ?? '')) cur = cur.slice(2);
   }
-  if (cur.length >= 3 && !(specialVerb && a.verb === 'proxy')) a.subresource = cur[2] ?? '';
-  if (cur.length >= 2) a.name = cur[1] ?? '';
-  if (cur.length >= 1) a.resource = cur[0] ?? '';
+  const [resource = '', name = '', subresource = ''] = cur;
+  a.resource = resource;
+  a.name = name;
+  if (pathVerb !== 'proxy') a.subresource = subresource;
+  return withCollectionVerb(a, query);
+}
+
+/** `/api/v1/…` or `/apis/<group>/<version>/…` with at least one segment after; undefined otherwise. */
+function apiPrefix(parts: string[]): { group: string; version: string; rest: string[] } | undefined {
+  const [root, first = '', second = ''] = parts;
+  if (root === 'api' && parts.length >= 3) return { group: '', version: first, rest: parts.slice(2) };
+  if (root === 'apis' && parts.length >= 4) return { group: first, version: second, rest: parts.slice(3) };
+  return undefined;
+}
+
+/** A get or delete without a name acts on the collection: list (or watch), deletecollection. */
+function withCollectionVerb(a: RequestAttributes, query: URLSearchParams): RequestAttributes {
   if (a.name === '' && a.verb === 'get') {
     a.verb = parseBool(query.get('watch')) ? 'watch' : 'list';
     a.name = exactName(query.get('fieldSelector'));

@@ -6,7 +6,7 @@ import { ApiError, type StatusCause } from './errors.js';
 import { BUILTIN_SCHEMAS } from './builtin-schemas.js';
 import type { ResourceDef } from './registry.js';
 import { type Schema, pruneAndDefault } from './schema.js';
-import { type JsonObject, type KubeObject, isObject } from './types.js';
+import { type JsonObject, type KubeObject, isObject, scalarText } from './types.js';
 import { validateRbac } from './rbac-validate.js';
 import { eventNamespaceCauses } from './hooks.js';
 
@@ -19,7 +19,7 @@ export interface BuiltinResult {
 const required = (field: string, detail = ''): StatusCause => ({ reason: 'FieldValueRequired', field, message: detail ? `Required value: ${detail}` : 'Required value' });
 const invalidCause = (field: string, value: string, detail: string): StatusCause => ({ reason: 'FieldValueInvalid', field, message: `Invalid value: ${value}: ${detail}` });
 const forbiddenCause = (field: string, detail: string): StatusCause => ({ reason: 'FieldValueForbidden', field, message: `Forbidden: ${detail}` });
-const q = (s: unknown): string => JSON.stringify(typeof s === 'string' ? s : String(s ?? ''));
+const q = (s: unknown): string => JSON.stringify(scalarText(s));
 const sub = (o: JsonObject, k: string): JsonObject => (isObject(o[k]) ? o[k] : {});
 
 /** Go's %#v of a map[string]string, as validation messages print label maps. */
@@ -73,7 +73,8 @@ const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/;
 const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function base64Error(v: string): number | undefined {
-  const bad = [...v].findIndex((c) => !/[A-Za-z0-9+/=]/.test(c));
+  // Every character before the first bad one is ASCII, so its index is Go's byte offset.
+  const bad = v.search(/[^A-Za-z0-9+/=]/);
   if (bad >= 0) return bad;
   if (v.length % 4 !== 0 || !B64.test(v)) return v.length - (v.length % 4 || 4);
   return undefined;
@@ -146,7 +147,7 @@ function service(s: KubeObject, old: KubeObject | undefined, causes: StatusCause
   const names = new Set<string>();
   ports.forEach((p, i) => {
     const port = p['port'];
-    if (typeof port !== 'number' || port < 1 || port > 65535) causes.push(invalidCause(`spec.ports[${i}].port`, String(port ?? 0), 'must be between 1 and 65535, inclusive'));
+    if (typeof port !== 'number' || port < 1 || port > 65535) causes.push(invalidCause(`spec.ports[${i}].port`, scalarText(port, '0'), 'must be between 1 and 65535, inclusive'));
     const name = typeof p['name'] === 'string' ? p['name'] : '';
     if (ports.length > 1 && name === '') causes.push(required(`spec.ports[${i}].name`));
     if (name !== '' && names.has(name)) causes.push({ reason: 'FieldValueDuplicate', field: `spec.ports[${i}].name`, message: `Duplicate value: ${q(name)}` });
@@ -185,7 +186,7 @@ function defaultPodSpec(p: JsonObject): JsonObject {
 function selectorMatches(sel: JsonObject, labels: JsonObject): boolean {
   for (const [k, v] of Object.entries(sub(sel, 'matchLabels'))) if (labels[k] !== v) return false;
   for (const e of Array.isArray(sel['matchExpressions']) ? sel['matchExpressions'].filter(isObject) : []) {
-    const k = String(e['key'] ?? '');
+    const k = scalarText(e['key']);
     const vals = Array.isArray(e['values']) ? e['values'].map(String) : [];
     const has = Object.prototype.hasOwnProperty.call(labels, k);
     const ok = e['operator'] === 'In' ? has && vals.includes(String(labels[k])) : e['operator'] === 'NotIn' ? !has || !vals.includes(String(labels[k])) : e['operator'] === 'Exists' ? has : !has;

@@ -2,7 +2,7 @@
 // conversion between core/v1 Events and events.k8s.io/v1 Events (one storage, two views).
 
 import type { StatusCause } from './errors.js';
-import { type JsonObject, type KubeObject, isObject } from './types.js';
+import { type JsonObject, type KubeObject, arrayOf, deleteKey, isObject } from './types.js';
 
 export function validateCRD(crd: KubeObject): StatusCause[] {
   const causes: StatusCause[] = [];
@@ -35,7 +35,7 @@ export function establishCRD(crd: KubeObject, now: string): KubeObject {
   const versions = Array.isArray(spec['versions']) ? spec['versions'].filter(isObject) : [];
   const storage = versions.find((v) => v['storage'] === true)?.['name'];
   const prevStatus = isObject(crd['status']) ? crd['status'] : {};
-  const prevStored = Array.isArray(prevStatus['storedVersions']) ? prevStatus['storedVersions'] : [];
+  const prevStored = arrayOf(prevStatus['storedVersions']);
   const storedVersions = [...new Set([...prevStored, ...(typeof storage === 'string' ? [storage] : [])])];
   const cond = (type: string, reason: string, message: string): JsonObject => ({ type, status: 'True', lastTransitionTime: now, reason, message });
   return {
@@ -131,7 +131,7 @@ export function pruneKnownShape(group: string, kind: string, obj: KubeObject): {
     for (const k of Object.keys(obj)) {
       if (k === 'apiVersion' || k === 'kind' || k === 'metadata' || allowed.has(k)) continue;
       if (out === obj) out = { ...obj };
-      delete out[k];
+      deleteKey(out, k);
       unknownFields.push(k);
     }
   }
@@ -139,7 +139,7 @@ export function pruneKnownShape(group: string, kind: string, obj: KubeObject): {
   for (const k of Object.keys(meta)) {
     if (OBJECT_META_FIELDS.has(k)) continue;
     if (out.metadata === meta) out = { ...out, metadata: { ...meta } };
-    delete out.metadata[k];
+    deleteKey(out.metadata, k);
     unknownFields.push(`metadata.${k}`);
   }
   return { obj: out, unknownFields };

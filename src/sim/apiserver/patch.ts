@@ -7,7 +7,7 @@
 
 import jsonpatch from 'fast-json-patch';
 import { ApiError, badRequest } from './errors.js';
-import { type JsonObject, isObject } from './types.js';
+import { type JsonObject, arrayOf, deleteKey, isObject } from './types.js';
 
 export type PatchType = 'merge' | 'json' | 'strategic' | 'apply';
 
@@ -22,7 +22,7 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
   if (!isObject(patch)) return structuredClone(patch);
   const out: JsonObject = isObject(target) ? { ...target } : {};
   for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
+    if (v === null) deleteKey(out, k);
     else out[k] = mergePatch(out[k], v);
   }
   return out;
@@ -88,38 +88,45 @@ function mergeKeyOf(field: string, path: string): string | undefined {
 export function strategicMerge(target: unknown, patch: unknown, path = ''): unknown {
   if (!isObject(patch)) return structuredClone(patch);
   if (patch['$patch'] === 'delete') return undefined;
-  const replace = patch['$patch'] === 'replace';
-  const base: JsonObject = isObject(target) && !replace ? { ...target } : {};
-  const retain = patch['$retainKeys'];
+  const base: JsonObject = isObject(target) && patch['$patch'] !== 'replace' ? { ...target } : {};
   for (const [k, v] of Object.entries(patch)) {
-    if (k === '$patch' || k === '$retainKeys' || k.startsWith('$setElementOrder/')) continue;
-    if (k.startsWith('$deleteFromPrimitiveList/')) {
-      const field = k.slice('$deleteFromPrimitiveList/'.length);
-      const cur = base[field];
-      if (Array.isArray(cur) && Array.isArray(v)) base[field] = cur.filter((x) => !v.includes(x));
-      continue;
-    }
-    if (k.startsWith('$')) throw badRequest(`unknown patch directive ${JSON.stringify(k)}`);
-    if (v === null) {
-      delete base[k];
-      continue;
-    }
-    const cur = base[k];
-    if (Array.isArray(v)) {
-      const key = mergeKeyOf(k, path);
-      if (SET_LISTS.has(k) && Array.isArray(cur)) base[k] = [...cur, ...v.filter((x) => !cur.includes(x))];
-      else if (key && Array.isArray(cur)) base[k] = mergeKeyedList(cur, v, key);
-      else base[k] = key ? mergeKeyedList([], v, key) : structuredClone(v);
-    } else if (isObject(v)) {
-      const merged = strategicMerge(cur, v, path === '' ? k : `${path}.${k}`);
-      if (merged === undefined) delete base[k];
-      else base[k] = merged;
-    } else base[k] = v;
+    if (k.startsWith('$')) applyDirective(base, k, v);
+    else mergeField(base, k, v, path);
   }
-  if (Array.isArray(retain)) {
-    for (const k of Object.keys(base)) if (!retain.includes(k)) delete base[k];
-  }
-  return base;
+  const retain = patch['$retainKeys'];
+  return Array.isArray(retain) ? Object.fromEntries(Object.entries(base).filter(([k]) => retain.includes(k))) : base;
+}
+
+/** A `$…` key of a patch map. `$patch` and `$retainKeys` act on the whole map (strategicMerge). */
+function applyDirective(base: JsonObject, k: string, v: unknown): void {
+  if (k === '$patch' || k === '$retainKeys' || k.startsWith('$setElementOrder/')) return;
+  if (!k.startsWith('$deleteFromPrimitiveList/')) throw badRequest(`unknown patch directive ${JSON.stringify(k)}`);
+  const field = k.slice('$deleteFromPrimitiveList/'.length);
+  const cur = base[field];
+  if (Array.isArray(cur) && Array.isArray(v)) base[field] = cur.filter((x) => !v.includes(x));
+}
+
+/** One field of a patch map: null deletes, maps merge, lists per mergeList, scalars replace. */
+function mergeField(base: JsonObject, k: string, v: unknown, path: string): void {
+  const cur = base[k];
+  if (v === null) deleteKey(base, k);
+  else if (Array.isArray(v)) base[k] = mergeList(k, cur, v, path);
+  else if (isObject(v)) {
+    const merged = strategicMerge(cur, v, path === '' ? k : `${path}.${k}`);
+    if (merged === undefined) deleteKey(base, k);
+    else base[k] = merged;
+  } else base[k] = v;
+}
+
+/** A list field: a set list gains the new values, a keyed list merges by its key, others are replaced. */
+function mergeList(field: string, cur: unknown, patch: unknown[], path: string): unknown[] {
+  if (SET_LISTS.has(field) && Array.isArray(cur)) return setUnion(cur, patch);
+  const key = mergeKeyOf(field, path);
+  return key ? mergeKeyedList(arrayOf(cur), patch, key) : structuredClone(patch);
+}
+
+function setUnion(have: unknown[], add: unknown[]): unknown[] {
+  return [...have, ...add.filter((x) => !have.includes(x))];
 }
 
 export function applyPatch(target: JsonObject, type: PatchType, body: unknown): JsonObject {

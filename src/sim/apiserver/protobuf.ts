@@ -6,7 +6,7 @@
 
 import protobuf from 'protobufjs';
 import { ApiError } from './errors.js';
-import type { JsonObject } from './types.js';
+import { type JsonObject, deleteKey, scalarText } from './types.js';
 
 type FieldType = 'string' | 'int' | 'bool' | 'bytes' | 'strings' | 'stringMap' | 'bytesMap' | 'extraMap' | { msg: string; repeated?: boolean };
 type MessageSchema = Record<number, [string, FieldType]>;
@@ -88,7 +88,7 @@ function decode(buf: Uint8Array, name: string): JsonObject {
 function tidy(obj: JsonObject, schema: MessageSchema): JsonObject {
   for (const [key, t] of Object.values(schema)) {
     const v = obj[key];
-    if (v === '') delete obj[key];
+    if (v === '') deleteKey(obj, key);
     else if (t === 'extraMap' && v !== null && typeof v === 'object') {
       for (const [k, e] of Object.entries(v as Record<string, { items?: unknown[] }>)) (v as JsonObject)[k] = e.items ?? [];
     } else if (typeof t === 'object' && v !== undefined) {
@@ -112,8 +112,8 @@ export function decodeKubeProtobuf(body: Buffer): JsonObject {
     throw unsupported(e instanceof Error ? e.message : String(e));
   }
   const tm = (unknown['typeMeta'] ?? {}) as JsonObject;
-  const kind = String(tm['kind'] ?? '');
-  if (!SCHEMAS[kind] || !SCHEMAS[kind]?.[1]) throw unsupported(`protobuf is not decoded for kind ${JSON.stringify(kind)}`);
-  const obj = decode(Buffer.from(String(unknown['raw'] ?? ''), 'base64'), kind);
+  const kind = scalarText(tm['kind']);
+  if (!SCHEMAS[kind]?.[1]) throw unsupported(`protobuf is not decoded for kind ${JSON.stringify(kind)}`);
+  const obj = decode(Buffer.from(scalarText(unknown['raw']), 'base64'), kind);
   return { apiVersion: tm['apiVersion'], kind, metadata: {}, ...obj };
 }

@@ -1,7 +1,7 @@
 // labelSelector and fieldSelector query parameters, parsed once per request into predicates.
 
 import { badRequest } from './errors.js';
-import { type KubeObject, getPath } from './types.js';
+import { type KubeObject, getPath, scalarText } from './types.js';
 
 export type Matcher = (obj: KubeObject) => boolean;
 
@@ -75,11 +75,6 @@ export function parseLabelSelector(sel: string | undefined): Matcher | undefined
   };
 }
 
-function fieldString(v: unknown): string {
-  if (v === undefined || v === null) return '';
-  return typeof v === 'string' ? v : String(v);
-}
-
 interface FieldReq {
   path: string;
   neq: boolean;
@@ -100,7 +95,7 @@ function fieldRequirements(sel: string): FieldReq[] {
 export function parseFieldSelector(sel: string | undefined): Matcher | undefined {
   if (!sel || sel.trim() === '') return undefined;
   const reqs = fieldRequirements(sel);
-  return (obj) => reqs.every((r) => (fieldString(getPath(obj, r.path)) === r.value) !== r.neq);
+  return (obj) => reqs.every((r) => (scalarText(getPath(obj, r.path)) === r.value) !== r.neq);
 }
 
 /** The name a field selector pins with `metadata.name=X`: the real registry serves such a list

@@ -157,38 +157,13 @@ export class StoreState {
     const def = this.def(res);
     const match = combine(parseLabelSelector(opts.labelSelector), parseFieldSelector(opts.fieldSelector));
     const table = this.table(this.storageOf(def));
-    let listRv = this.rv;
-    let start = '';
-    let snapshot: Map<string, Entry | undefined> | undefined;
-    const exact = listAt(opts, this.rv, this.hub.floor(this.storageOf(def)));
-    if (exact !== undefined && !opts.continue) {
-      listRv = exact;
-      snapshot = this.snapshotChanges(this.storageOf(def), exact);
-    }
-    if (opts.continue) {
-      const tok = decodeContinue(opts.continue);
-      if (tok.rv < this.hub.floor(this.storageOf(def))) {
-        throw gone('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
-      }
-      listRv = tok.rv;
-      start = tok.start;
-      snapshot = this.snapshotChanges(this.storageOf(def), tok.rv);
-    }
+    const { rv, start, snapshot } = this.listPoint(def, opts);
     let keys = this.singleKey(def, opts) ?? table.keys();
     if (snapshot && snapshot.size > 0) keys = [...new Set([...keys, ...snapshot.keys()])].sort();
     const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
     const items: Entry[] = [];
-    let lo = 0;
-    if (start !== '') {
-      let hi = keys.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if ((keys[mid] ?? '') <= start) lo = mid + 1;
-        else hi = mid;
-      }
-    }
     let lastKey = '';
-    let i = lo;
+    let i = start === '' ? 0 : firstKeyAfter(keys, start);
     for (; i < keys.length && items.length < limit; i++) {
       const k = keys[i] ?? '';
       const e = snapshot?.has(k) ? snapshot.get(k) : table.entries.get(k);
@@ -198,19 +173,28 @@ export class StoreState {
       items.push(this.view(def, e));
       lastKey = k;
     }
-    const result: ListResult = { def, items, resourceVersion: String(listRv) };
+    const result: ListResult = { def, items, resourceVersion: String(rv) };
     if (items.length >= limit && i < keys.length) {
-      result.continue = encodeContinue(listRv, lastKey);
-      if (!match) {
-        let rest = 0;
-        for (let j = i; j < keys.length; j++) {
-          const k = keys[j] ?? '';
-          if (opts.namespace === undefined || k.startsWith(`${opts.namespace}/`)) rest++;
-        }
-        result.remainingItemCount = rest;
-      }
+      result.continue = encodeContinue(rv, lastKey);
+      if (!match) result.remainingItemCount = keysInScope(keys.slice(i), opts.namespace);
     }
     return result;
+  }
+
+  /** Where a list reads: a continue token's point, the state at an exact resourceVersion
+   *  (`snapshot`: the older versions of what changed since), or now. */
+  private listPoint(def: ResourceDef, opts: ListOptions): { rv: number; start: string; snapshot?: Map<string, Entry | undefined> } {
+    const storageKey = this.storageOf(def);
+    const floor = this.hub.floor(storageKey);
+    // Checks the resourceVersion options first, continue token or not.
+    const exact = listAt(opts, this.rv, floor);
+    if (opts.continue) {
+      const tok = decodeContinue(opts.continue);
+      if (tok.rv < floor) throw gone('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+      return { rv: tok.rv, start: tok.start, snapshot: this.snapshotChanges(storageKey, tok.rv) };
+    }
+    if (exact !== undefined) return { rv: exact, start: '', snapshot: this.snapshotChanges(storageKey, exact) };
+    return { rv: this.rv, start: '' };
   }
 
   /** The one key a `metadata.name=X` field selector pins, when the scope names it whole (a
@@ -306,6 +290,23 @@ function listAt(opts: ListOptions, current: number, floor: number): number | und
   if (match !== 'Exact') return undefined;
   if (n < floor) throw gone(`too old resource version: ${n} (${floor})`);
   return n;
+}
+
+/** The index of the first key after `start` in sorted `keys` (where a continued list resumes). */
+function firstKeyAfter(keys: string[], start: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((keys[mid] ?? '') <= start) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** How many keys are in the namespace (all, without one): remainingItemCount. */
+function keysInScope(keys: string[], namespace: string | undefined): number {
+  return namespace === undefined ? keys.length : keys.filter((k) => k.startsWith(`${namespace}/`)).length;
 }
 
 function encodeContinue(rv: number, start: string): string {

@@ -16,7 +16,7 @@ import { crdRuleCauses } from './schema-rules.js';
 import { objectMetaTypeProblem } from './objectmeta.js';
 import { type AdmissionRequest, ValidatingAdmission, VAP, VAPB, admissionObjectCauses, isAdmissionKind, registerAdmissionKinds, withDefaults } from './admission/index.js';
 import { DNS_SUBDOMAIN, type Entry, StoreState, type WriteOptions, now, objKey } from './store-state.js';
-import { type JsonObject, type KubeObject, type ResourceRef, CRDS, NAMESPACES, groupVersion, isObject, resKey } from './types.js';
+import { type JsonObject, type KubeObject, type ResourceRef, CRDS, NAMESPACES, arrayOf, deleteKey, groupVersion, isObject, resKey, scalarText } from './types.js';
 import type { UserInfo } from './userinfo.js';
 
 export type { Entry, FieldValidation, KubeList, ListOptions, ListResult, WatchOptions, WriteOptions } from './store-state.js';
@@ -64,7 +64,7 @@ export class ObjectStore extends StoreState {
     const shape = pruneKnownShape(def.group, def.kind, obj);
     let out = shape.obj;
     const unknownFields = shape.unknownFields;
-    let causes: StatusCause[] = [];
+    let causes: StatusCause[];
     if (def.schema) {
       const r = processCustomResource(out, def.schema, old, opts.warnings);
       unknownFields.push(...r.unknownFields);
@@ -83,7 +83,7 @@ export class ObjectStore extends StoreState {
     }
     if (mode === 'Warn') for (const f of unknownFields) opts.warnings?.push(`unknown field "${f}"`);
     if (causes.length > 0) throw invalid(def.kind, def.group, name, causes);
-    if (def.group === CRDS.group && def.resource === CRDS.resource) {
+    if (isCRD(def)) {
       const crdCauses = [...validateCRD(out), ...crdRuleCauses(out)];
       if (crdCauses.length > 0) throw invalid(def.kind, def.group, name, crdCauses);
     }
@@ -103,9 +103,9 @@ export class ObjectStore extends StoreState {
     if (metaProblem) throw badRequest(`${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: ${metaProblem}`);
     const gv = groupVersion(def.group, def.version);
     if (body['apiVersion'] !== undefined && body['apiVersion'] !== gv) {
-      throw badRequest(`the API version in the data (${String(body['apiVersion'])}) does not match the expected API version (${gv})`);
+      throw badRequest(`the API version in the data (${scalarText(body['apiVersion'])}) does not match the expected API version (${gv})`);
     }
-    if (body['kind'] !== undefined && body['kind'] !== def.kind) throw badRequest(`the kind in the data (${String(body['kind'])}) does not match the expected kind (${def.kind})`);
+    if (body['kind'] !== undefined && body['kind'] !== def.kind) throw badRequest(`the kind in the data (${scalarText(body['kind'])}) does not match the expected kind (${def.kind})`);
     return { ...body, apiVersion: gv, kind: def.kind, metadata: { ...meta } };
   }
 
@@ -137,12 +137,12 @@ export class ObjectStore extends StoreState {
     if (def.fromCRD && def.hasStatus) delete obj['status'];
     if (def.resource === 'namespaces' && def.group === '') obj = { ...obj, status: { phase: 'Active' } };
     obj = this.admit(def, obj, opts);
-    if (def.group === CRDS.group && def.resource === CRDS.resource) obj = establishCRD(obj, created);
+    if (isCRD(def)) obj = establishCRD(obj, created);
     this.validatingAdmission({ def, operation: 'CREATE', name: meta.name, ...(ns !== undefined ? { namespace: ns } : {}), object: obj, oldObject: null }, opts);
     obj = this.toStorage(def, obj);
     if (opts.dryRun) return this.view(def, { obj, json: JSON.stringify(obj) });
     const entry = this.commit(def, key, 'ADDED', obj);
-    if (def.group === CRDS.group && def.resource === CRDS.resource) this.serveCRD(entry.obj);
+    if (isCRD(def)) this.serveCRD(entry.obj);
     return this.view(def, entry);
   }
 
@@ -155,54 +155,52 @@ export class ObjectStore extends StoreState {
     }
     const ns = this.namespaceOf(def, incoming, opts.namespace);
     const key = objKey(ns, name);
-    const table = this.table(this.storageOf(def));
-    const cur = table.entries.get(key);
+    const cur = this.table(this.storageOf(def)).entries.get(key);
     if (!cur) throw notFound(def.resource, def.group, name);
     const old = def.storage ? eventCoreToV1(cur.obj) : cur.obj;
     const wantRv = incoming.metadata.resourceVersion;
     if (wantRv !== undefined && wantRv !== '' && wantRv !== old.metadata.resourceVersion) throw conflict(def.resource, def.group, name);
-
-    let next: KubeObject;
-    if (opts.subresource === 'status') {
-      next = { ...old };
-      if (incoming['status'] === undefined) delete next['status'];
-      else next['status'] = incoming['status'];
-      if (def.schema) next = this.admit(def, next, opts, old);
-    } else {
-      next = { ...incoming, metadata: { ...incoming.metadata } };
-      if (def.hasStatus) {
-        if (old['status'] === undefined) delete next['status'];
-        else next['status'] = old['status'];
-      }
-      for (const k of ['uid', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation'] as const) {
-        if (old.metadata[k] === undefined) delete next.metadata[k];
-        else (next.metadata as Record<string, unknown>)[k] = old.metadata[k];
-      }
-      next.metadata.name = name;
-      if (ns !== undefined) next.metadata.namespace = ns;
-      else delete next.metadata.namespace;
-      if (old.metadata.deletionTimestamp) {
-        const added = (next.metadata.finalizers ?? []).filter((f) => !(old.metadata.finalizers ?? []).includes(f));
-        if (added.length > 0) {
-          throw invalid(def.kind, def.group, name, [{ reason: 'FieldValueForbidden', message: 'Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{' + added.map((f) => JSON.stringify(f)).join(', ') + '}', field: 'metadata.finalizers' }]);
-        }
-      }
-      next = this.admit(def, next, opts, old);
-      if (!def.noGeneration && specChanged(old, next)) next.metadata.generation = (old.metadata.generation ?? 1) + 1;
-      if (def.group === CRDS.group && def.resource === CRDS.resource) next = establishCRD(next, now());
-    }
+    let next = opts.subresource === 'status' ? this.statusUpdate(def, old, incoming, opts) : this.mainUpdate(def, old, withServerFields(def, old, incoming, name, ns), opts);
     next.metadata.resourceVersion = old.metadata.resourceVersion;
     const sub = opts.subresource !== undefined ? { subresource: opts.subresource } : {};
     this.validatingAdmission({ def, operation: 'UPDATE', ...sub, name, ...(ns !== undefined ? { namespace: ns } : {}), object: next, oldObject: old }, opts);
     next = this.toStorage(def, next);
     if (opts.dryRun) return this.view(def, { obj: next, json: JSON.stringify(next) });
-    if (jsonEqual(next, cur.obj)) return this.view(def, cur);
-    if (next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0) {
-      return this.view(def, this.remove(def, key, next, cur.obj));
+    return this.view(def, this.commitUpdate(def, key, next, cur));
+  }
+
+  /** The status subresource: the stored object with the new status; nothing else changes. */
+  private statusUpdate(def: ResourceDef, old: KubeObject, incoming: KubeObject, opts: WriteOptions): KubeObject {
+    const next = { ...old };
+    if (incoming['status'] === undefined) delete next['status'];
+    else next['status'] = incoming['status'];
+    return def.schema ? this.admit(def, next, opts, old) : next;
+  }
+
+  /** The main resource (`next` already carries the stored status and server-owned metadata):
+   *  no new finalizers once deleting, admission, and a new generation when the spec changed. */
+  private mainUpdate(def: ResourceDef, old: KubeObject, next: KubeObject, opts: WriteOptions): KubeObject {
+    const name = next.metadata.name ?? '';
+    if (old.metadata.deletionTimestamp) {
+      const added = (next.metadata.finalizers ?? []).filter((f) => !(old.metadata.finalizers ?? []).includes(f));
+      if (added.length > 0) {
+        throw invalid(def.kind, def.group, name, [{ reason: 'FieldValueForbidden', message: 'Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{' + added.map((f) => JSON.stringify(f)).join(', ') + '}', field: 'metadata.finalizers' }]);
+      }
     }
+    let out = this.admit(def, next, opts, old);
+    if (!def.noGeneration && specChanged(old, out)) out.metadata.generation = (old.metadata.generation ?? 1) + 1;
+    if (isCRD(def)) out = establishCRD(out, now());
+    return out;
+  }
+
+  /** Stores an updated object: nothing when it is unchanged, a removal when it was being deleted
+   *  and its last finalizer went, a MODIFIED event otherwise. */
+  private commitUpdate(def: ResourceDef, key: string, next: KubeObject, cur: Entry): Entry {
+    if (jsonEqual(next, cur.obj)) return cur;
+    if (next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0) return this.remove(def, key, next, cur.obj);
     const entry = this.commit(def, key, 'MODIFIED', next, cur.obj);
-    if (def.group === CRDS.group && def.resource === CRDS.resource) this.serveCRD(entry.obj);
-    return this.view(def, entry);
+    if (isCRD(def)) this.serveCRD(entry.obj);
+    return entry;
   }
 
   patchEntry(res: ResourceRef, name: string, type: PatchType, body: unknown, opts: WriteOptions = {}): Entry {
@@ -243,7 +241,7 @@ export class ObjectStore extends StoreState {
 
   private remove(def: ResourceDef, key: string, obj: KubeObject, prev: KubeObject): Entry {
     const entry = this.commit(def, key, 'DELETED', obj, prev);
-    if (def.group === CRDS.group && def.resource === CRDS.resource) {
+    if (isCRD(def)) {
       for (const d of this.registry.removeCRD(obj.metadata.name ?? '')) this.dropAll(d, undefined);
     }
     if (def.fromCRD) this.finalizeCRD(def.fromCRD);
@@ -265,7 +263,7 @@ export class ObjectStore extends StoreState {
   private terminateCRD(def: ResourceDef, key: string, crd: KubeObject): Entry {
     const finalizers = crd.metadata.finalizers ?? [];
     const status = isObject(crd['status']) ? crd['status'] : {};
-    const conditions = (Array.isArray(status['conditions']) ? status['conditions'] : []).filter((c) => !isObject(c) || c['type'] !== 'Terminating');
+    const conditions = arrayOf(status['conditions']).filter((c) => !isObject(c) || c['type'] !== 'Terminating');
     const next: KubeObject = {
       ...crd,
       metadata: { ...crd.metadata, deletionTimestamp: now(), finalizers: finalizers.includes(CRD_CLEANUP) ? finalizers : [...finalizers, CRD_CLEANUP] },
@@ -354,6 +352,28 @@ export class ObjectStore extends StoreState {
 const CRD_CLEANUP = 'customresourcecleanup.apiextensions.k8s.io';
 
 const isCRD = (def: ResourceDef): boolean => def.group === CRDS.group && def.resource === CRDS.resource;
+
+/** Metadata only the server sets: an update keeps the stored values (or their absence). */
+const SERVER_OWNED_META = ['uid', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation'] as const;
+
+/** The incoming object of a main-resource update, with what the client may not change taken from
+ *  the stored one: status (when it is a subresource), server-owned metadata, name and namespace. */
+function withServerFields(def: ResourceDef, old: KubeObject, incoming: KubeObject, name: string, ns: string | undefined): KubeObject {
+  const next: KubeObject = { ...incoming, metadata: { ...incoming.metadata } };
+  if (def.hasStatus) {
+    if (old['status'] === undefined) delete next['status'];
+    else next['status'] = old['status'];
+  }
+  const meta: Record<string, unknown> = next.metadata;
+  for (const k of SERVER_OWNED_META) {
+    if (old.metadata[k] === undefined) deleteKey(meta, k);
+    else meta[k] = old.metadata[k];
+  }
+  next.metadata.name = name;
+  if (ns !== undefined) next.metadata.namespace = ns;
+  else delete next.metadata.namespace;
+  return next;
+}
 
 /** apimachinery IsDNS1123Subdomain: the length rule and the character rule, each its own message. */
 function subdomainProblems(name: string): string[] {

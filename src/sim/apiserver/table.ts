@@ -2,7 +2,7 @@
 // with the built-in columns the real server prints for nodes and friends.
 
 import type { ResourceDef } from './registry.js';
-import { type JsonObject, type KubeObject, type PrinterColumn, getPath, isObject } from './types.js';
+import { type JsonObject, type KubeObject, type PrinterColumn, arrayOf, getPath, isObject, scalarText } from './types.js';
 
 interface Column {
   name: string;
@@ -63,9 +63,9 @@ function cellFor(col: PrinterColumn, v: unknown): unknown {
   if (v === undefined || v === null) return null;
   if (col.type === 'date') return age(v);
   if (col.type === 'integer' || col.type === 'number') return typeof v === 'number' ? v : Number(v);
-  if (col.type === 'boolean') return typeof v === 'boolean' ? v : String(v) === 'true';
+  if (col.type === 'boolean') return typeof v === 'boolean' ? v : v === 'true';
   if (typeof v === 'object') return JSON.stringify(v);
-  return String(v);
+  return scalarText(v);
 }
 
 function col(name: string, cell: (o: KubeObject) => unknown, priority = 0, type = 'string', format = '', description = ''): Column {
@@ -77,7 +77,7 @@ const ageCol = col('Age', (o) => age(o.metadata.creationTimestamp), 0, 'string',
 
 function nodeStatus(o: KubeObject): string {
   const conds = getPath(o, 'status.conditions');
-  const ready = Array.isArray(conds) ? conds.find((c) => isObject(c) && c['type'] === 'Ready') : undefined;
+  const ready = arrayOf(conds).find((c) => isObject(c) && c['type'] === 'Ready');
   let s = 'Unknown';
   if (isObject(ready)) s = ready['status'] === 'True' ? 'Ready' : ready['status'] === 'False' ? 'NotReady' : 'Unknown';
   if (getPath(o, 'spec.unschedulable') === true) s += ',SchedulingDisabled';
@@ -95,7 +95,7 @@ function nodeRoles(o: KubeObject): string {
 
 function nodeAddress(o: KubeObject, type: string): string {
   const addrs = getPath(o, 'status.addresses');
-  const a = Array.isArray(addrs) ? addrs.find((x) => isObject(x) && x['type'] === type) : undefined;
+  const a = arrayOf(addrs).find((x) => isObject(x) && x['type'] === type);
   return isObject(a) && typeof a['address'] === 'string' ? a['address'] : '<none>';
 }
 
@@ -114,18 +114,18 @@ function selector(o: KubeObject): string {
 
 const containers = (field: string) => (o: KubeObject): string => {
   const cs = getPath(o, 'spec.template.spec.containers');
-  return Array.isArray(cs) ? cs.map((c) => (isObject(c) ? String(c[field] ?? '') : '')).join(',') : '';
+  return Array.isArray(cs) ? cs.map((c) => (isObject(c) ? scalarText(c[field]) : '')).join(',') : '';
 };
 
 function servicePorts(o: KubeObject): string {
   const ps = getPath(o, 'spec.ports');
   if (!Array.isArray(ps) || ps.length === 0) return '<none>';
-  return ps.filter(isObject).map((p) => `${String(p['port'])}${p['nodePort'] ? `:${String(p['nodePort'])}` : ''}/${String(p['protocol'] ?? 'TCP')}`).join(',');
+  return ps.filter(isObject).map((p) => `${String(p['port'])}${p['nodePort'] ? `:${scalarText(p['nodePort'])}` : ''}/${scalarText(p['protocol'], 'TCP')}`).join(',');
 }
 
 const subjects = (kind: string) => (o: KubeObject): string => {
   const ss = Array.isArray(o['subjects']) ? o['subjects'].filter(isObject) : [];
-  return ss.filter((s) => s['kind'] === kind).map((s) => (kind === 'ServiceAccount' ? `${String(s['namespace'] ?? '')}/${String(s['name'])}` : String(s['name']))).join(', ');
+  return ss.filter((s) => s['kind'] === kind).map((s) => (kind === 'ServiceAccount' ? `${scalarText(s['namespace'])}/${String(s['name'])}` : String(s['name']))).join(', ');
 };
 
 function columnsFor(def: ResourceDef): Column[] {
@@ -134,10 +134,7 @@ function columnsFor(def: ResourceDef): Column[] {
     const hasAge = extra.some((c) => c.name.toLowerCase() === 'age');
     return [nameCol, ...extra, ...(hasAge ? [] : [ageCol])];
   }
-  const str = (p: string) => (o: KubeObject) => {
-    const v = getPath(o, p);
-    return v === undefined || v === null ? '' : String(v);
-  };
+  const str = (p: string) => (o: KubeObject) => scalarText(getPath(o, p));
   switch (`${def.group}/${def.resource}`) {
     case '/nodes':
       return [
@@ -166,9 +163,9 @@ function columnsFor(def: ResourceDef): Column[] {
         col('Reason', str('reason')),
         col('Object', (o) => {
           const io = getPath(o, 'involvedObject') ?? getPath(o, 'regarding');
-          return isObject(io) ? `${String(io['kind'] ?? '').toLowerCase()}/${String(io['name'] ?? '')}` : '';
+          return isObject(io) ? `${scalarText(io['kind']).toLowerCase()}/${scalarText(io['name'])}` : '';
         }),
-        col('Message', (o) => String(getPath(o, 'message') ?? getPath(o, 'note') ?? '')),
+        col('Message', (o) => scalarText(getPath(o, 'message') ?? getPath(o, 'note'))),
       ];
     case 'apps/deployments':
       return [nameCol, col('Ready', (o) => `${num(o, 'status.readyReplicas')}/${num(o, 'spec.replicas')}`), col('Up-to-date', (o) => num(o, 'status.updatedReplicas'), 0, 'integer'), col('Available', (o) => num(o, 'status.availableReplicas'), 0, 'integer'), ageCol, col('Containers', containers('name'), 1), col('Images', containers('image'), 1), col('Selector', selector, 1)];
@@ -181,7 +178,7 @@ function columnsFor(def: ResourceDef): Column[] {
     case '/secrets':
       return [nameCol, col('Type', str('type')), col('Data', (o) => Object.keys(isObject(o['data']) ? o['data'] : {}).length, 0, 'integer'), ageCol];
     case 'policy/poddisruptionbudgets':
-      return [nameCol, col('Min Available', (o) => String(getPath(o, 'spec.minAvailable') ?? 'N/A')), col('Max Unavailable', (o) => String(getPath(o, 'spec.maxUnavailable') ?? 'N/A')), col('Allowed Disruptions', (o) => num(o, 'status.disruptionsAllowed'), 0, 'integer'), ageCol];
+      return [nameCol, col('Min Available', (o) => scalarText(getPath(o, 'spec.minAvailable'), 'N/A')), col('Max Unavailable', (o) => scalarText(getPath(o, 'spec.maxUnavailable'), 'N/A')), col('Allowed Disruptions', (o) => num(o, 'status.disruptionsAllowed'), 0, 'integer'), ageCol];
     case 'rbac.authorization.k8s.io/roles':
     case 'rbac.authorization.k8s.io/clusterroles':
       return [nameCol, col('Created At', (o) => o.metadata.creationTimestamp ?? '', 0, 'date')];

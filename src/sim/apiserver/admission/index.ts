@@ -14,7 +14,7 @@
 import { CelRuntimeError, toCel } from '../../../cel/index.js';
 import { ApiError, qualified } from '../errors.js';
 import type { ResourceDef } from '../registry.js';
-import type { KubeObject } from '../types.js';
+import { type KubeObject, scalarText } from '../types.js';
 import type { UserInfo } from '../userinfo.js';
 import { type CompiledPolicy, compilePolicy } from './compile.js';
 import { type RequestFacts, indexKeys, matchesResources } from './match.js';
@@ -76,7 +76,7 @@ export class ValidatingAdmission {
     const bindings = [...this.source.bindings()].sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
     for (const binding of bindings) {
       const spec = obj(binding['spec']);
-      const policy = policies.get(String(spec['policyName'] ?? ''));
+      const policy = policies.get(scalarText(spec['policyName']));
       if (!policy) continue;
       const name = policy.metadata.name ?? '';
       const rv = policy.metadata.resourceVersion ?? '';

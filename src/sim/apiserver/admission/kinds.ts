@@ -4,7 +4,7 @@
 
 import { type StatusCause } from '../errors.js';
 import type { Registry, ResourceDef } from '../registry.js';
-import { type KubeObject, type ResourceRef, isObject } from '../types.js';
+import { type KubeObject, type ResourceRef, isObject, scalarText } from '../types.js';
 import { compilePolicy } from './compile.js';
 
 export const VAP: ResourceRef = { group: 'admissionregistration.k8s.io', version: 'v1', resource: 'validatingadmissionpolicies' };
@@ -102,11 +102,11 @@ function policyCauses(o: KubeObject): StatusCause[] {
     const msg = typeof val['message'] === 'string' ? val['message'] : '';
     if (msg !== '' && msg.trim() === '') causes.push({ reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(msg)}: message must be non-empty if specified`, field: `spec.validations[${i}].message` });
     else if (/[\r\n]/.test(msg.trim())) causes.push({ reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(msg)}: message must not contain line breaks`, field: `spec.validations[${i}].message` });
-    if (val['reason'] !== undefined && !REASONS.includes(String(val['reason']))) causes.push(notSupported(`spec.validations[${i}].reason`, val['reason'], REASONS));
+    if (val['reason'] !== undefined && !REASONS.includes(scalarText(val['reason']))) causes.push(notSupported(`spec.validations[${i}].reason`, val['reason'], REASONS));
   });
   const seenConditions = new Set<string>();
   (Array.isArray(spec['matchConditions']) ? spec['matchConditions'] : []).forEach((c, i) => {
-    const name = String(obj(c)['name'] ?? '');
+    const name = scalarText(obj(c)['name']);
     const at = `spec.matchConditions[${i}].name`;
     if (name === '') causes.push(required(at));
     else if (!QUALIFIED.test(name)) causes.push({ reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(name)}: name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`, field: at });
@@ -115,7 +115,7 @@ function policyCauses(o: KubeObject): StatusCause[] {
   });
   const seenVars = new Set<string>();
   (Array.isArray(spec['variables']) ? spec['variables'] : []).forEach((v, i) => {
-    const name = String(obj(v)['name'] ?? '');
+    const name = scalarText(obj(v)['name']);
     const at = `spec.variables[${i}].name`;
     if (name === '') causes.push(required(at, 'name is not specified'));
     else if (!CEL_IDENT.test(name)) causes.push({ reason: 'FieldValueInvalid', message: `Invalid value: ${JSON.stringify(name)}: name is not a valid CEL identifier`, field: at });
