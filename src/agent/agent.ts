@@ -253,6 +253,8 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
     while (!signal.aborted) {
       try {
         const list = await core.listNode({ fieldSelector });
+        // Stopped while the list was in flight: a watch opened now would wait for nobody.
+        if (signal.aborted) break;
         const rv = list.metadata?.resourceVersion;
         if (olderThan(rv, seen)) log.warn({ resourceVersion: rv, seen }, "the API server's history is not the one seen (resourceVersion went back): starting over from its state");
         seen = rv;
@@ -298,6 +300,8 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
         }, (timeoutSeconds + 30) * 1000);
       };
       const onAbort = (): void => finish();
+      // An abort listener added after the abort is never called.
+      if (signal.aborted) return resolve();
       signal.addEventListener('abort', onAbort, { once: true });
       arm();
       const query = { fieldSelector, allowWatchBookmarks: true, timeoutSeconds, resourceVersion };

@@ -11,7 +11,7 @@ import { ApiWriter, NotLeaderError, type WriteObserver } from '../kube/writer.js
 import { type Logger, silentLogger } from '../log.js';
 import { ownerOf, trimNode, type CachedNode } from './nodes.js';
 import type { Plan } from './planner.js';
-import { assignOwners, eligible, ownershipChanges } from './ownership.js';
+import { assignOwners, eligible, ownershipChanges, type Ownership } from './ownership.js';
 import { type QueueObserver, type QueueStats, TerminalError, WorkQueue, type WorkerResult } from './queue.js';
 import { Reconciler } from './reconcile.js';
 import type { RolloutSummary } from './status.js';
@@ -61,6 +61,9 @@ export class Controller {
   /** Policy -> generation whose terminal error (an invalid spec) was logged. */
   private readonly reported = new Map<string, number | undefined>();
   private reconciler: Reconciler | undefined;
+  /** Who owns which node, kept between reconciles: dropped on any policy event, a node added or
+   *  deleted, or a node's labels changed (a rollout changes only annotations). */
+  private owned: Ownership | undefined;
   private readonly abort = new AbortController();
   readonly writer: ApiWriter;
   private electionDone: Promise<void> = Promise.resolve();
@@ -99,6 +102,7 @@ export class Controller {
       policies: () => this.policies.list(),
       policy: (name) => this.policies.get(name),
       nodes: () => this.nodes.list(),
+      ownership: () => (this.owned ??= assignOwners(this.policies.list(), this.nodes.list())),
       writer: this.writer,
       now: this.o.now ?? Date.now,
       verifier: new ConfigzVerifier(kc, this.log),
@@ -202,6 +206,7 @@ export class Controller {
    *  to see, failures announced, configz verdicts) is void, and every policy is looked at again. */
   private historyReset(): void {
     this.resets++;
+    this.owned = undefined;
     this.reconciler?.forget();
     if (this.leading) this.resyncAll();
   }
@@ -223,6 +228,7 @@ export class Controller {
    *  priority or selector change, the spec turning valid or invalid), gaining or losing them. */
   private policyChanged(p: NodeTracingPolicy, old?: NodeTracingPolicy, deleted = false): void {
     if (deleted) this.reported.delete(p.metadata.name ?? '');
+    this.owned = undefined;
     if (!this.leading) return;
     this.enqueue(p.metadata.name);
     const same = old !== undefined && !deleted && old.metadata.generation === p.metadata.generation &&
@@ -241,6 +247,9 @@ export class Controller {
    *  invalid policy owns no node: only its own (carried) nodes concern it. */
   private nodeChanged(n: CachedNode, old?: CachedNode): void {
     this.o.onNodeEvent?.(n, old);
+    if (!old || !sameRecord(n.labels, old.labels)) this.owned = undefined;
+    // Nothing a reconcile reads changed (a heartbeat's status write): nothing to look at again.
+    if (old && sameNode(n, old)) return;
     if (!this.leading) return;
     for (const p of this.policies.list()) {
       if (!eligible(p)) continue;
@@ -277,6 +286,22 @@ export class Controller {
     if (wasLeading && this.elector) await this.elector.release().catch(() => undefined);
     await this.electionDone;
   }
+}
+
+function sameRecord(a: Record<string, string>, b: Record<string, string>): boolean {
+  let n = 0;
+  for (const k in a) {
+    if (a[k] !== b[k]) return false;
+    n++;
+  }
+  for (const _ in b) n--;
+  return n === 0;
+}
+
+/** The same in every field the controller reads. */
+function sameNode(a: CachedNode, b: CachedNode): boolean {
+  return a.name === b.name && a.uid === b.uid && a.ready === b.ready && a.kubeletVersion === b.kubeletVersion &&
+    sameRecord(a.labels, b.labels) && sameRecord(a.ours, b.ours);
 }
 
 /** A 404 listing policies almost always means the CRD is not installed (or was deleted). */

@@ -58,6 +58,8 @@ export interface PlanNode {
   targetHash: string;
   /** nodetracing.dev/message (or a configz disagreement): not planned on, only reported. */
   message?: string;
+  /** nodeOrderKey(uid, targetHash), when the caller keeps it (computed here otherwise). */
+  orderKey?: string;
 }
 
 export interface PlanInput {
@@ -164,6 +166,31 @@ function finishedWith(n: PlanNode, hash: string): boolean {
   return n.stateHash === hash && (n.state === 'Applied' || n.state === 'Failed' || n.state === 'RolledBack');
 }
 
+type Keyed = { name: string; key: string };
+
+/** Release order: nodeOrderKey, then name. */
+function before(a: Keyed, b: Keyed): boolean {
+  return a.key < b.key || (a.key === b.key && a.name < b.name);
+}
+
+/** The names of the first k nodes in release order. A reconcile usually fills one or two freed
+ *  slots out of thousands of pending nodes: keep the k first, not a full sort. */
+function firstInOrder(nodes: PlanNode[], k: number): string[] {
+  const keyed = (n: PlanNode): Keyed => ({ name: n.name, key: n.orderKey ?? nodeOrderKey(n.uid, n.targetHash) });
+  if (k >= nodes.length / 8) return nodes.map(keyed).sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0)).slice(0, k).map((c) => c.name);
+  const best: Keyed[] = [];
+  for (const n of nodes) {
+    const c = keyed(n);
+    const last = best[best.length - 1];
+    if (best.length === k && last !== undefined && !before(c, last)) continue;
+    let i = best.length;
+    while (i > 0 && before(c, best[i - 1] as Keyed)) i--;
+    best.splice(i, 0, c);
+    if (best.length > k) best.pop();
+  }
+  return best.map((c) => c.name);
+}
+
 export function planRollout(input: PlanInput): Plan {
   const { nodes, rollout, now } = input;
   const borrowed = input.borrowed ?? 0;
@@ -172,7 +199,7 @@ export function planRollout(input: PlanInput): Plan {
   const counts: Record<NodePhase, number> = { Updated: 0, Soaking: 0, InProgress: 0, Failed: 0, Pending: 0 };
   let unavailable = borrowed;
   let earliest: number | undefined;
-  const candidates: { name: string; key: string }[] = [];
+  const candidates: PlanNode[] = [];
 
   for (const n of nodes) {
     const c = classify(n, rollout, now);
@@ -182,7 +209,7 @@ export function planRollout(input: PlanInput): Plan {
     if (c.deadline !== undefined && (earliest === undefined || c.deadline < earliest)) earliest = c.deadline;
     const holdsSlot = c.phase === 'InProgress' || c.phase === 'Soaking' || (c.phase === 'Failed' && !c.rolledBack);
     if (holdsSlot || !n.ready) unavailable++;
-    if (c.phase === 'Pending' && n.ready) candidates.push({ name: n.name, key: nodeOrderKey(n.uid, n.targetHash) });
+    if (c.phase === 'Pending' && n.ready) candidates.push(n);
   }
 
   const maxUnavailable = resolveMaxUnavailable(rollout.maxUnavailable, nodes.length);
@@ -190,10 +217,7 @@ export function planRollout(input: PlanInput): Plan {
   const paused = rollout.paused;
   let release: string[] = [];
   const slots = maxUnavailable - unavailable;
-  if (!paused && !halted && slots > 0) {
-    candidates.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    release = candidates.slice(0, slots).map((c) => c.name);
-  }
+  if (!paused && !halted && slots > 0) release = firstInOrder(candidates, slots);
 
   const plan: Plan = {
     release,

@@ -9,7 +9,7 @@ import { formatFieldError } from '../validate/errors.js';
 import type { ApiWriter } from '../kube/writer.js';
 import { collect, hasOurConfig, invalidSummary, rolloutFor, summarize, type Collected, type Target } from './collect.js';
 import { ownerOf, toPlanNode, type CachedNode } from './nodes.js';
-import { assignOwners } from './ownership.js';
+import { assignOwners, type Ownership } from './ownership.js';
 import { inFlight, planRollout, type Plan, type PlanNode } from './planner.js';
 import { buildStatus, describeFailure, sameStatus, transitions, type RolloutSummary } from './status.js';
 import { TerminalError } from './queue.js';
@@ -25,6 +25,9 @@ export interface ReconcileDeps {
   policies: () => NodeTracingPolicy[];
   policy: (name: string) => NodeTracingPolicy | undefined;
   nodes: () => CachedNode[];
+  /** Who owns which node, when the caller keeps it between reconciles (it changes only with the
+   *  policies and the nodes' labels); computed from policies() and nodes() otherwise. */
+  ownership?: () => Ownership;
   writer: ApiWriter;
   now: () => number;
   verifier?: ConfigzVerifier;
@@ -90,6 +93,10 @@ export class Reconciler {
     this.d.verifier?.forget();
   }
 
+  private owners(): Ownership {
+    return this.d.ownership ? this.d.ownership() : assignOwners(this.d.policies(), this.d.nodes());
+  }
+
   /** Never decide, write status or release nodes from caches that may miss what the server
    *  has: wait for them to be listed again. */
   async reconcile(name: string): Promise<Result> {
@@ -127,7 +134,7 @@ export class Reconciler {
     if (checked.ok) this.lastRollout.set(name, rollout);
 
     const now = this.d.now();
-    const c = collect(policy, this.d.nodes(), assignOwners(this.d.policies(), this.d.nodes()), deleting, rollout, now);
+    const c = collect(policy, this.d.nodes(), this.owners(), deleting, rollout, now);
     const planNodes = [
       ...c.targets.map((t) => this.expectations.overlay(toPlanNode(t.node, t.hash))),
       ...c.removals.map((n) => this.expectations.overlay(toPlanNode(n, REMOVED_HASH))),
@@ -155,7 +162,9 @@ export class Reconciler {
   /** Writes the plan: the batch released (the planner already counted every one of them), and
    *  our annotations cleared from nodes whose removal is done. */
   private async act(policy: NodeTracingPolicy, plan: Plan, c: Collected, now: number): Promise<void> {
-    const byName = new Map(c.targets.map((t) => [t.node.name, t]));
+    // Only the released nodes are looked up (a few, out of thousands of targets).
+    const released = new Set(plan.release);
+    const byName = new Map(plan.release.length === 0 ? [] : c.targets.filter((t) => released.has(t.node.name)).map((t) => [t.node.name, t]));
     await Promise.all(
       plan.release.map((nodeName) => {
         const t = byName.get(nodeName);
@@ -183,6 +192,7 @@ export class Reconciler {
 
   /** One Warning event per failed node and hash, with why (the kubelet's words, or a timeout). */
   private async announceFailures(policy: NodeTracingPolicy, plan: Plan, nodes: PlanNode[], rollout: ResolvedRollout): Promise<void> {
+    if (plan.failed === 0) return;
     const name = policy.metadata.name ?? '';
     const seen = this.announced.get(name) ?? new Set<string>();
     this.announced.set(name, seen);
@@ -229,7 +239,7 @@ export class Reconciler {
    *  configuration off the nodes nobody else owns now (another owner's release replaces it in
    *  one restart), with its last known rollout settings or the defaults, never paused. */
   private async cleanupOrphans(name: string, stillFresh: () => void): Promise<Result> {
-    const own = assignOwners(this.d.policies(), this.d.nodes());
+    const own = this.owners();
     const rollout = { ...(this.lastRollout.get(name) ?? ROLLOUT_DEFAULTS), paused: false };
     const now = this.d.now();
     const carrying = this.d.nodes().filter((n) => ownerOf(n) === name && hasOurConfig(n));
