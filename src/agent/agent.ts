@@ -15,6 +15,7 @@ import {
   REMOVED_HASH,
 } from '../api/annotations.js';
 import { type ApplyResult, applyDesired, type PhaseHook } from './apply.js';
+import type { FsOps } from './atomic.js';
 import { mergePatch } from '../kube/client.js';
 import { olderThan } from '../kube/informer.js';
 import { type DetectOptions, detectKubeletLayout, type KubeletLayout } from './detect.js';
@@ -76,6 +77,8 @@ export interface RunAgentOptions {
   signal?: AbortSignal;
   log?: Logger;
   onPhase?: PhaseHook;
+  /** How the apply reads and writes files (default: fs/promises). */
+  fs?: FsOps;
   /** Wraps each apply (e.g. in a span continuing the rollout's traceparent). */
   wrapApply?: (ctx: { hash: string; traceparent?: string }, fn: () => Promise<ApplyResult>) => Promise<ApplyResult>;
   /** Server-side watch timeout; a silent watch is dropped after this plus 30 s. Default 300. */
@@ -227,6 +230,7 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
           timeoutMs: o.timeoutMs ?? 120_000,
           pollMs: o.pollMs ?? 1_000,
           ...(o.onPhase ? { onPhase: o.onPhase } : {}),
+          ...(o.fs ? { fs: o.fs } : {}),
         });
       } catch (e: unknown) {
         return { state: 'Failed', restarted: false, message: `apply failed: ${errText(e)}`, durationMs: clock.now() - started };
