@@ -246,6 +246,9 @@ function collectorSteps(kubeconfig: string, c: SimCollector): string[] {
   ];
 }
 
+/** From this many nodes `kto sim` runs its agents in a worker thread (see SimClusterOptions.agentThread). */
+const AGENT_THREAD_FROM_NODES = 1000;
+
 export async function simCommand(f: SimFlags): Promise<number> {
   const t0 = performance.now();
   const problem = clusterFlagProblem(f);
@@ -261,7 +264,9 @@ export async function simCommand(f: SimFlags): Promise<number> {
   const cluster = await SimCluster.start({
     ...options,
     waitForAgents: false,
-    agentLog: createLogger('agent', 'warn'),
+    // Thousands of agents on a core of their own; a few are cheaper in process than a thread's
+    // start. As installed, each agent has its own Node-bound identity, which is made here.
+    ...(f.asInstalled || f.nodes < AGENT_THREAD_FROM_NODES ? { agentLog: createLogger('agent', 'warn') } : { agentThread: { logLevel: 'warn' } }),
     ...(f.asInstalled ? asInstalledClusterOptions() : {}),
     ...(f.kubeletSpansPerSecond > 0 ? { kubeletSpans: { spansPerSecond: f.kubeletSpansPerSecond } } : {}),
   });
@@ -300,7 +305,12 @@ export async function simCommand(f: SimFlags): Promise<number> {
     ].join('\n'),
   );
   const stopReporting = cluster.kubeletTracing && reportExportErrors(cluster.kubeletTracing, (l) => process.stdout.write(l));
-  if (f.agents) void cluster.agentsReady().then(() => process.stdout.write(`${f.nodes} node agents watching their node (${seconds()} s)\n`));
+  if (f.agents) {
+    void cluster.agentsReady().then(
+      () => process.stdout.write(`${f.nodes} node agents watching their node (${seconds()} s)\n`),
+      (e: unknown) => process.stderr.write(`kto sim: ${e instanceof Error ? e.message : String(e)}\n`),
+    );
+  }
   await untilSignal();
   stopReporting?.();
   await cluster.stop();
