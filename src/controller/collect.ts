@@ -53,8 +53,9 @@ export function collect(policy: NodeTracingPolicy, nodes: CachedNode[], own: Own
   const lost = new Set(own.lost.get(name) ?? []);
   for (const node of nodes) {
     const owner = own.owner.get(node.name);
-    if (!deleting && lost.has(node.name) && owner !== undefined) out.conflicts.push({ node: node.name, owner });
-    if (!deleting && (owner === name || lost.has(node.name))) out.selected++;
+    const isLost = lost.size > 0 && lost.has(node.name);
+    if (!deleting && isLost && owner !== undefined) out.conflicts.push({ node: node.name, owner });
+    if (!deleting && (owner === name || isLost)) out.selected++;
     if (!deleting && owner === name) {
       const r = renderFor(node.kubeletVersion);
       if (r.supported) {
@@ -102,7 +103,8 @@ export function summarize(policy: NodeTracingPolicy, plan: Plan, planned: PlanNo
     generation: policy.metadata.generation ?? 0,
     configHash: intentHash(policy.spec),
     target: c.targets.length,
-    updated: c.targets.filter((t) => plan.phases[t.node.name] === 'Updated').length,
+    // The plan counts targets and removals together; the removals are few.
+    updated: plan.updated - c.removals.filter((n) => plan.phases[n.name] === 'Updated').length,
     failed: plan.failed,
     unsupported: c.unsupported,
     paused: plan.paused,

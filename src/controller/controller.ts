@@ -28,6 +28,8 @@ export interface ControllerOptions {
   /** Skip leader election (a single replica, e.g. the demo). */
   noLeaderElection?: boolean;
   concurrency?: number;
+  /** Node events of one policy within this long go to one reconcile (default NODE_BATCH_MS). */
+  nodeBatchMs?: number;
   now?: () => number;
   log?: Logger;
   onPlan?: (policy: string, plan: Plan, summary: RolloutSummary) => void;
@@ -46,6 +48,13 @@ export interface ControllerOptions {
   /** Told about every Node event as the cache takes it in (the bench times slot hand-overs). */
   onNodeEvent?: (n: CachedNode, old: CachedNode | undefined) => void;
 }
+
+/** How long a Node event waits for others before its policy is reconciled, as the Job
+ *  controller batches its Pods' updates (syncJobBatchPeriod) and the EndpointSlice controller its
+ *  endpoints' (endpointUpdatesBatchPeriod): a reconcile reads every node of its policy, and
+ *  during a rollout of thousands of nodes their events come hundreds a second. Short beside the
+ *  kubelet restart a slot waits for. */
+export const NODE_BATCH_MS = 10;
 
 export class Controller {
   readonly identity: string;
@@ -224,6 +233,11 @@ export class Controller {
     if (name && this.leading) this.queue.add(name);
   }
 
+  /** A node event's policy: reconciled once the events that come with it are in. */
+  private enqueueBatched(name: string | undefined): void {
+    if (name && this.leading) this.queue.addAfter(name, this.o.nodeBatchMs ?? NODE_BATCH_MS);
+  }
+
   /** A policy event: that policy, and every policy whose nodes it changes hands of (a delete, a
    *  priority or selector change, the spec turning valid or invalid), gaining or losing them. */
   private policyChanged(p: NodeTracingPolicy, old?: NodeTracingPolicy, deleted = false): void {
@@ -254,11 +268,11 @@ export class Controller {
     for (const p of this.policies.list()) {
       if (!eligible(p)) continue;
       if (selectorMatches(p.spec.nodeSelector, n.labels) || (old && selectorMatches(p.spec.nodeSelector, old.labels))) {
-        this.enqueue(p.metadata.name);
+        this.enqueueBatched(p.metadata.name);
       }
     }
-    this.enqueue(ownerOf(n));
-    if (old) this.enqueue(ownerOf(old));
+    this.enqueueBatched(ownerOf(n));
+    if (old) this.enqueueBatched(ownerOf(old));
   }
 
   /** The work queue now (metrics). */

@@ -126,33 +126,39 @@ interface Classified {
   deadline?: number;
 }
 
+// The verdicts without a deadline, shared: thousands of nodes are classified per reconcile.
+const UPDATED: Classified = { phase: 'Updated', timedOut: false };
+const PENDING: Classified = { phase: 'Pending', timedOut: false };
+const IN_PROGRESS: Classified = { phase: 'InProgress', timedOut: false };
+const TIMED_OUT: Classified = { phase: 'Failed', timedOut: true };
+const FAILED: Classified = { phase: 'Failed', timedOut: false, rolledBack: false };
+const ROLLED_BACK: Classified = { phase: 'Failed', timedOut: false, rolledBack: true };
+
 function classify(n: PlanNode, r: ResolvedRollout, now: number): Classified {
   const T = n.targetHash;
-  if (n.stateHash === T && (n.state === 'Failed' || n.state === 'RolledBack')) {
-    return { phase: 'Failed', timedOut: false, rolledBack: n.state === 'RolledBack' };
-  }
+  if (n.stateHash === T && (n.state === 'Failed' || n.state === 'RolledBack')) return n.state === 'RolledBack' ? ROLLED_BACK : FAILED;
   const reportsApplied = n.state === undefined || (n.state === 'Applied' && n.stateHash === T);
   if (n.appliedHash === T && reportsApplied && n.ready) {
     const soakEnd = n.stateTimeMs === undefined ? undefined : n.stateTimeMs + r.minReadySeconds * 1000;
     if (soakEnd !== undefined && now < soakEnd) return { phase: 'Soaking', timedOut: false, deadline: soakEnd };
-    return { phase: 'Updated', timedOut: false };
+    return UPDATED;
   }
   if (n.desiredHash === T) {
-    if (n.desiredTimeMs === undefined) return { phase: 'InProgress', timedOut: false };
+    if (n.desiredTimeMs === undefined) return IN_PROGRESS;
     const timeout = n.desiredTimeMs + r.nodeTimeoutSeconds * 1000;
-    if (now >= timeout) return { phase: 'Failed', timedOut: true };
+    if (now >= timeout) return TIMED_OUT;
     return { phase: 'InProgress', timedOut: false, deadline: timeout };
   }
   if (n.desiredHash !== undefined && !finishedWith(n, n.desiredHash)) {
     // Released for an older config (the spec changed mid-rollout) and its agent has not
     // finished with it: the kubelet may be restarting right now, so the node holds its slot
     // until the agent reports, and is released for T only after that.
-    if (n.desiredTimeMs === undefined) return { phase: 'InProgress', timedOut: false };
+    if (n.desiredTimeMs === undefined) return IN_PROGRESS;
     const timeout = n.desiredTimeMs + r.nodeTimeoutSeconds * 1000;
-    if (now >= timeout) return { phase: 'Failed', timedOut: true };
+    if (now >= timeout) return TIMED_OUT;
     return { phase: 'InProgress', timedOut: false, deadline: timeout };
   }
-  return { phase: 'Pending', timedOut: false };
+  return PENDING;
 }
 
 /** Released (for any hash) and its agent has not finished with that release, within the
@@ -194,16 +200,17 @@ function firstInOrder(nodes: PlanNode[], k: number): string[] {
 export function planRollout(input: PlanInput): Plan {
   const { nodes, rollout, now } = input;
   const borrowed = input.borrowed ?? 0;
-  const phases: Record<string, NodePhase> = {};
+  const phaseOf: NodePhase[] = new Array<NodePhase>(nodes.length);
   const timedOut: string[] = [];
   const counts: Record<NodePhase, number> = { Updated: 0, Soaking: 0, InProgress: 0, Failed: 0, Pending: 0 };
   let unavailable = borrowed;
   let earliest: number | undefined;
   const candidates: PlanNode[] = [];
 
-  for (const n of nodes) {
+  for (let i = 0; i < nodes.length; i++) {
+    const n = nodes[i] as PlanNode;
     const c = classify(n, rollout, now);
-    phases[n.name] = c.phase;
+    phaseOf[i] = c.phase;
     counts[c.phase]++;
     if (c.timedOut) timedOut.push(n.name);
     if (c.deadline !== undefined && (earliest === undefined || c.deadline < earliest)) earliest = c.deadline;
@@ -221,7 +228,7 @@ export function planRollout(input: PlanInput): Plan {
 
   const plan: Plan = {
     release,
-    phases,
+    phases: {},
     timedOut,
     updated: counts.Updated,
     failed: counts.Failed,
@@ -236,5 +243,18 @@ export function planRollout(input: PlanInput): Plan {
     done: !paused && !halted && counts.Updated + counts.Failed === nodes.length,
   };
   if (earliest !== undefined) plan.requeueAfterMs = Math.max(0, earliest - now);
+  // Every node's phase by name is made when first read: a reconcile of thousands of nodes mostly
+  // needs the counts and the release, and filling a record of thousands of names was the
+  // largest part of its planning.
+  Object.defineProperty(plan, 'phases', {
+    enumerable: true,
+    configurable: true,
+    get() {
+      const phases: Record<string, NodePhase> = {};
+      nodes.forEach((n, i) => (phases[n.name] = phaseOf[i] as NodePhase));
+      Object.defineProperty(plan, 'phases', { value: phases, enumerable: true, writable: true, configurable: true });
+      return phases;
+    },
+  });
   return plan;
 }

@@ -65,6 +65,7 @@ class Expectations {
     this.pending.set(node, { hash, timeMs });
   }
   overlay(n: PlanNode): PlanNode {
+    if (this.pending.size === 0) return n;
     const e = this.pending.get(n.name);
     if (!e) return n;
     if (n.desiredHash === e.hash) {
@@ -135,10 +136,9 @@ export class Reconciler {
 
     const now = this.d.now();
     const c = collect(policy, this.d.nodes(), this.owners(), deleting, rollout, now);
-    const planNodes = [
-      ...c.targets.map((t) => this.expectations.overlay(toPlanNode(t.node, t.hash))),
-      ...c.removals.map((n) => this.expectations.overlay(toPlanNode(n, REMOVED_HASH))),
-    ];
+    const planNodes: PlanNode[] = [];
+    for (const t of c.targets) planNodes.push(this.expectations.overlay(toPlanNode(t.node, t.hash)));
+    for (const n of c.removals) planNodes.push(this.expectations.overlay(toPlanNode(n, REMOVED_HASH)));
     const verified = this.d.verifier ? await this.d.verifier.check(policy, planNodes, c.targets) : planNodes;
     const decide = () => planRollout({ nodes: verified, rollout, now, borrowed: c.borrowed });
     const plan = this.d.planned ? this.d.planned(decide) : decide();
