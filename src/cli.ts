@@ -132,6 +132,7 @@ export function buildProgram(name = 'kto'): Command {
     .addOption(new Option('--lease-duration <duration>', 'how long standbys wait after the last renewal before taking the Lease').argParser(duration).default(15_000, '15s'))
     .addOption(new Option('--renew-deadline <duration>', 'how long the leader keeps trying to renew before it stops acting (< --lease-duration)').argParser(duration).default(10_000, '10s'))
     .addOption(new Option('--retry-period <duration>', 'how often the Lease is renewed or tried (--renew-deadline > 1.2 x this)').argParser(duration).default(2_000, '2s'))
+    .addOption(new Option('--reverify <duration>', "with verify: Configz, how often a verified node's /configz is read again, to find a kubelet restarted on another config (drift)").argParser(duration).default(300_000, '5m'))
     .hook('preAction', (cmd) => {
       // client-go's leaderelection rules: otherwise a leader can lose the Lease while still acting.
       const o = cmd.opts<ControllerFlags>();
@@ -154,7 +155,8 @@ export function buildProgram(name = 'kto'): Command {
     .option('--config-dir <path>', 'kubelet --config-dir (host path) when it cannot be detected')
     .option('--restart-command <cmd>', 'command that restarts the kubelet', 'nsenter -t 1 -m -- systemctl restart kubelet')
     .option('--health-url <url>', "the kubelet's healthz", 'http://127.0.0.1:10248/healthz')
-    .option('--timeout-seconds <n>', 'time the kubelet gets to become healthy', positiveInt, 120);
+    .option('--timeout-seconds <n>', 'time the kubelet gets to become healthy', positiveInt, 120)
+    .option('--drift-check-seconds <n>', 'how often the files the agent applied are checked again for drift, besides the file watch (0: no drift detection)', nonNegativeInt, 60);
   // The agent shares the host's network (to reach the kubelet's 127.0.0.1:10248): a host port.
   serviceOptions(agent, 'host port of /metrics, /healthz, /readyz (0: none)', 9809).action(async (opts: AgentFlags) => {
     process.exitCode = await agentCommand(opts);
@@ -173,6 +175,7 @@ export function buildProgram(name = 'kto'): Command {
     .requiredOption('--kubeconfig <path>', 'where to write the kubeconfig')
     .option('--port <port>', 'API server port (0: any free port)', nonNegativeInt, 0)
     .option('--no-agents', 'do not run the node agents (tests that run their own)')
+    .option('--drift-check-seconds <n>', "how often each agent checks its node's files again for drift, besides its file watch (0: no drift detection)", nonNegativeInt, 60)
     .option('--no-crd', 'do not pre-install the NodeTracingPolicy CRD (as installing the chart does)')
     .option('--keep', 'keep the node host directories on exit', false)
     .option('--state-dir <dir>', 'persist the API server state here')

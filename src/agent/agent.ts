@@ -19,13 +19,15 @@ import type { FsOps } from './atomic.js';
 import { mergePatch } from '../kube/client.js';
 import { olderThan } from '../kube/informer.js';
 import { type DetectOptions, detectKubeletLayout, type KubeletLayout } from './detect.js';
+import { repairRequested } from './drift.js';
+import { type DriftOptions, DriftWatch } from './drift-watch.js';
 import type { KubeletConfigObject } from './files.js';
 import { type Logger, silentLogger } from '../log.js';
 import { type Clock, type KubeletHealthProbeWithError, type KubeletRestarter, realClock } from './interfaces.js';
 
 export type AgentAction =
   | { kind: 'none'; reason: string }
-  | { kind: 'apply'; hash: string; config: KubeletConfigObject | null; traceparent?: string; resume: boolean }
+  | { kind: 'apply'; hash: string; config: KubeletConfigObject | null; traceparent?: string; resume: boolean; repair?: boolean }
   | { kind: 'reject'; hash: string; message: string };
 
 const TERMINAL: ReadonlySet<string> = new Set<AgentState>(['Applied', 'RolledBack', 'Failed']);
@@ -34,7 +36,9 @@ const TERMINAL: ReadonlySet<string> = new Set<AgentState>(['Applied', 'RolledBac
  * What to do for the node's annotations. `finished` is the hash this process last finished, so a
  * stale event that still shows our own 'Applying' does not trigger a second run.
  * A hash that ended RolledBack or Failed is not retried: the kubelet refused it once, and
- * retrying would flap the node; the controller moves on with a new desired hash.
+ * retrying would flap the node; the controller moves on with a new desired hash. A hash that
+ * drifted is applied again only when the controller releases its repair (within the rollout's
+ * maxUnavailable): the agent never repairs on its own.
  */
 export function decideAction(annotations: Record<string, string> | undefined, finished?: string): AgentAction {
   const a = annotations ?? {};
@@ -42,11 +46,12 @@ export function decideAction(annotations: Record<string, string> | undefined, fi
   if (hash === undefined || hash === '') return { kind: 'none', reason: 'no desired config' };
   const state = a[A_STATE];
   const stateHash = a[A_STATE_HASH];
-  if (stateHash === hash && state !== undefined && TERMINAL.has(state)) return { kind: 'none', reason: `${state} ${hash}` };
+  const repair = repairRequested(a);
+  if (stateHash === hash && state !== undefined && (TERMINAL.has(state) || state === 'Drifted') && !repair) return { kind: 'none', reason: `${state} ${hash}` };
   const resume = stateHash === hash && state === 'Applying';
   if (resume && finished === hash) return { kind: 'none', reason: `finished ${hash}, report pending` };
   const traceparent = a[A_TRACEPARENT];
-  const tp = traceparent !== undefined && traceparent !== '' ? { traceparent } : {};
+  const tp = { ...(traceparent !== undefined && traceparent !== '' ? { traceparent } : {}), ...(repair ? { repair } : {}) };
   const raw = a[A_DESIRED_CONFIG];
   if (hash === REMOVED_HASH || raw === '') return { kind: 'apply', hash, config: null, resume, ...tp };
   if (raw === undefined) return { kind: 'none', reason: `desired hash ${hash} without a desired config` };
@@ -81,6 +86,10 @@ export interface RunAgentOptions {
   fs?: FsOps;
   /** Wraps each apply (e.g. in a span continuing the rollout's traceparent). */
   wrapApply?: (ctx: { hash: string; traceparent?: string }, fn: () => Promise<ApplyResult>) => Promise<ApplyResult>;
+  /** Watching what the agent applied for drift (drift-watch.ts); false: never look again. */
+  drift?: DriftOptions | false;
+  /** Told when the agent reports drift (the message), or its end (undefined). */
+  onDrift?: (message: string | undefined) => void;
   /** Server-side watch timeout; a silent watch is dropped after this plus 30 s. Default 300. */
   watchTimeoutSeconds?: number;
   backoff?: { initialMs: number; maxMs: number };
@@ -136,6 +145,9 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
   };
 
   let detected: KubeletLayout | undefined;
+  /** The kubelet version the layout was detected for: an upgrade may change what it honours. */
+  let detectedFor: string | undefined;
+  const drift = o.drift === false ? undefined : new DriftWatch(o.drift ?? {}, bump, log);
   const watcher = watchOwnNode();
   let pending: { patch: Patch } | undefined;
   let finished: string | undefined;
@@ -158,13 +170,29 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
       continue;
     }
     const seen = changes;
+    const version = latest?.status?.nodeInfo?.kubeletVersion;
+    if (detected !== undefined && detectedFor !== version) detected = undefined;
     if (detected === undefined && latest !== undefined && o.layout === undefined) {
+      detectedFor = version;
       // Look at the kubelet before any work arrives, so a release is acted on at once; an
       // error here is retried when the apply needs the layout.
       detected = await detectKubeletLayout(detectOptions()).catch(() => undefined);
     }
     const action = decideAction(latest?.metadata?.annotations, finished);
     if (action.kind === 'none') {
+      // Nothing to apply: is what we applied still there?
+      const report = await drift?.step(latest?.metadata?.annotations, o.layout ?? detected, clock.now()).catch((e: unknown) => {
+        log.warn({ err: e }, 'checking the kubelet config for drift failed');
+        return undefined;
+      });
+      if (report) {
+        const message = report[A_MESSAGE];
+        if (report[A_STATE] === 'Applied') log.info({}, 'the kubelet config is back to what was applied');
+        else log.warn({ state: report[A_STATE] }, `kubelet config drifted: ${message ?? ''}`);
+        o.onDrift?.(report[A_STATE] === 'Applied' ? undefined : (message ?? ''));
+        pending = { patch: report };
+        continue;
+      }
       if (changes === seen && !signal.aborted) await new Promise<void>((r) => (wakeUp = r));
       continue;
     }
@@ -205,6 +233,7 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
       await patch(pending.patch).catch((e: unknown) => log.warn({ err: e }, 'final report failed'));
     }
   }
+  drift?.close();
   await watcher;
 
   async function runOne(action: Extract<AgentAction, { kind: 'apply' }>): Promise<ApplyResult> {
@@ -218,7 +247,10 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
     const run = async (): Promise<ApplyResult> => {
       try {
         // Detected once and reused: kubelet flags change only with a kubelet reinstall, and a
-        // failed apply forgets the layout so the next one looks again.
+        // failed apply forgets the layout so the next one looks again; so does a repair (the
+        // drift may be a kubelet restarted with other flags).
+        if (action.repair) detected = undefined;
+        if (detected === undefined) detectedFor = latest?.status?.nodeInfo?.kubeletVersion;
         detected ??= o.layout ?? (await detectKubeletLayout(detectOptions()));
         const layout = detected;
         return await applyDesired({
@@ -231,6 +263,7 @@ export async function runAgent(o: RunAgentOptions): Promise<void> {
           pollMs: o.pollMs ?? 1_000,
           ...(o.onPhase ? { onPhase: o.onPhase } : {}),
           ...(o.fs ? { fs: o.fs } : {}),
+          ...(action.repair ? { forceRestart: true } : {}),
         });
       } catch (e: unknown) {
         return { state: 'Failed', restarted: false, message: `apply failed: ${errText(e)}`, durationMs: clock.now() - started };

@@ -42,6 +42,9 @@ export interface ApplyOptions {
   pollMs: number;
   onPhase?: PhaseHook;
   fs?: FsOps;
+  /** A drift repair: restart the kubelet even when the files already say what is desired (it
+   *  may have restarted on the drifted ones, or, with verify: Configz, run another config). */
+  forceRestart?: boolean;
 }
 
 export interface ApplyResult {
@@ -105,7 +108,7 @@ export async function applyDesired(o: ApplyOptions): Promise<ApplyResult> {
   // file and the config): go back to the exact bytes from before it, then plan afresh.
   if (journal) await restoreSnapshot(journal.snapshot, fs);
   const changes = await planChanges(o.layout, o.desired.config, fs);
-  if (changes.length === 0 && journal === undefined) return done('Applied', false);
+  if (changes.length === 0 && journal === undefined && !o.forceRestart) return done('Applied', false);
 
   // An interrupted apply's journal holds the real previous bytes; otherwise take them now.
   const snapshot = journal?.snapshot ?? (await takeSnapshot(managedFiles(o.layout), fs));

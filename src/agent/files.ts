@@ -4,9 +4,9 @@
 //   main mode: we edit the kubelet's own config comment-preservingly. A state file next to it
 //   records which paths we set and what was there before, so removal restores the user's own
 //   values and never deletes them. A backup of the original is kept once.
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { isMap, isNode, parse, parseDocument, stringify, type Document } from 'yaml';
 import { DROPIN_FILE } from '../api/annotations.js';
 import { type FsOps, realFsOps, removeFileDurable, writeFileAtomic } from './atomic.js';
@@ -78,8 +78,13 @@ export async function planChanges(layout: KubeletLayout, config: KubeletConfigOb
 
 export async function writeChanges(changes: readonly FileChange[], ops: FsOps = realFsOps): Promise<void> {
   for (const c of changes) {
-    if (c.content === null) await removeFileDurable(c.path, ops);
-    else await writeFileAtomic(c.path, c.content, ops);
+    if (c.content === null) {
+      await removeFileDurable(c.path, ops);
+      continue;
+    }
+    // Someone may have removed the whole drop-in directory (a drift repair puts it back).
+    await mkdir(dirname(c.path), { recursive: true });
+    await writeFileAtomic(c.path, c.content, ops);
   }
 }
 
@@ -140,7 +145,7 @@ async function readState(path: string, ops: FsOps): Promise<MainState | undefine
 }
 
 /** Paths of the desired config we manage: top-level fields, and featureGates gate by gate. */
-function desiredPaths(config: KubeletConfigObject): Array<{ path: string[]; value: unknown }> {
+export function desiredPaths(config: KubeletConfigObject): Array<{ path: string[]; value: unknown }> {
   const out: Array<{ path: string[]; value: unknown }> = [];
   for (const [k, v] of Object.entries(config)) {
     if (k === 'apiVersion' || k === 'kind' || v === undefined) continue;

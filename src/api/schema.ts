@@ -128,6 +128,13 @@ const rollout: JsonSchema = {
       description:
         'AgentReport trusts the node agent and node Ready; Configz also reads the kubelet /configz through the API server (needs get on nodes/proxy).',
     },
+    drift: {
+      type: 'string',
+      enum: ['Repair', 'Report'],
+      default: 'Repair',
+      description:
+        'What to do about a node whose configuration drifted from what was rolled out to it (its drop-in edited, deleted or back after removal, the managed keys of its main config rewritten, or with verify: Configz its kubelet running another config): Repair hands the node its config again in one kubelet restart, within maxUnavailable and not while paused; Report only reports it (the node\'s nodetracing.dev/state Drifted, a Warning event, status.drifted, kto_drifted_nodes).',
+    },
   },
 };
 
@@ -144,7 +151,7 @@ const spec: JsonSchema = {
       enum: ['Auto', 'Always', 'Never'],
       default: 'Auto',
       description:
-        'KubeletTracing feature gate: Auto writes it only where the kubelet needs it (1.25-1.26); Always writes it where it is accepted (1.25-1.36); Never never writes it (1.25-1.26 nodes are then Unsupported).',
+        'KubeletTracing feature gate: Auto writes it only where the kubelet needs it (1.25-1.26); Always writes it where it can still be turned off (1.25-1.33: from 1.34 it is locked on, and a kubelet upgraded within the version skew to 1.37 would refuse to start on it); Never never writes it (1.25-1.26 nodes are then Unsupported).',
     },
     priority: {
       type: 'integer',
@@ -203,10 +210,14 @@ const status: JsonSchema = {
     failedNodes: count('Target nodes whose apply failed or timed out (rolled back).'),
     unsupportedNodes: count('Target nodes whose kubelet cannot take this configuration.'),
     conflictingNodes: count('Selected nodes that another policy owns (higher priority, or the same priority and a name sorting first).'),
+    driftedNodes: count('Target nodes whose configuration drifted from what was rolled out to them, not (yet) repaired.'),
     failures: nodeList('Failed target nodes (failedNodes is the total), each with why.', {
       reason: { type: 'string', enum: ['RolledBack', 'Failed', 'TimedOut'], description: 'RolledBack: the kubelet was unhealthy on the new config and the agent restored the old one; Failed: the agent could not apply or roll back, or /configz disagreed; TimedOut: no result within nodeTimeoutSeconds.' },
       message: { type: 'string', maxLength: STATUS_MESSAGE_MAX, description: "The agent's report, with the kubelet's own error." },
     }, ['reason']),
+    drifted: nodeList('Drifted target nodes (driftedNodes is the total), each with what changed.', {
+      message: { type: 'string', maxLength: STATUS_MESSAGE_MAX, description: "What changed on the node, in its agent's words, or how its kubelet's /configz disagrees." },
+    }, ['message']),
     unsupported: nodeList('Unsupported nodes (unsupportedNodes is the total), each with why.', {
       kubeletVersion: { type: 'string', maxLength: 253, description: "The node's kubelet version (status.nodeInfo.kubeletVersion)." },
       message: { type: 'string', maxLength: STATUS_MESSAGE_MAX, description: 'Why that kubelet cannot take the configuration.' },

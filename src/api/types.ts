@@ -12,6 +12,8 @@ export const FINALIZER = `${GROUP}/cleanup`;
 
 export type FeatureGateMode = 'Auto' | 'Always' | 'Never';
 export type VerifyMode = 'AgentReport' | 'Configz';
+/** What the controller does about a node whose configuration drifted from what was rolled out. */
+export type DriftMode = 'Repair' | 'Report';
 
 export interface LabelSelectorRequirement {
   key: string;
@@ -36,6 +38,7 @@ export interface RolloutSpec {
   nodeTimeoutSeconds?: number;
   maxFailures?: number;
   verify?: VerifyMode;
+  drift?: DriftMode;
 }
 
 export interface NodeTracingPolicySpec {
@@ -71,6 +74,13 @@ export interface FailedNodeStatus {
   message?: string;
 }
 
+/** A target node whose configuration no longer matches what was rolled out to it. */
+export interface DriftedNodeStatus {
+  node: string;
+  /** What changed, in the agent's words (or how /configz disagrees). */
+  message: string;
+}
+
 /** A selected node that another policy owns. */
 export interface ConflictingNodeStatus {
   node: string;
@@ -85,8 +95,10 @@ export interface NodeTracingPolicyStatus {
   failedNodes?: number;
   unsupportedNodes?: number;
   conflictingNodes?: number;
+  driftedNodes?: number;
   /** The first STATUS_LIST_MAX of each, by node name; the counts above give the totals. */
   failures?: FailedNodeStatus[];
+  drifted?: DriftedNodeStatus[];
   unsupported?: UnsupportedNodeStatus[];
   conflicts?: ConflictingNodeStatus[];
   conditions?: Condition[];
@@ -120,6 +132,7 @@ export interface ResolvedRollout {
   nodeTimeoutSeconds: number;
   maxFailures: number;
   verify: VerifyMode;
+  drift: DriftMode;
 }
 
 export const ROLLOUT_DEFAULTS: ResolvedRollout = {
@@ -129,6 +142,7 @@ export const ROLLOUT_DEFAULTS: ResolvedRollout = {
   nodeTimeoutSeconds: 300,
   maxFailures: 0,
   verify: 'AgentReport',
+  drift: 'Repair',
 };
 
 export function resolveRollout(spec: NodeTracingPolicySpec): ResolvedRollout {

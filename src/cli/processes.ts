@@ -2,6 +2,8 @@
 import { rm } from 'node:fs/promises';
 import * as k8s from '@kubernetes/client-node';
 import { runAgent } from '../agent/agent.js';
+import type { DriftOptions } from '../agent/drift-watch.js';
+import { DROPIN_FILE } from '../api/annotations.js';
 import { HttpHealthProbe, SystemctlRestarter } from '../agent/restarter.js';
 import { Controller } from '../controller/controller.js';
 import { loadKubeConfig } from '../kube/client.js';
@@ -41,6 +43,8 @@ export interface ControllerFlags {
   leaseDuration: number;
   renewDeadline: number;
   retryPeriod: number;
+  /** ms between re-reads of an agreeing /configz (--reverify). */
+  reverify?: number;
   /** Resolved by the CLI: the flag, else $KTO_LOG_LEVEL, else info. */
   logLevel: LogLevel;
   /** /metrics, /healthz, /readyz; 0: no server. */
@@ -77,6 +81,7 @@ export async function controllerCommand(f: ControllerFlags): Promise<number> {
     leaseDurationMs: f.leaseDuration,
     renewDeadlineMs: f.renewDeadline,
     retryPeriodMs: f.retryPeriod,
+    ...(f.reverify !== undefined ? { configzRecheckMs: f.reverify } : {}),
     log: logger,
     ...telemetry.hooks(),
   });
@@ -113,6 +118,8 @@ export interface AgentFlags {
   restartCommand?: string;
   healthUrl: string;
   timeoutSeconds: number;
+  /** Backstop period of the drift check; 0: no drift detection. */
+  driftCheckSeconds?: number;
   /** Resolved by the CLI: the flag, else $KTO_LOG_LEVEL, else info. */
   logLevel: LogLevel;
   /** /metrics, /healthz, /readyz; 0: no server. */
@@ -163,6 +170,7 @@ export async function agentCommand(f: AgentFlags): Promise<number> {
       restarter: new SystemctlRestarter(f.restartCommand ? { command: f.restartCommand.split(/\s+/) } : {}),
       health: new HttpHealthProbe({ url: f.healthUrl }),
       timeoutMs: f.timeoutSeconds * 1000,
+      drift: driftOptions(f.driftCheckSeconds),
       signal: abort.signal,
       log: logger,
       ...telemetry.hooks(nodeName),
@@ -176,6 +184,12 @@ export async function agentCommand(f: AgentFlags): Promise<number> {
   return 0;
 }
 
+/** --drift-check-seconds: the re-check period, or 0 for no drift detection at all. */
+function driftOptions(seconds: number | undefined): DriftOptions | false {
+  if (seconds === 0) return false;
+  return seconds === undefined ? {} : { periodMs: seconds * 1000 };
+}
+
 export interface SimFlags {
   nodes: number;
   versions?: string;
@@ -184,6 +198,8 @@ export interface SimFlags {
   restartMs: number;
   failNodes?: string;
   agents: boolean;
+  /** Backstop period of each agent's drift check; 0: no drift detection. */
+  driftCheckSeconds?: number;
   keep: boolean;
   stateDir?: string;
   notReadyAfterMs: number;
@@ -233,6 +249,7 @@ export function simOptions(f: Omit<SimFlags, 'kubeconfig'>) {
     stateDir: f.stateDir,
     notReadyAfterMs: f.notReadyAfterMs,
     installCrd: f.crd,
+    agentDrift: driftOptions(f.driftCheckSeconds),
   };
 }
 
@@ -248,6 +265,24 @@ function collectorSteps(kubeconfig: string, c: SimCollector): string[] {
 
 /** From this many nodes `kto sim` runs its agents in a worker thread (see SimClusterOptions.agentThread). */
 const AGENT_THREAD_FROM_NODES = 1000;
+
+/** How to change a node behind the operator's back (see src/sim/node-control.ts). */
+function driftSteps(f: SimFlags, cluster: SimCluster): string[] {
+  const kubelets = [...cluster.kubelets.values()];
+  const dropin = kubelets.find((k) => k.useDropinDir && k.minor >= 25) ?? kubelets[0];
+  if (!dropin) return [];
+  const node = dropin.nodeName;
+  const file = dropin.dropinDir !== undefined ? `${dropin.dropinDir}/${DROPIN_FILE}` : dropin.configFile;
+  const checks = f.driftCheckSeconds === 0 ? ' (off: --drift-check-seconds 0)' : '';
+  return [
+    `drift a node by hand${checks}; its agent reports it, the controller repairs it (spec.rollout.drift):`,
+    `  sed -i 's/samplingRatePerMillion: .*/samplingRatePerMillion: 1/' ${file}`,
+    `  rm ${file}`,
+    `upgrade a kubelet (it restarts as that version on the files it has; its Node reports the version once up):`,
+    `  echo '{"version": "v1.${dropin.minor + 1}.0"}' | kubectl --kubeconfig ${f.kubeconfig} create --raw /api/v1/nodes/${node}/proxy/sim/upgrade -f -`,
+    `  echo '{}' | kubectl --kubeconfig ${f.kubeconfig} create --raw /api/v1/nodes/${node}/proxy/sim/restart -f -      # a restart alone`,
+  ];
+}
 
 export async function simCommand(f: SimFlags): Promise<number> {
   const t0 = performance.now();
@@ -299,6 +334,8 @@ export async function simCommand(f: SimFlags): Promise<number> {
       ...(options.installCrd ? [] : [`  kubectl --kubeconfig ${f.kubeconfig} apply -f crds/`]),
       ...(collector ? collectorSteps(f.kubeconfig, collector) : [`  kubectl --kubeconfig ${f.kubeconfig} apply -f examples/basic.yaml`]),
       `  kubectl --kubeconfig ${f.kubeconfig} get ntp -w`,
+      '',
+      ...driftSteps(f, cluster),
       '',
       'Ctrl-C stops the cluster.',
       '',

@@ -54,6 +54,10 @@ export function formatPolicy(v: PolicyView, now: number): string {
   }
   if (v.deleting) notes.push('Being deleted: its drop-ins come off with the same rolling rules.');
   if (v.paused && !v.deleting) notes.push('Paused (spec.rollout.paused): no node is released.');
+  if (v.counts.drifted > 0) {
+    const what = v.drift === 'Report' ? 'only reported (spec.rollout.drift: Report)' : v.paused ? 'repaired once resumed' : 'being repaired, within maxUnavailable';
+    notes.push(`${v.counts.drifted} node(s) drifted from the configuration rolled out to them (phase Drifted, what changed in MESSAGE): ${what}.`);
+  }
   if (notes.length) parts.push(notes.join('\n') + '\n');
   if (v.nodes.length) {
     parts.push(table(['NODE', 'KUBELET', 'PHASE', 'AGENT', 'APPLIED', 'DESIRED', 'SINCE', 'MESSAGE'], v.nodes.map((r) => nodeRow(r, now))));

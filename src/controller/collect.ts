@@ -93,11 +93,17 @@ function failureOf(n: PlanNode, plan: Plan): NodeFailure {
   return { node: n.name, why, ...(why !== 'TimedOut' && n.message ? { message: n.message } : {}) };
 }
 
+/** What changed on a drifted node: the agent's report, or how /configz disagrees. */
+export function driftOf(n: PlanNode): { node: string; message: string } {
+  return { node: n.name, message: n.configzDrift ?? n.message ?? 'drifted' };
+}
+
 /** What the status says about one reconcile's plan. */
 export function summarize(policy: NodeTracingPolicy, plan: Plan, planned: PlanNode[], c: Collected, rollout: ResolvedRollout): RolloutSummary {
   const deleting = Boolean(policy.metadata.deletionTimestamp);
   // Looked for only when the plan counted some: a node's phase is a lookup among thousands.
   const failures = plan.failed === 0 ? [] : planned.filter((n) => plan.phases[n.name] === 'Failed').map((n) => failureOf(n, plan)).sort((a, b) => (a.node < b.node ? -1 : 1));
+  const drifted = plan.drifted === 0 ? [] : planned.filter((n) => plan.phases[n.name] === 'Drifted').map(driftOf).sort((a, b) => (a.node < b.node ? -1 : 1));
   const removalNames = new Set(c.removals.map((n) => n.name));
   const summary: RolloutSummary = {
     generation: policy.metadata.generation ?? 0,
@@ -116,6 +122,8 @@ export function summarize(policy: NodeTracingPolicy, plan: Plan, planned: PlanNo
     maxFailures: rollout.maxFailures,
     nodeTimeoutSeconds: rollout.nodeTimeoutSeconds,
     failures,
+    drifted,
+    drift: rollout.drift,
     conflicts: c.conflicts,
     unsupportedNodes: c.unsupportedNodes,
     selected: c.selected,

@@ -13,7 +13,8 @@ import { ownerOf, trimNode, type CachedNode } from './nodes.js';
 import type { Plan } from './planner.js';
 import { assignOwners, eligible, ownershipChanges, type Ownership } from './ownership.js';
 import { type QueueObserver, type QueueStats, TerminalError, WorkQueue, type WorkerResult } from './queue.js';
-import { Reconciler } from './reconcile.js';
+import { Reconciler, UNOWNED_KEY } from './reconcile.js';
+import { hasOurConfig } from './collect.js';
 import type { RolloutSummary } from './status.js';
 import { ConfigzVerifier } from './verify.js';
 
@@ -45,6 +46,8 @@ export interface ControllerOptions {
   queueObserver?: QueueObserver;
   /** An informer listed again (telemetry: kto_informer_relists_total). */
   onRelist?: (resource: 'nodetracingpolicies' | 'nodes', reason: RelistReason) => void;
+  /** verify: Configz re-reads an agreeing /configz this often, to find drift. Default 5 min. */
+  configzRecheckMs?: number;
   /** Told about every Node event as the cache takes it in (the bench times slot hand-overs). */
   onNodeEvent?: (n: CachedNode, old: CachedNode | undefined) => void;
 }
@@ -114,7 +117,7 @@ export class Controller {
       ownership: () => (this.owned ??= assignOwners(this.policies.list(), this.nodes.list())),
       writer: this.writer,
       now: this.o.now ?? Date.now,
-      verifier: new ConfigzVerifier(kc, this.log),
+      verifier: new ConfigzVerifier(kc, this.log, { ...(this.o.configzRecheckMs !== undefined ? { recheckMs: this.o.configzRecheckMs } : {}) }),
       traceparent: this.o.traceparent,
       log: this.log,
       onPlan: this.o.onPlan,
@@ -222,10 +225,11 @@ export class Controller {
 
   private resyncAll(): void {
     for (const p of this.policies.list()) this.enqueue(p.metadata.name);
-    // Orphans: nodes carrying a policy that no longer exists.
+    // Orphans: nodes carrying a policy that no longer exists, or a hand-off naming none.
     for (const n of this.nodes.list()) {
       const owner = ownerOf(n);
       if (owner && !this.policies.get(owner)) this.enqueue(owner);
+      if (owner === undefined && hasOurConfig(n)) this.enqueue(UNOWNED_KEY);
     }
   }
 
@@ -273,6 +277,8 @@ export class Controller {
     }
     this.enqueueBatched(ownerOf(n));
     if (old) this.enqueueBatched(ownerOf(old));
+    // A hand-off naming no policy: a drop-in back after its removal, reported by the agent.
+    if (ownerOf(n) === undefined && (hasOurConfig(n) || (old !== undefined && hasOurConfig(old)))) this.enqueueBatched(UNOWNED_KEY);
   }
 
   /** The work queue now (metrics). */

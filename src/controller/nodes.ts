@@ -1,6 +1,6 @@
 // The controller's view of a Node: only the fields it uses, so 5,000 nodes cost little memory.
 import {
-  A_APPLIED_HASH, A_DESIRED_HASH, A_DESIRED_TIME, A_MESSAGE, A_POLICY, A_STATE, A_STATE_HASH, A_STATE_TIME,
+  A_APPLIED_HASH, A_DESIRED_HASH, A_DESIRED_TIME, A_MESSAGE, A_POLICY, A_REPAIR, A_STATE, A_STATE_HASH, A_STATE_TIME,
   AGENT_STATES, ANNOTATION_PREFIX, type AgentState,
 } from '../api/annotations.js';
 import { nodeOrderKey, type PlanNode } from './planner.js';
@@ -87,6 +87,7 @@ export function toPlanNode(n: CachedNode, targetHash: string): PlanNode {
         targetHash,
         orderKey: orderKeyOf(n.uid, targetHash),
         ...(a[A_MESSAGE] ? { message: a[A_MESSAGE] } : {}),
+        ...(a[A_REPAIR] ? { repairOfMs: time(a[A_REPAIR]) } : {}),
       };
   views.set(n, view);
   return view;

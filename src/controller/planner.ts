@@ -16,6 +16,15 @@
 //                has not reported Applied/Failed/RolledBack for it yet: its kubelet may be
 //                restarting now. Same timeout (then Failed: the agent is not answering).
 //  5. Pending    otherwise: not released for T (or finished with an older release).
+//  Drift (drift.ts of the agent, or /configz re-read by the controller):
+//  6. Drifted    stateHash == T and the agent reports Drifted, or reports Applied and /configz
+//                now disagrees (`configzDrift`). The kubelet runs (or will, at its next start)
+//                something other than T. Holds no slot while Ready: it is not restarting. With
+//                rollout.drift Repair it is released again like a Pending node (before them),
+//                with a repair token (`repairOfMs`: the report's stateTime).
+//     InProgress a repair released for that very report (repairOfMs == stateTimeMs): the agent
+//                re-applies T with a restart. Same timeout as any release.
+//                A repair that rolls back or fails ends Failed (rule 1), and is not released again.
 //  unavailable = InProgress + Soaking + Failed + not-Ready nodes + `borrowed`. A node that is
 //                down for reasons of its own still counts against the budget, as in a
 //                DaemonSet rolling update. Except: a node whose agent RolledBack and that is
@@ -60,6 +69,10 @@ export interface PlanNode {
   message?: string;
   /** nodeOrderKey(uid, targetHash), when the caller keeps it (computed here otherwise). */
   orderKey?: string;
+  /** nodetracing.dev/repair, parsed: the stateTime of the report a repair release answers. */
+  repairOfMs?: number;
+  /** /configz, read again after an earlier read agreed, now disagrees (verify: Configz). */
+  configzDrift?: string;
 }
 
 export interface PlanInput {
@@ -70,10 +83,10 @@ export interface PlanInput {
   borrowed?: number;
 }
 
-export type NodePhase = 'Updated' | 'Soaking' | 'InProgress' | 'Failed' | 'Pending';
+export type NodePhase = 'Updated' | 'Soaking' | 'InProgress' | 'Failed' | 'Pending' | 'Drifted';
 
 export interface Plan {
-  /** Node names to hand the desired config to now, in order. */
+  /** Node names to hand the desired config to now, in order: Drifted nodes to repair first. */
   release: string[];
   /** Every node's phase. */
   phases: Record<string, NodePhase>;
@@ -84,6 +97,7 @@ export interface Plan {
   inProgress: number;
   soaking: number;
   pending: number;
+  drifted: number;
   /** Slots in use. */
   unavailable: number;
   /** Resolved integer. */
@@ -93,8 +107,8 @@ export interface Plan {
   paused: boolean;
   /** Every node Updated. */
   complete: boolean;
-  /** Nothing more will happen without a change: every node Updated or Failed, failures within
-   *  maxFailures, not paused. */
+  /** Nothing more will happen without a change: every node Updated or Failed (or Drifted, with
+   *  rollout.drift Report), failures within maxFailures, not paused. */
   done: boolean;
   /** Earliest moment something changes by time alone (soak end, node timeout). */
   requeueAfterMs?: number;
@@ -133,30 +147,43 @@ const IN_PROGRESS: Classified = { phase: 'InProgress', timedOut: false };
 const TIMED_OUT: Classified = { phase: 'Failed', timedOut: true };
 const FAILED: Classified = { phase: 'Failed', timedOut: false, rolledBack: false };
 const ROLLED_BACK: Classified = { phase: 'Failed', timedOut: false, rolledBack: true };
+const DRIFTED: Classified = { phase: 'Drifted', timedOut: false };
+
+/** The agent's report for T says it drifted (or /configz says so about its Applied report). */
+function drifted(n: PlanNode, T: string): boolean {
+  return n.stateHash === T && (n.state === 'Drifted' || (n.state === 'Applied' && n.configzDrift !== undefined));
+}
+
+/** A repair of this very report was released: the agent is (about to be) re-applying T. */
+export function repairing(n: PlanNode, T: string): boolean {
+  return n.desiredHash === T && n.stateHash === T && (n.state === 'Drifted' || n.state === 'Applied') &&
+    n.repairOfMs !== undefined && n.repairOfMs === n.stateTimeMs;
+}
+
+function released(n: PlanNode, r: ResolvedRollout, now: number): Classified {
+  if (n.desiredTimeMs === undefined) return IN_PROGRESS;
+  const timeout = n.desiredTimeMs + r.nodeTimeoutSeconds * 1000;
+  if (now >= timeout) return TIMED_OUT;
+  return { phase: 'InProgress', timedOut: false, deadline: timeout };
+}
 
 function classify(n: PlanNode, r: ResolvedRollout, now: number): Classified {
   const T = n.targetHash;
   if (n.stateHash === T && (n.state === 'Failed' || n.state === 'RolledBack')) return n.state === 'RolledBack' ? ROLLED_BACK : FAILED;
+  if (repairing(n, T)) return released(n, r, now);
+  if (drifted(n, T)) return DRIFTED;
   const reportsApplied = n.state === undefined || (n.state === 'Applied' && n.stateHash === T);
   if (n.appliedHash === T && reportsApplied && n.ready) {
     const soakEnd = n.stateTimeMs === undefined ? undefined : n.stateTimeMs + r.minReadySeconds * 1000;
     if (soakEnd !== undefined && now < soakEnd) return { phase: 'Soaking', timedOut: false, deadline: soakEnd };
     return UPDATED;
   }
-  if (n.desiredHash === T) {
-    if (n.desiredTimeMs === undefined) return IN_PROGRESS;
-    const timeout = n.desiredTimeMs + r.nodeTimeoutSeconds * 1000;
-    if (now >= timeout) return TIMED_OUT;
-    return { phase: 'InProgress', timedOut: false, deadline: timeout };
-  }
+  if (n.desiredHash === T) return released(n, r, now);
   if (n.desiredHash !== undefined && !finishedWith(n, n.desiredHash)) {
     // Released for an older config (the spec changed mid-rollout) and its agent has not
     // finished with it: the kubelet may be restarting right now, so the node holds its slot
     // until the agent reports, and is released for T only after that.
-    if (n.desiredTimeMs === undefined) return IN_PROGRESS;
-    const timeout = n.desiredTimeMs + r.nodeTimeoutSeconds * 1000;
-    if (now >= timeout) return TIMED_OUT;
-    return { phase: 'InProgress', timedOut: false, deadline: timeout };
+    return released(n, r, now);
   }
   return PENDING;
 }
@@ -169,7 +196,8 @@ export function inFlight(n: PlanNode, r: ResolvedRollout, now: number): boolean 
 }
 
 function finishedWith(n: PlanNode, hash: string): boolean {
-  return n.stateHash === hash && (n.state === 'Applied' || n.state === 'Failed' || n.state === 'RolledBack');
+  const idle = n.state === 'Applied' || n.state === 'Failed' || n.state === 'RolledBack' || n.state === 'Drifted';
+  return n.stateHash === hash && idle && !repairing(n, hash);
 }
 
 type Keyed = { name: string; key: string };
@@ -182,6 +210,7 @@ function before(a: Keyed, b: Keyed): boolean {
 /** The names of the first k nodes in release order. A reconcile usually fills one or two freed
  *  slots out of thousands of pending nodes: keep the k first, not a full sort. */
 function firstInOrder(nodes: PlanNode[], k: number): string[] {
+  if (k <= 0 || nodes.length === 0) return [];
   const keyed = (n: PlanNode): Keyed => ({ name: n.name, key: n.orderKey ?? nodeOrderKey(n.uid, n.targetHash) });
   if (k >= nodes.length / 8) return nodes.map(keyed).sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0)).slice(0, k).map((c) => c.name);
   const best: Keyed[] = [];
@@ -202,10 +231,11 @@ export function planRollout(input: PlanInput): Plan {
   const borrowed = input.borrowed ?? 0;
   const phaseOf: NodePhase[] = new Array<NodePhase>(nodes.length);
   const timedOut: string[] = [];
-  const counts: Record<NodePhase, number> = { Updated: 0, Soaking: 0, InProgress: 0, Failed: 0, Pending: 0 };
+  const counts: Record<NodePhase, number> = { Updated: 0, Soaking: 0, InProgress: 0, Failed: 0, Pending: 0, Drifted: 0 };
   let unavailable = borrowed;
   let earliest: number | undefined;
   const candidates: PlanNode[] = [];
+  const repairs: PlanNode[] = [];
 
   for (let i = 0; i < nodes.length; i++) {
     const n = nodes[i] as PlanNode;
@@ -217,6 +247,7 @@ export function planRollout(input: PlanInput): Plan {
     const holdsSlot = c.phase === 'InProgress' || c.phase === 'Soaking' || (c.phase === 'Failed' && !c.rolledBack);
     if (holdsSlot || !n.ready) unavailable++;
     if (c.phase === 'Pending' && n.ready) candidates.push(n);
+    if (c.phase === 'Drifted' && n.ready && rollout.drift === 'Repair') repairs.push(n);
   }
 
   const maxUnavailable = resolveMaxUnavailable(rollout.maxUnavailable, nodes.length);
@@ -224,7 +255,11 @@ export function planRollout(input: PlanInput): Plan {
   const paused = rollout.paused;
   let release: string[] = [];
   const slots = maxUnavailable - unavailable;
-  if (!paused && !halted && slots > 0) release = firstInOrder(candidates, slots);
+  if (!paused && !halted && slots > 0) {
+    // A drifted node runs something nobody rolled out: put it right before moving on.
+    const repair = firstInOrder(repairs, slots);
+    release = [...repair, ...firstInOrder(candidates, slots - repair.length)];
+  }
 
   const plan: Plan = {
     release,
@@ -235,12 +270,13 @@ export function planRollout(input: PlanInput): Plan {
     inProgress: counts.InProgress,
     soaking: counts.Soaking,
     pending: counts.Pending,
+    drifted: counts.Drifted,
     unavailable,
     maxUnavailable,
     halted,
     paused,
     complete: counts.Updated === nodes.length,
-    done: !paused && !halted && counts.Updated + counts.Failed === nodes.length,
+    done: !paused && !halted && counts.Updated + counts.Failed + (rollout.drift === 'Report' ? counts.Drifted : 0) === nodes.length,
   };
   if (earliest !== undefined) plan.requeueAfterMs = Math.max(0, earliest - now);
   // Every node's phase by name is made when first read: a reconcile of thousands of nodes mostly

@@ -1,13 +1,13 @@
 // Reconcile one policy, level-based: re-read the caches, decide, write the few changes, report.
 // watch -> decide (ownership, plan) -> render -> validate -> roll out (annotations) -> verify -> report
 import {
-  A_DESIRED_CONFIG, A_DESIRED_HASH, A_DESIRED_TIME, A_POLICY, A_TRACEPARENT, ANNOTATION_PREFIX, REMOVED_HASH,
+  A_DESIRED_CONFIG, A_DESIRED_HASH, A_DESIRED_TIME, A_POLICY, A_REPAIR, A_STATE_TIME, A_TRACEPARENT, ANNOTATION_PREFIX, REMOVED_HASH,
 } from '../api/annotations.js';
 import { FINALIZER, ROLLOUT_DEFAULTS, type NodeTracingPolicy, type ResolvedRollout } from '../api/types.js';
 import type { KubeletTracingDropin } from '../render/render.js';
 import { formatFieldError } from '../validate/errors.js';
 import type { ApiWriter } from '../kube/writer.js';
-import { collect, hasOurConfig, invalidSummary, rolloutFor, summarize, type Collected, type Target } from './collect.js';
+import { collect, driftOf, hasOurConfig, invalidSummary, rolloutFor, summarize, type Collected, type Target } from './collect.js';
 import { ownerOf, toPlanNode, type CachedNode } from './nodes.js';
 import { assignOwners, type Ownership } from './ownership.js';
 import { inFlight, planRollout, type Plan, type PlanNode } from './planner.js';
@@ -45,6 +45,13 @@ export interface ReconcileDeps {
 /** Least time between two status writes that change only counts. */
 export const STATUS_INTERVAL_MS = 1000;
 
+/** The queue key of the nodes no policy owns that still carry a hand-off of ours without naming a
+ *  policy: a drop-in that came back after its removal (drift, reported by the agent). Not a
+ *  valid policy name, so it cannot collide with one. */
+export const UNOWNED_KEY = '<unowned>';
+
+const UNOWNED_ROLLOUT: ResolvedRollout = { ...ROLLOUT_DEFAULTS, minReadySeconds: 0 };
+
 /** How soon a reconcile that found the caches not fresh runs again. */
 export const STALE_CACHE_RETRY_MS = 500;
 
@@ -57,29 +64,39 @@ type Result = { requeueAfterMs?: number } | void;
 /** Releases written but not yet seen in the cache: without them a fast second reconcile would
  *  see the node as Pending again and could exceed maxUnavailable. */
 class Expectations {
-  private readonly pending = new Map<string, { hash: string; timeMs: number }>();
+  private readonly pending = new Map<string, { hash: string; timeMs: number; repairOfMs?: number }>();
   clear(): void {
     this.pending.clear();
   }
-  expect(node: string, hash: string, timeMs: number): void {
-    this.pending.set(node, { hash, timeMs });
+  expect(node: string, hash: string, timeMs: number, repairOfMs?: number): void {
+    this.pending.set(node, { hash, timeMs, ...(repairOfMs !== undefined ? { repairOfMs } : {}) });
   }
   overlay(n: PlanNode): PlanNode {
     if (this.pending.size === 0) return n;
     const e = this.pending.get(n.name);
     if (!e) return n;
-    if (n.desiredHash === e.hash) {
+    // A repair re-releases the hash the node already has: only its token says it landed.
+    if (n.desiredHash === e.hash && (e.repairOfMs === undefined || n.repairOfMs === e.repairOfMs)) {
       this.pending.delete(n.name);
       return n;
     }
+    if (e.repairOfMs !== undefined) return { ...n, desiredHash: e.hash, desiredTimeMs: e.timeMs, repairOfMs: e.repairOfMs };
     return { ...n, desiredHash: e.hash, desiredTimeMs: e.timeMs, state: undefined, stateHash: undefined };
   }
+}
+
+/** A release answering a drift report names that report (its state-time): the agent re-applies
+ *  only for it. */
+function repairToken(n: CachedNode, plan: Plan): string | undefined {
+  return plan.drifted > 0 && plan.phases[n.name] === 'Drifted' ? n.ours[A_STATE_TIME] : undefined;
 }
 
 export class Reconciler {
   private readonly expectations = new Expectations();
   /** Failed nodes already announced, per policy and hash: one Warning event per failure. */
   private readonly announced = new Map<string, Set<string>>();
+  /** Drift reports already announced, per policy (UNOWNED_KEY too): node -> the report. */
+  private readonly announcedDrift = new Map<string, Map<string, string>>();
   private readonly lastStatusWrite = new Map<string, number>();
   /** Each policy's last valid rollout settings: the removal of a policy that became invalid, or
    *  was force-deleted, keeps them. */
@@ -91,6 +108,7 @@ export class Reconciler {
   forget(): void {
     this.expectations.clear();
     this.announced.clear();
+    this.announcedDrift.clear();
     this.d.verifier?.forget();
   }
 
@@ -108,6 +126,7 @@ export class Reconciler {
       if (caches && now && (!now.fresh || now.epoch !== caches.epoch)) throw new StaleCache();
     };
     try {
+      if (name === UNOWNED_KEY) return await this.repairUnowned(stillFresh);
       const policy = this.d.policy(name);
       return await (policy ? this.reconcilePolicy(policy, stillFresh) : this.cleanupOrphans(name, stillFresh));
     } catch (err) {
@@ -139,13 +158,14 @@ export class Reconciler {
     const planNodes: PlanNode[] = [];
     for (const t of c.targets) planNodes.push(this.expectations.overlay(toPlanNode(t.node, t.hash)));
     for (const n of c.removals) planNodes.push(this.expectations.overlay(toPlanNode(n, REMOVED_HASH)));
-    const verified = this.d.verifier ? await this.d.verifier.check(policy, planNodes, c.targets) : planNodes;
+    const verified = this.d.verifier ? await this.d.verifier.check(policy, planNodes, c.targets, now) : planNodes;
     const decide = () => planRollout({ nodes: verified, rollout, now, borrowed: c.borrowed });
     const plan = this.d.planned ? this.d.planned(decide) : decide();
 
     stillFresh();
     await this.act(policy, plan, c, now);
     await this.announceFailures(policy, plan, verified, rollout);
+    await this.announceDrift(name, policy.metadata.uid, plan, verified);
     const summary = summarize(policy, plan, verified, c, rollout);
     this.d.onPlan?.(name, plan, summary);
 
@@ -155,7 +175,8 @@ export class Reconciler {
       return;
     }
     const statusDeferredMs = await this.writeStatus(policy, summary);
-    const requeue = [plan.requeueAfterMs, statusDeferredMs].filter((v): v is number => v !== undefined);
+    const recheckMs = this.d.verifier?.nextRecheckMs(policy, now);
+    const requeue = [plan.requeueAfterMs, statusDeferredMs, recheckMs].filter((v): v is number => v !== undefined);
     return requeue.length ? { requeueAfterMs: Math.min(...requeue) } : undefined;
   }
 
@@ -165,10 +186,13 @@ export class Reconciler {
     // Only the released nodes are looked up (a few, out of thousands of targets).
     const released = new Set(plan.release);
     const byName = new Map(plan.release.length === 0 ? [] : c.targets.filter((t) => released.has(t.node.name)).map((t) => [t.node.name, t]));
+    const removals = new Map(c.removals.map((n) => [n.name, n]));
     await Promise.all(
       plan.release.map((nodeName) => {
         const t = byName.get(nodeName);
-        return this.release(policy, nodeName, t ? t.hash : REMOVED_HASH, t ? t.config : null, now);
+        const node = t?.node ?? removals.get(nodeName);
+        const repairOf = node && repairToken(node, plan);
+        return this.release(policy, nodeName, t ? t.hash : REMOVED_HASH, t ? t.config : null, now, repairOf);
       }),
     );
     for (const n of c.removals) {
@@ -176,18 +200,46 @@ export class Reconciler {
     }
   }
 
-  private async release(policy: NodeTracingPolicy, node: string, hash: string, config: KubeletTracingDropin | null, now: number): Promise<void> {
-    const name = policy.metadata.name ?? '';
-    const traceparent = this.d.traceparent?.(policy, hash);
+  /** Hands a node its desired config. `policy` undefined: a node no policy owns (its stray
+   *  drop-in comes off); `repairOf`: the drift report this release repairs. */
+  private async release(policy: NodeTracingPolicy | undefined, node: string, hash: string, config: KubeletTracingDropin | null, now: number, repairOf?: string): Promise<void> {
+    const name = policy?.metadata.name;
+    const traceparent = policy && this.d.traceparent?.(policy, hash);
     await this.d.writer.patchNodeAnnotations(node, {
-      [A_POLICY]: name,
+      ...(name !== undefined ? { [A_POLICY]: name } : {}),
       [A_DESIRED_CONFIG]: config ? JSON.stringify(config) : '',
       [A_DESIRED_HASH]: hash,
       [A_DESIRED_TIME]: new Date(now).toISOString(),
       [A_TRACEPARENT]: traceparent ?? null,
+      [A_REPAIR]: repairOf ?? null,
     });
-    this.expectations.expect(node, hash, now);
-    this.d.log?.info({ policy: name, node, hash }, 'released node');
+    const repairOfMs = repairOf !== undefined ? Date.parse(repairOf) : undefined;
+    this.expectations.expect(node, hash, now, repairOfMs !== undefined && Number.isFinite(repairOfMs) ? repairOfMs : undefined);
+    this.d.log?.info({ policy: name ?? UNOWNED_KEY, node, hash, ...(repairOf !== undefined ? { repairOf } : {}) }, repairOf !== undefined ? 'released node to repair its drift' : 'released node');
+  }
+
+  /** One Warning event per drift report (on the Node, and on the policy when there is one). */
+  private async announceDrift(key: string, uid: string | undefined, plan: Plan, nodes: PlanNode[]): Promise<void> {
+    const seen = this.announcedDrift.get(key) ?? new Map<string, string>();
+    this.announcedDrift.set(key, seen);
+    // Nothing drifted (the usual case): every report seen is over, without a lookup per node.
+    if (plan.drifted === 0) {
+      seen.clear();
+      return;
+    }
+    for (const n of nodes) {
+      if (plan.phases[n.name] !== 'Drifted') {
+        seen.delete(n.name);
+        continue;
+      }
+      const { message } = driftOf(n);
+      const report = `${n.stateTimeMs ?? ''}/${message}`;
+      if (seen.get(n.name) === report) continue;
+      seen.set(n.name, report);
+      const owner = key === UNOWNED_KEY ? 'no policy (its configuration was removed)' : `policy ${key}`;
+      await this.d.writer.event({ kind: 'Node', name: n.name }, 'Warning', 'TracingConfigDrifted', `${owner}, config ${n.targetHash}: ${message}`);
+      if (key !== UNOWNED_KEY) await this.d.writer.event({ kind: 'NodeTracingPolicy', name: key, uid }, 'Warning', 'NodeDrifted', `${n.name}: ${message} (config ${n.targetHash})`);
+    }
   }
 
   /** One Warning event per failed node and hash, with why (the kubelet's words, or a timeout). */
@@ -251,8 +303,12 @@ export class Reconciler {
     }
     const plan = planRollout({ nodes: orphans.map((n) => this.expectations.overlay(toPlanNode(n, REMOVED_HASH))), rollout, now, borrowed });
     const orphanPolicy = { metadata: { name } } as NodeTracingPolicy;
+    const byName = new Map(orphans.map((n) => [n.name, n]));
     stillFresh();
-    for (const node of plan.release) await this.release(orphanPolicy, node, REMOVED_HASH, null, now);
+    for (const node of plan.release) {
+      const n = byName.get(node);
+      await this.release(orphanPolicy, node, REMOVED_HASH, null, now, n && repairToken(n, plan));
+    }
     for (const n of orphans) {
       if (plan.phases[n.name] === 'Updated') await this.d.writer.patchNodeAnnotations(n.name, clearOurs(n));
     }
@@ -260,10 +316,40 @@ export class Reconciler {
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : undefined;
   }
 
+  /** Nodes no policy owns that carry a hand-off without a policy: the agent found our drop-in
+   *  back after its removal (the controller had cleared the node's keys, and with them which
+   *  policy it was). Taken off again one node at a time (the default maxUnavailable), never
+   *  paused, then the keys cleared. No soak: the kubelet goes back to the configuration it ran
+   *  before any policy, which has proven itself. */
+  private async repairUnowned(stillFresh: () => void): Promise<Result> {
+    const nodes = this.d.nodes();
+    const own = this.owners();
+    const stray = nodes.filter((n) => ownerOf(n) === undefined && hasOurConfig(n) && own.owner.get(n.name) === undefined);
+    if (stray.length === 0) {
+      this.announcedDrift.delete(UNOWNED_KEY);
+      return undefined;
+    }
+    const now = this.d.now();
+    const planned = stray.map((n) => this.expectations.overlay(toPlanNode(n, REMOVED_HASH)));
+    const plan = planRollout({ nodes: planned, rollout: UNOWNED_ROLLOUT, now });
+    const byName = new Map(stray.map((n) => [n.name, n]));
+    stillFresh();
+    for (const node of plan.release) {
+      const n = byName.get(node);
+      await this.release(undefined, node, REMOVED_HASH, null, now, n && repairToken(n, plan));
+    }
+    for (const n of stray) {
+      if (plan.phases[n.name] === 'Updated') await this.d.writer.patchNodeAnnotations(n.name, clearOurs(n));
+    }
+    await this.announceDrift(UNOWNED_KEY, undefined, plan, planned);
+    return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : undefined;
+  }
+
   /** Nothing of the policy is left anywhere: forget it. */
   private gone(name: string): void {
     this.lastRollout.delete(name);
     this.announced.delete(name);
+    this.announcedDrift.delete(name);
     this.lastStatusWrite.delete(name);
     this.d.onGone?.(name);
   }

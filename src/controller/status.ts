@@ -13,8 +13,12 @@
 //    rollout, but the policy applies to nothing: it must not read as Ready.
 //  - being deleted: Ready=False RemovingConfiguration while the drop-ins come off (a pause does
 //    not hold a deletion back).
+//  - drifted nodes (what they hold is no longer what was rolled out): Degraded=True NodesDrifted
+//    naming them and what changed. With rollout.drift Repair they are not updated any more, so
+//    the rollout is in progress again (Ready=False) until they are repaired; with Report the
+//    rollout stays complete (Ready=True) and only Degraded says so.
 import { STATUS_LIST_MAX, STATUS_MESSAGE_MAX } from '../api/schema.js';
-import type { Condition, NodeTracingPolicyStatus, UnsupportedNodeStatus } from '../api/types.js';
+import type { Condition, DriftedNodeStatus, DriftMode, NodeTracingPolicyStatus, UnsupportedNodeStatus } from '../api/types.js';
 import { canonicalJson } from '../render/hash.js';
 
 export const Reason = {
@@ -25,6 +29,7 @@ export const Reason = {
   RolloutBlocked: 'RolloutBlocked',
   NoTargetNodes: 'NoTargetNodes',
   NodesFailed: 'NodesFailed',
+  NodesDrifted: 'NodesDrifted',
   NoFailures: 'NoFailures',
   InvalidSpec: 'InvalidSpec',
   NodesOwnedByOtherPolicy: 'NodesOwnedByOtherPolicy',
@@ -61,6 +66,10 @@ export interface RolloutSummary {
   maxFailures: number;
   nodeTimeoutSeconds: number;
   failures: NodeFailure[];
+  /** Nodes whose configuration drifted from what was rolled out, with what changed (absent: none). */
+  drifted?: DriftedNodeStatus[];
+  /** spec.rollout.drift: whether the drifted nodes are being repaired or only reported. */
+  drift?: DriftMode;
   /** Selected nodes that another policy owns, with that policy. */
   conflicts: { node: string; owner: string }[];
   /** Owned nodes whose kubelet cannot take the configuration, with why (`unsupported` counts
@@ -102,6 +111,24 @@ function failuresMessage(s: RolloutSummary, max = 3): string {
   return `${shown.join('; ')}${more}`;
 }
 
+type Sorted = RolloutSummary & { drifted: DriftedNodeStatus[] };
+
+function driftMessage(s: Sorted, max = 3): string {
+  const shown = s.drifted.slice(0, max).map((d) => `${d.node}: ${clip(d.message)}`);
+  const more = s.drifted.length > max ? `; and ${s.drifted.length - max} more` : '';
+  const what = s.drift === 'Report' ? 'reported only (spec.rollout.drift: Report)' : s.paused ? 'repaired once the rollout is resumed' : 'being repaired';
+  return `${s.drifted.length} node(s) drifted from the configuration rolled out to them, ${what}: ${shown.join('; ')}${more}`;
+}
+
+function degradedCondition(s: Sorted): Cond {
+  if (s.failures.length > 0) {
+    const drift = s.drifted.length > 0 ? `; ${s.drifted.length} more drifted (${list(s.drifted.map((d) => d.node))})` : '';
+    return { type: 'Degraded', status: 'True', reason: Reason.NodesFailed, message: `${s.failures.length} node(s) failed: ${failuresMessage(s)}${drift}` };
+  }
+  if (s.drifted.length > 0) return { type: 'Degraded', status: 'True', reason: Reason.NodesDrifted, message: driftMessage(s) };
+  return { type: 'Degraded', status: 'False', reason: Reason.NoFailures, message: '' };
+}
+
 function byOwner(conflicts: { node: string; owner: string }[]): Map<string, string[]> {
   const m = new Map<string, string[]>();
   for (const c of [...conflicts].sort((a, b) => (a.node < b.node ? -1 : 1))) m.set(c.owner, [...(m.get(c.owner) ?? []), c.node]);
@@ -137,7 +164,8 @@ function readyCondition(s: RolloutSummary, progress: string): Cond {
 
 export function desiredConditions(summary: RolloutSummary): Cond[] {
   // The same failures in another order say the same thing (and cause no status write).
-  const s = { ...summary, failures: [...summary.failures].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0)) };
+  const byName = <T extends { node: string }>(a: T, b: T): number => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0);
+  const s: Sorted = { ...summary, failures: [...summary.failures].sort(byName), drifted: [...(summary.drifted ?? [])].sort(byName) };
   if (s.invalid !== undefined && !s.deleting) {
     return [
       { type: 'Ready', status: 'False', reason: Reason.InvalidSpec, message: s.invalid },
@@ -164,9 +192,7 @@ export function desiredConditions(summary: RolloutSummary): Cond[] {
       : s.blocked
         ? { type: 'Stalled', status: 'True', reason: Reason.RolloutBlocked, message: 'rollout blocked: failed or not-Ready nodes use up maxUnavailable' }
         : { type: 'Stalled', status: 'False', reason: Reason.AsExpected, message: '' };
-  const degraded: Cond = s.failures.length > 0
-    ? { type: 'Degraded', status: 'True', reason: Reason.NodesFailed, message: `${s.failures.length} node(s) failed: ${failuresMessage(s)}` }
-    : { type: 'Degraded', status: 'False', reason: Reason.NoFailures, message: '' };
+  const degraded = degradedCondition(s);
   const owners = byOwner(s.conflicts);
   const conflict: Cond = s.conflicts.length > 0
     ? {
@@ -192,9 +218,10 @@ function oneLine(s: string): string {
 
 /** The named lists of a status. Always present (empty when none): a JSON merge patch leaves out
  *  an absent field instead of clearing it. */
-function statusLists(s: RolloutSummary): Pick<NodeTracingPolicyStatus, 'failures' | 'unsupported' | 'conflicts'> {
+function statusLists(s: RolloutSummary): Pick<NodeTracingPolicyStatus, 'failures' | 'drifted' | 'unsupported' | 'conflicts'> {
   return {
     failures: firstByNode(s.failures).map((f) => ({ node: f.node, reason: f.why, ...(f.message ? { message: oneLine(f.message) } : {}) })),
+    drifted: firstByNode(s.drifted ?? []).map((d) => ({ node: d.node, message: oneLine(d.message) })),
     unsupported: firstByNode(s.unsupportedNodes ?? []).map((u) => ({ ...u, message: oneLine(u.message) })),
     conflicts: firstByNode(s.conflicts).map((c) => ({ node: c.node, ownedBy: c.owner })),
   };
@@ -219,6 +246,7 @@ export function buildStatus(prev: NodeTracingPolicyStatus | undefined, s: Rollou
     failedNodes: s.failed,
     unsupportedNodes: s.unsupported,
     conflictingNodes: s.conflicts.length,
+    driftedNodes: s.drifted?.length ?? 0,
     ...statusLists(s),
     conditions,
   };

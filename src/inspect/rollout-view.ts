@@ -3,7 +3,7 @@
 // view and the controller cannot disagree on what a node's phase is. The Ready condition is the
 // controller's last word (policy.status): a view is not a reconcile.
 import { A_DESIRED_HASH, A_DESIRED_TIME, A_STATE, A_STATE_TIME, REMOVED_HASH } from '../api/annotations.js';
-import type { Condition, FailedNodeStatus, NodeTracingPolicy, UnsupportedNodeStatus } from '../api/types.js';
+import type { Condition, DriftMode, FailedNodeStatus, NodeTracingPolicy, UnsupportedNodeStatus } from '../api/types.js';
 import { collect, rolloutFor, summarize } from '../controller/collect.js';
 import { toPlanNode, type CachedNode } from '../controller/nodes.js';
 import { assignOwners, whyOutranks } from '../controller/ownership.js';
@@ -49,6 +49,8 @@ export interface PolicyCounts {
   inProgress: number;
   pending: number;
   failed: number;
+  /** Their configuration drifted from what was rolled out to them (not repaired yet). */
+  drifted: number;
   unsupported: number;
   conflict: number;
   /** Nodes whose drop-in of this policy still has to come off. */
@@ -63,6 +65,8 @@ export interface PolicyView {
   configHash: string;
   deleting: boolean;
   paused: boolean;
+  /** spec.rollout.drift: drifted nodes are repaired, or only reported. */
+  drift: DriftMode;
   /** The spec's validation errors: the controller acts on none of its nodes. */
   invalid?: string;
   ready?: Pick<Condition, 'status' | 'reason' | 'message'>;
@@ -113,8 +117,8 @@ export function policyView(policy: NodeTracingPolicy, policies: NodeTracingPolic
     ...(ready ? { ready: { status: ready.status, reason: ready.reason, message: ready.message } } : {}),
   };
   if (!checked.ok && !deleting) {
-    const counts = { target: 0, updated: 0, inProgress: 0, pending: 0, failed: 0, unsupported: 0, conflict: 0, removing: 0 };
-    return { ...base, paused: false, invalid: checked.errors.map(formatFieldError).join('; '), counts, nodes: [], unsupported: [], conflicts: [] };
+    const counts = { target: 0, updated: 0, inProgress: 0, pending: 0, failed: 0, drifted: 0, unsupported: 0, conflict: 0, removing: 0 };
+    return { ...base, paused: false, drift: 'Repair', invalid: checked.errors.map(formatFieldError).join('; '), counts, nodes: [], unsupported: [], conflicts: [] };
   }
   const rollout = rolloutFor(policy, checked, undefined);
   const c = collect(policy, nodes, assignOwners(policies, nodes), deleting, rollout, now);
@@ -129,12 +133,14 @@ export function policyView(policy: NodeTracingPolicy, policies: NodeTracingPolic
   return {
     ...base,
     paused: rollout.paused,
+    drift: rollout.drift,
     counts: {
       target: targets.length,
       updated: count('Updated'),
       inProgress: count('InProgress', 'Soaking'),
       pending: count('Pending'),
       failed: count('Failed'),
+      drifted: count('Drifted'),
       unsupported: c.unsupported,
       conflict: c.conflicts.length,
       removing: rows.filter((r) => r.removing && r.phase !== 'Updated').length,

@@ -6,8 +6,12 @@
 //   | kubelet    | Auto          | Always        | Never         |
 //   | < 1.25     | Unsupported   | Unsupported   | Unsupported   |
 //   | 1.25-1.26  | gate: true    | gate: true    | Unsupported   |
-//   | 1.27-1.36  | no gate       | gate: true    | no gate       |
-//   | >= 1.37    | no gate       | no gate       | no gate       |
+//   | 1.27-1.33  | no gate       | gate: true    | no gate       |
+//   | >= 1.34    | no gate       | no gate       | no gate       |
+// Why Always stops at 1.33 (docs/upgrades.md): the version-skew policy lets a kubelet go from
+// 1.X-3 straight to 1.X, and a kubelet upgrade restarts it on the files we left. A gate written
+// to a 1.34-1.36 kubelet (where it is locked on: writing it changes nothing) would stop a 1.37
+// kubelet from starting; a gate written to 1.33 at most meets 1.36, which accepts it.
 import type { FeatureGateMode, NodeTracingPolicySpec } from '../api/types.js';
 import { contentHash } from './hash.js';
 import { atLeast, formatMinor, parseKubeletVersion } from './version.js';
@@ -30,12 +34,15 @@ export type RenderResult =
 /** Minors from which the gate is default-on, locked, and gone. */
 const GATE_ALPHA = 25;
 const GATE_BETA = 27;
-const GATE_REMOVED = 37;
+export const GATE_LOCKED = 34;
+export const GATE_REMOVED = 37;
+/** How many minors a kubelet may skip in one upgrade (it may be 3 behind the API server). */
+export const KUBELET_UPGRADE_SKEW = 3;
 
 function gateNeeded(mode: FeatureGateMode, minor: (m: number) => boolean): boolean | 'unsupported' {
   const alpha = !minor(GATE_BETA);
   if (mode === 'Never') return alpha ? 'unsupported' : false;
-  if (mode === 'Always') return !minor(GATE_REMOVED);
+  if (mode === 'Always') return !minor(GATE_LOCKED);
   return alpha; // Auto
 }
 

@@ -6,6 +6,7 @@
 // systemd to restart the kubelet and the kubelet whether it is healthy (here, the simulated
 // kubelet, which lives with the API server's thread because its heartbeats and /configz do).
 import { Worker } from 'node:worker_threads';
+import type { DriftOptions } from '../agent/drift-watch.js';
 import type { LogLevel } from '../log.js';
 import type { SimKubelet } from './kubelet/index.js';
 
@@ -25,6 +26,8 @@ export interface AgentWorkerData {
   logLevel?: LogLevel;
   /** The host dirs are on tmpfs: file steps as synchronous calls (see syncFsOps). */
   syncFs: boolean;
+  /** The agents' drift watch (SimClusterOptions.agentDrift), its function-free part. */
+  drift?: Omit<DriftOptions, 'watch'> | false;
 }
 
 export type KubeletOp = 'restart' | 'healthy' | 'untilHealthy' | 'lastError';

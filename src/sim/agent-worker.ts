@@ -61,6 +61,7 @@ function start(spec: AgentSpec): void {
       watchTimeoutSeconds: spec.watchTimeoutSeconds,
       signal: abort.signal,
       ...(data.syncFs ? { fs: syncFsOps } : {}),
+      ...(data.drift !== undefined ? { drift: data.drift } : {}),
       ...(log ? { log } : {}),
     }).catch(() => undefined),
   );

@@ -20,6 +20,8 @@ import { SimKubelet, type RestartRecord } from './kubelet/index.js';
 import { KubeletTracing, type KubeletTracingOptions } from './kubelet/tracing.js';
 import { NodeLifecycleController } from './lifecycle.js';
 import { simNodeName, simNodeObject } from './nodes.js';
+import { reportKubeletVersion, simControl } from './node-control.js';
+import type { DriftOptions } from '../agent/drift-watch.js';
 
 export const DEFAULT_VERSIONS = ['v1.24.17', 'v1.25.16', 'v1.26.15', 'v1.27.16', 'v1.28.15', 'v1.29.14', 'v1.30.10', 'v1.31.6', 'v1.32.2', 'v1.33.1', 'v1.34.0', 'v1.35.2'];
 
@@ -45,7 +47,9 @@ export interface SimClusterOptions {
   agentTimeoutMs?: number;
   agentLog?: Logger;
   /** Per-node agent hooks (telemetry: the apply and phase spans, agent metrics). */
-  agentHooks?: (node: string) => Pick<RunAgentOptions, 'wrapApply' | 'onPhase'>;
+  agentHooks?: (node: string) => Pick<RunAgentOptions, 'wrapApply' | 'onPhase' | 'onDrift'>;
+  /** The agents' drift watch (default on, with its defaults); false: off. */
+  agentDrift?: DriftOptions | false;
   gitVersion?: string;
   /** The admin bearer token (default: derived from the server's signing key). A replacement
    *  server given the old one keeps the credentials, as an etcd restore does. */
@@ -59,8 +63,9 @@ export interface SimClusterOptions {
   /** Kubelets whose config has `tracing` export spans, as a real kubelet does (default: none do). */
   kubeletSpans?: KubeletTracingOptions;
   /** Run the agents in a worker thread of their own (a second core beside the API server), each
-   *  still the real agent over HTTP; they log at logLevel (none: silent). Per-agent functions
-   *  (agentLog, agentHooks, agentKubeConfig) cannot cross to a thread: not with these. */
+   *  still the real agent over HTTP, agentDrift honoured; they log at logLevel (none: silent).
+   *  Functions (agentLog, agentHooks, agentKubeConfig, agentDrift.watch) cannot cross to a
+   *  thread: refused with this. */
   agentThread?: { logLevel?: LogLevel };
   /** start() resolves only once every agent watches its Node (default true); with false, the
    *  agents come up in the background, as a DaemonSet rolls out (see agentsReady()). */
@@ -116,8 +121,8 @@ export class SimCluster {
   }
 
   static async start(o: SimClusterOptions): Promise<SimCluster> {
-    if (o.agentThread && (o.agentLog || o.agentHooks || o.agentKubeConfig)) {
-      throw new Error('SimClusterOptions.agentThread: agentLog, agentHooks and agentKubeConfig are functions and cannot reach agents in a worker thread');
+    if (o.agentThread && (o.agentLog || o.agentHooks || o.agentKubeConfig || (o.agentDrift && o.agentDrift.watch))) {
+      throw new Error('SimClusterOptions.agentThread: agentLog, agentHooks, agentKubeConfig and agentDrift.watch are functions and cannot reach agents in a worker thread');
     }
     const server = new ApiServer({ port: o.port ?? 0, stateDir: o.stateDir, gitVersion: o.gitVersion, adminToken: o.adminToken });
     await server.start();
@@ -136,9 +141,10 @@ export class SimCluster {
       await cluster.stop();
       throw err;
     }
-    server.setNodeProxy(async (node, path) => {
+    server.setNodeProxy(async (node, path, request) => {
       const kubelet = cluster.kubelets.get(node);
       if (!kubelet) return { status: 404, body: `node ${node} has no kubelet` };
+      if (path.startsWith('/sim/')) return simControl(kubelet, path, request?.method, request?.body ?? '');
       if (path.replace(/^\//, '') !== 'configz') return { status: 404, body: '404 page not found\n' };
       const configz = kubelet.configz();
       if (!configz) return { status: 503, body: 'kubelet is not running' };
@@ -196,7 +202,13 @@ export class SimCluster {
     // Every agent of this process over one pool of keep-alive connections (see PooledKubeConfig).
     this.agentKubeConfig.loadFromString(kubeconfig);
     const t = this.o.agentThread;
-    if (t) this.agentThread = new AgentThread({ kubeconfig, syncFs: this.onTmpfs, ...(t.logLevel ? { logLevel: t.logLevel } : {}) }, this.kubelets);
+    if (t) {
+      const drift = this.o.agentDrift;
+      this.agentThread = new AgentThread(
+        { kubeconfig, syncFs: this.onTmpfs, ...(t.logLevel ? { logLevel: t.logLevel } : {}), ...(drift !== undefined ? { drift } : {}) },
+        this.kubelets,
+      );
+    }
     const watching = (): number => this.server.store.hub.count(resKey(NODES));
     const base = watching();
     let started = 0;
@@ -257,6 +269,7 @@ export class SimCluster {
         signal: abort.signal,
         ...(this.onTmpfs ? { fs: syncFsOps } : {}),
         log: this.o.agentLog,
+        ...(this.o.agentDrift !== undefined ? { drift: this.o.agentDrift } : {}),
         ...this.o.agentHooks?.(spec.nodeName),
       }).catch(() => undefined),
     );
@@ -278,6 +291,15 @@ export class SimCluster {
     const was = this.healthy.has(name);
     this.healthy.add(name);
     if (!was) this.heartbeats.started(name);
+    const kubelet = this.kubelets.get(name);
+    if (kubelet) reportKubeletVersion(this.server.store, name, kubelet.version);
+  }
+
+  /** Upgrades a node's kubelet (it restarts as `version`, on the files as they are): see node-control.ts. */
+  async upgradeKubelet(node: string, version: string): Promise<void> {
+    const kubelet = this.kubelets.get(node);
+    if (!kubelet) throw new Error(`no node ${node}`);
+    await kubelet.upgrade(version);
   }
 
   /** Every kubelet restart so far, with its node (the first record of each log is its boot). */

@@ -1,13 +1,13 @@
 // The agent's telemetry: `apply <node>` continues the rollout trace from the traceparent the
 // controller left on the Node, with one child span per phase (write, restart, health, rollback),
-// and the restart / rollback / apply-duration metrics.
+// and the restart / rollback / apply-duration / drift metrics.
 import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { RunAgentOptions } from '../agent/agent.js';
 import type { PhaseHook } from '../agent/apply.js';
 import { agentMetrics, type AgentMetrics, type Registry } from './metrics.js';
 import type { Tracing } from './tracing.js';
 
-export type AgentHooks = Required<Pick<RunAgentOptions, 'wrapApply' | 'onPhase'>>;
+export type AgentHooks = Required<Pick<RunAgentOptions, 'wrapApply' | 'onPhase' | 'onDrift'>>;
 
 export class AgentTelemetry {
   readonly metrics: AgentMetrics | undefined;
@@ -59,6 +59,10 @@ export class AgentTelemetry {
       });
     };
 
-    return { wrapApply, onPhase };
+    const onDrift: AgentHooks['onDrift'] = (message) => {
+      if (message !== undefined) m?.drifts.inc();
+    };
+
+    return { wrapApply, onPhase, onDrift };
   }
 }

@@ -30,7 +30,7 @@ const NO_QUEUE: QueueStats = { depth: 0, unfinishedSeconds: 0, longestRunningSec
 
 export const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
 
-export const NODE_PHASES = ['Updated', 'Soaking', 'InProgress', 'Failed', 'Pending', 'Unsupported'] as const;
+export const NODE_PHASES = ['Updated', 'Soaking', 'InProgress', 'Failed', 'Pending', 'Drifted', 'Unsupported'] as const;
 
 export interface SpanMetrics {
   exported: Counter;
@@ -44,6 +44,7 @@ export interface ControllerMetrics {
   reconcileDuration: Histogram;
   policyNodes: Gauge<'policy' | 'phase'>;
   rolloutProgress: Gauge<'policy'>;
+  driftedNodes: Gauge<'policy'>;
   apiWrites: Counter<'verb' | 'resource' | 'code'>;
   informerRelists: Counter<'resource' | 'reason'>;
   /** Feeds workqueue_adds_total, _retries_total, _queue_duration_seconds, _work_duration_seconds. */
@@ -54,6 +55,7 @@ export interface ControllerMetrics {
 }
 
 export interface AgentMetrics {
+  drifts: Counter;
   restarts: Counter;
   rollbacks: Counter;
   applyDuration: Histogram<'state'>;
@@ -98,6 +100,7 @@ export function controllerMetrics(registry: Registry): ControllerMetrics {
         registers: [registry],
       }),
       policyNodes: new Gauge({ name: 'kto_policy_nodes', help: 'Nodes of a policy by rollout phase. Reported by the leader.', labelNames: ['policy', 'phase'] as const, registers: [registry], collect: dropUnlessLeading }),
+      driftedNodes: new Gauge({ name: 'kto_drifted_nodes', help: 'Target nodes of a policy whose configuration drifted from what was rolled out to them, not (yet) repaired. Reported by the leader.', labelNames: ['policy'] as const, registers: [registry], collect: dropUnlessLeading }),
       rolloutProgress: new Gauge({ name: 'kto_rollout_progress_ratio', help: 'Updated / target nodes of the policy (1 when it targets none). Reported by the leader.', labelNames: ['policy'] as const, registers: [registry], collect: dropUnlessLeading }),
       apiWrites: new Counter({ name: 'kto_api_writes_total', help: 'Writes to the API server by verb, resource and HTTP status (0: no response).', labelNames: ['verb', 'resource', 'code'] as const, registers: [registry] }),
       informerRelists: new Counter({
@@ -195,6 +198,7 @@ export function processRegistry(): Registry {
 
 export function agentMetrics(registry: Registry): AgentMetrics {
   return memo(agentCache, registry, () => ({
+    drifts: new Counter({ name: 'kto_node_drifts_total', help: 'Drifts the agent found and reported: what it applied is no longer what its node holds.', registers: [registry] }),
     restarts: new Counter({ name: 'kto_node_restarts_total', help: 'Kubelet restarts the agent performed to apply a config.', registers: [registry] }),
     rollbacks: new Counter({ name: 'kto_node_rollbacks_total', help: 'Applies the agent rolled back (kubelet not healthy on the new config).', registers: [registry] }),
     applyDuration: new Histogram({
@@ -211,9 +215,11 @@ export function agentMetrics(registry: Registry): AgentMetrics {
 export function recordPlan(m: ControllerMetrics, policy: string, plan: Plan, summary: RolloutSummary): void {
   // The plan's own counts: walking its phases would cost a pass over every node per reconcile.
   const counts: Record<(typeof NODE_PHASES)[number], number> = {
-    Updated: plan.updated, Soaking: plan.soaking, InProgress: plan.inProgress, Failed: plan.failed, Pending: plan.pending, Unsupported: summary.unsupported,
+    Updated: plan.updated, Soaking: plan.soaking, InProgress: plan.inProgress, Failed: plan.failed, Pending: plan.pending, Drifted: plan.drifted,
+    Unsupported: summary.unsupported,
   };
   for (const phase of NODE_PHASES) m.policyNodes.set({ policy, phase }, counts[phase]);
+  m.driftedNodes.set({ policy }, summary.drifted?.length ?? 0);
   m.rolloutProgress.set({ policy }, summary.target === 0 ? 1 : summary.updated / summary.target);
 }
 
@@ -225,5 +231,6 @@ export const RECONCILE_RESULTS = ['success', 'requeue', 'error', 'terminal'] as 
 export function forgetPolicy(m: ControllerMetrics, policy: string): void {
   for (const phase of NODE_PHASES) m.policyNodes.remove({ policy, phase });
   m.rolloutProgress.remove({ policy });
+  m.driftedNodes.remove({ policy });
   for (const result of RECONCILE_RESULTS) m.reconciles.remove({ policy, result });
 }

@@ -4,7 +4,7 @@
 // schema (ajv draft-07, as helm does), and the CRD copy.
 
 import { strict as assert } from 'node:assert';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { ApiServer } from '../../src/sim/apiserver/index.js';
 import { CHART, ROOT, find, missingToolchain, one, render, renderRaw, type K8sObject } from './render.js';
+import { run } from '../helpers/cli.js';
 
 const skipReason = missingToolchain();
 const CRD_NAME = 'nodetracingpolicies.nodetracing.dev.yaml';
@@ -541,19 +542,7 @@ function deepMerge(dst: Record<string, unknown>, src: Record<string, unknown>): 
   }
 }
 
-function kubectl(args: string[], input?: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('kubectl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('error', reject);
-    p.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-    p.stdin.end(input ?? '');
-  });
+async function kubectl(args: string[], input?: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const r = await run('kubectl', args, { timeoutMs: 60_000, ...(input !== undefined ? { input } : {}) });
+  return { status: r.code, stdout: r.stdout, stderr: r.stderr };
 }

@@ -23,13 +23,13 @@ test('docs/configuration.md is exactly the output of hack/gen-docs.ts (run it af
 
 test('the reference lists every spec field of the schema', () => {
   const doc = readFileSync(join(ROOT, DOC_FILE), 'utf8');
-  for (const f of ['spec.nodeSelector.matchLabels', 'spec.tracing.endpoint', 'spec.tracing.samplingRatePerMillion', 'spec.featureGate', 'spec.priority', 'spec.rollout.maxUnavailable', 'spec.rollout.verify', 'status.observedGeneration', 'status.conditions']) {
+  for (const f of ['spec.nodeSelector.matchLabels', 'spec.tracing.endpoint', 'spec.tracing.samplingRatePerMillion', 'spec.featureGate', 'spec.priority', 'spec.rollout.maxUnavailable', 'spec.rollout.verify', 'spec.rollout.drift', 'status.drifted', 'status.observedGeneration', 'status.conditions']) {
     assert.ok(doc.includes(`| \`${f}\` |`), f);
   }
 });
 
 test('the docs exist', () => {
-  for (const f of ['configuration.md', 'troubleshooting.md', 'security.md', 'gitops.md']) assert.ok(docs.includes(f), f);
+  for (const f of ['configuration.md', 'troubleshooting.md', 'security.md', 'gitops.md', 'upgrades.md']) assert.ok(docs.includes(f), f);
 });
 
 test('every NodeTracingPolicy in the docs passes validatePolicy; every YAML block parses', () => {
@@ -83,6 +83,8 @@ test('gitops.md: the Argo CD Lua health check gives the documented verdicts', { 
     ['rolling', { metadata: { generation: 2 }, status: { observedGeneration: 2, conditions: [['Ready', 'False'], ['Reconciling', 'True']] } }, 'Progressing'],
     ['done with tolerated failures', { metadata: { generation: 2 }, status: { observedGeneration: 2, conditions: [['Ready', 'True', 'RolloutComplete'], ['Reconciling', 'False'], ['Stalled', 'False'], ['Degraded', 'True', 'NodesFailed']] } }, 'Degraded'],
     ['no target nodes', { metadata: { generation: 2 }, status: { observedGeneration: 2, conditions: [['Ready', 'False', 'NoTargetNodes'], ['Reconciling', 'False'], ['Stalled', 'False'], ['Degraded', 'False']] } }, 'Degraded'],
+    ['drift reported only', { metadata: { generation: 2 }, status: { observedGeneration: 2, conditions: [['Ready', 'True', 'RolloutComplete'], ['Reconciling', 'False'], ['Stalled', 'False'], ['Degraded', 'True', 'NodesDrifted']] } }, 'Degraded'],
+    ['drift being repaired', { metadata: { generation: 2 }, status: { observedGeneration: 2, conditions: [['Ready', 'False', 'RolloutInProgress'], ['Reconciling', 'True'], ['Stalled', 'False'], ['Degraded', 'True', 'NodesDrifted']] } }, 'Degraded'],
     ['being deleted', { metadata: { generation: 2 }, status: { observedGeneration: 2, conditions: [['Ready', 'False', 'RemovingConfiguration'], ['Reconciling', 'True'], ['Stalled', 'False']] } }, 'Progressing'],
     ['paused', { metadata: { generation: 2 }, status: { observedGeneration: 2, conditions: [['Ready', 'False', 'RolloutPaused'], ['Reconciling', 'False'], ['Stalled', 'False']] } }, 'Progressing'],
   ];

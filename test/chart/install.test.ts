@@ -7,7 +7,6 @@
 // and kubectl), each by status code and message.
 
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,6 +21,7 @@ import { SimCluster } from '../../src/sim/cluster.js';
 import { formatEntry, recordingLogger } from '../helpers/log.js';
 import { GUARD, type Clients, type Denied, type Install, type LimitCase, agentCases, clients, controllerCases, guardDenied, outcome, rbacDenied, unboundAgentCases } from './limits.js';
 import { type K8sObject, ROOT, missingToolchain, one, render } from './render.js';
+import { run, type RunResult } from '../helpers/cli.js';
 
 const skip = missingToolchain();
 const GIT_VERSION = 'v1.32.2'; // >= 1.31: Node-bound tokens; >= 1.30: the chart's agent guard
@@ -103,11 +103,7 @@ function kubectlCases(i: Install): KubectlCase[] {
 }
 const KUBECTL = kubectlCases(limits);
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = RunResult;
 
 function kubeConfigOf(server: ApiServer, token: string): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
@@ -124,21 +120,7 @@ describe('the chart installed into the embedded cluster, each component under it
   const tokens = { controller: '', agent: '', unbound: '' };
 
   const kubectl = (kubeconfig: string, args: string[], input?: string): Promise<Run> =>
-    new Promise((resolve, reject) => {
-      // Async: the API server runs in this process, so a blocking spawnSync would starve it.
-      const child = spawn('kubectl', ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cache'), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-      child.stdin.end(input ?? '');
-    });
+    run('kubectl', ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cache'), ...args], { timeoutMs: 60_000, ...(input !== undefined ? { input } : {}) });
   const admin = (args: string[], input?: string): Promise<Run> => kubectl(join(dir, 'admin.kubeconfig'), args, input);
   const adminOk = async (args: string[], input?: string): Promise<string> => {
     const r = await admin(args, input);

@@ -322,6 +322,74 @@ const cases: Case[] = [
     nodes: [],
     want: { complete: true, release: [], maxUnavailable: 1 },
   },
+  // Drift: the agent reports Drifted for T (or /configz disagrees with its Applied report).
+  {
+    name: 'drifted: released again before any Pending node, holding no slot until then',
+    nodes: [applied('a', 600 * S, { state: 'Drifted' }), node('b'), node('c')],
+    rollout: { maxUnavailable: 1 },
+    want: { phases: { a: 'Drifted', b: 'Pending', c: 'Pending' }, drifted: 1, unavailable: 0, release: ['a'], complete: false, done: false },
+  },
+  {
+    name: 'drifted, drift: Report: never released, and the rollout is done',
+    nodes: [applied('a', 600 * S, { state: 'Drifted' }), applied('b', 600 * S)],
+    rollout: { drift: 'Report' },
+    want: { phases: { a: 'Drifted', b: 'Updated' }, release: [], done: true, complete: false },
+  },
+  {
+    name: 'drifted while paused: not released',
+    nodes: [applied('a', 600 * S, { state: 'Drifted' })],
+    rollout: { paused: true },
+    want: { phases: { a: 'Drifted' }, release: [], done: false },
+  },
+  {
+    name: 'drifted and not Ready: holds a slot, not released',
+    nodes: [applied('a', 600 * S, { state: 'Drifted', ready: false }), node('b')],
+    rollout: { maxUnavailable: 1 },
+    want: { phases: { a: 'Drifted', b: 'Pending' }, unavailable: 1, release: [] },
+  },
+  {
+    name: 'drifted nodes share maxUnavailable with the Pending ones',
+    nodes: [applied('a', 600 * S, { state: 'Drifted' }), applied('b', 600 * S, { state: 'Drifted' }), node('c'), released('d')],
+    rollout: { maxUnavailable: 2 },
+    want: { unavailable: 1, releaseCount: 1, drifted: 2 },
+  },
+  {
+    name: 'a repair released for the drift report: in progress, holding its slot, with a timeout',
+    nodes: [applied('a', 600 * S, { state: 'Drifted', desiredTimeMs: NOW - 10 * S, repairOfMs: NOW - 600 * S }), node('b')],
+    rollout: { maxUnavailable: 1 },
+    want: { phases: { a: 'InProgress', b: 'Pending' }, unavailable: 1, release: [], requeueAfterMs: 290 * S },
+  },
+  {
+    name: 'a repair token of an older report: drifted again, released again',
+    nodes: [applied('a', 60 * S, { state: 'Drifted', repairOfMs: NOW - 600 * S })],
+    want: { phases: { a: 'Drifted' }, release: ['a'] },
+  },
+  {
+    name: 'a repair not answered within nodeTimeoutSeconds: failed',
+    nodes: [applied('a', 600 * S, { state: 'Drifted', desiredTimeMs: NOW - 301 * S, repairOfMs: NOW - 600 * S })],
+    want: { phases: { a: 'Failed' }, timedOut: ['a'], failed: 1 },
+  },
+  {
+    name: 'a repair that rolled back: failed, not released again',
+    nodes: [applied('a', 5 * S, { state: 'RolledBack', repairOfMs: NOW - 600 * S })],
+    rollout: { maxFailures: 1 },
+    want: { phases: { a: 'Failed' }, release: [], failed: 1 },
+  },
+  {
+    name: '/configz disagreeing with an Applied report: drifted',
+    nodes: [applied('a', 600 * S, { configzDrift: '/configz tracing.samplingRatePerMillion is 0, want 1' })],
+    want: { phases: { a: 'Drifted' }, release: ['a'] },
+  },
+  {
+    name: 'drift of an older hash is not drift for T: the node is Pending for T',
+    nodes: [node('a', { desiredHash: OLD, desiredTimeMs: NOW - 600 * S, state: 'Drifted', stateHash: OLD, appliedHash: OLD })],
+    want: { phases: { a: 'Pending' }, release: ['a'] },
+  },
+  {
+    name: 'a drop-in back on a node whose target is its removal: drifted, released for removal',
+    nodes: [node('a', { targetHash: REMOVED_HASH, appliedHash: REMOVED_HASH, state: 'Drifted', stateHash: REMOVED_HASH, stateTimeMs: NOW - S })],
+    want: { phases: { a: 'Drifted' }, release: ['a'] },
+  },
 ];
 
 describe('planRollout', () => {

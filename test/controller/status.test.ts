@@ -48,6 +48,45 @@ describe('desiredConditions', () => {
     assert.ok(m.length < 300, String(m.length));
   });
 
+  it('drift, Repair: the rollout is in progress again, Degraded names the nodes and what changed', () => {
+    const c = conds(summary({
+      updated: 8, complete: false, drift: 'Repair',
+      drifted: [{ node: 'node-05', message: '90-nodetracing.conf was deleted' }, { node: 'node-02', message: 'config.yaml no longer holds what was applied: tracing is missing, want {}' }],
+    }));
+    assert.equal(c.Ready?.status, 'False');
+    assert.equal(c.Ready?.reason, 'RolloutInProgress');
+    assert.equal(c.Degraded?.reason, 'NodesDrifted');
+    assert.equal(c.Degraded?.message, '2 node(s) drifted from the configuration rolled out to them, being repaired: node-02: config.yaml no longer holds what was applied: tracing is missing, want {}; node-05: 90-nodetracing.conf was deleted');
+  });
+
+  it('drift, Report: still Ready (complete), Degraded says it is only reported', () => {
+    const c = conds(summary({ updated: 8, drift: 'Report', drifted: [{ node: 'node-05', message: '90-nodetracing.conf was deleted' }] }));
+    assert.equal(c.Ready?.status, 'True');
+    assert.equal(c.Degraded?.status, 'True');
+    assert.match(c.Degraded?.message ?? '', /reported only \(spec\.rollout\.drift: Report\): node-05/);
+  });
+
+  it('drift while paused: repaired once resumed', () => {
+    const c = conds(summary({ updated: 8, complete: false, paused: true, drifted: [{ node: 'n', message: 'x' }] }));
+    assert.equal(c.Ready?.reason, 'RolloutPaused');
+    assert.match(c.Degraded?.message ?? '', /repaired once the rollout is resumed: n: x/);
+  });
+
+  it('failures and drift: NodesFailed first, the drifted nodes named after', () => {
+    const c = conds(summary({ updated: 7, failed: 1, maxFailures: 1, failures: [{ node: 'a', why: 'Failed' }], drifted: [{ node: 'b', message: 'x' }] }));
+    assert.equal(c.Degraded?.reason, 'NodesFailed');
+    assert.equal(c.Degraded?.message, '1 node(s) failed: a failed; 1 more drifted (b)');
+  });
+
+  it('the status counts and names the drifted nodes, bounded like the other lists', () => {
+    const drifted = Array.from({ length: 30 }, (_, i) => ({ node: `n${String(i).padStart(2, '0')}`, message: `m\n${i}` }));
+    const st = buildStatus(undefined, summary({ drifted }), new Date(0));
+    assert.equal(st.driftedNodes, 30);
+    assert.equal(st.drifted?.length, 20);
+    assert.deepEqual(st.drifted?.[0], { node: 'n00', message: 'm 0' });
+    assert.deepEqual(buildStatus(undefined, summary(), new Date(0)).drifted, [], 'present and empty: a merge patch clears it');
+  });
+
   it('Conflict names the winning policies, nodes grouped by owner', () => {
     const c = conds(summary({ conflicts: [{ node: 'n2', owner: 'zone-a' }, { node: 'n1', owner: 'zone-a' }, { node: 'n5', owner: 'gpu' }] }));
     assert.equal(c.Conflict?.message, '3 selected node(s) owned by other policies: n5 owned by gpu; n1, n2 owned by zone-a');

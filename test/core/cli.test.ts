@@ -23,9 +23,9 @@ async function file(name: string, text: string): Promise<string> {
 }
 
 test('kto validate: the shipped examples are valid (exit 0)', async () => {
-  const r = await runKto(['validate', 'examples/basic.yaml', 'examples/workers-canary.yaml', 'examples/local-agent.yaml']);
+  const r = await runKto(['validate', 'examples/basic.yaml', 'examples/workers-canary.yaml', 'examples/local-agent.yaml', 'examples/drift-report.yaml']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /3 valid, 0 invalid/);
+  assert.match(r.stdout, /4 valid, 0 invalid/);
 });
 
 test('kto validate: multi-document file, every error as FILE: name: path: message, exit 1', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { FeatureGateMode } from '../../src/api/types.js';
-import { intentHash, render } from '../../src/render/render.js';
+import { GATE_REMOVED, intentHash, KUBELET_UPGRADE_SKEW, render } from '../../src/render/render.js';
 import { policy } from '../helpers/policy.js';
 
 // Every row of the version table in DESIGN.md, for each featureGate mode.
@@ -20,8 +20,9 @@ const table: Array<[string, string, FeatureGateMode, 'gate' | 'none' | 'unsuppor
   ['1.27 Always writes the gate', 'v1.27.5', 'Always', 'gate'],
   ['1.30 Never writes no gate', 'v1.30.1-eks-abc', 'Never', 'none'],
   ['1.34 GA: no gate (Auto)', 'v1.34.0', 'Auto', 'none'],
-  ['1.34 Always writes the gate (accepted, warns)', 'v1.34.2', 'Always', 'gate'],
-  ['1.36 Always writes the gate', 'v1.36.0', 'Always', 'gate'],
+  ['1.33 Always writes the gate (the last minor where it can be turned off)', 'v1.33.1', 'Always', 'gate'],
+  ['1.34 Always writes no gate (locked on; a skip-level upgrade to 1.37 would reject it)', 'v1.34.2', 'Always', 'none'],
+  ['1.36 Always writes no gate (an upgrade to 1.37 would reject it)', 'v1.36.0', 'Always', 'none'],
   ['1.37 Always writes no gate (gone)', 'v1.37.0', 'Always', 'none'],
   ['1.38 Auto writes no gate', 'v1.38.1', 'Auto', 'none'],
   ['1.40 Never writes no gate', 'v1.40.0', 'Never', 'none'],
@@ -77,4 +78,14 @@ test('intentHash changes with the tracing stanza and the gate mode only', () => 
   assert.equal(intentHash(base), intentHash({ ...base, priority: 5, rollout: { maxUnavailable: 3 } }));
   assert.notEqual(intentHash(base), intentHash({ ...base, tracing: { samplingRatePerMillion: 2 } }));
   assert.notEqual(intentHash(base), intentHash({ ...base, featureGate: 'Always' }));
+});
+
+test('render: no gate is ever written where a kubelet upgrade within the version skew would reject it', () => {
+  // A kubelet may go from 1.X-3 straight to 1.X, and the upgrade restarts it on our file.
+  for (const mode of ['Auto', 'Always', 'Never'] as const) {
+    for (let minor = 20; minor <= 45; minor++) {
+      const r = render(policy({ featureGate: mode }).spec, `v1.${minor}.0`);
+      if (r.supported && r.gate) assert.ok(minor + KUBELET_UPGRADE_SKEW < GATE_REMOVED, `${mode} writes the gate on 1.${minor}, and 1.${minor + KUBELET_UPGRADE_SKEW} rejects it`);
+    }
+  }
 });

@@ -15,12 +15,33 @@ export function runKto(args: string[], opts: { timeoutMs?: number; env?: NodeJS.
   return run(process.execPath, ['--import', 'tsx', CLI, ...args], opts);
 }
 
-export function run(cmd: string, args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<RunResult> {
+export interface RunOptions {
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+  input?: string;
+  /** Called with the count of complete stdout lines as each arrives (e.g. `kubectl get -w`). */
+  onLine?: (n: number) => void;
+  /** Ends the process (SIGTERM) once this many stdout lines arrived. */
+  untilLines?: number;
+}
+
+/** Runs a command asynchronously (the embedded API server may live in this very process: a
+ *  blocking spawnSync would starve it). Killed after timeoutMs (default 30 s). */
+export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    let lines = 0;
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      const n = stdout.split('\n').length - 1;
+      while (lines < n) {
+        lines++; // apart: an optional call `onLine?.(++lines)` would skip evaluating its argument
+        opts.onLine?.(lines);
+      }
+      if (opts.untilLines !== undefined && lines >= opts.untilLines) child.kill('SIGTERM');
+    });
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
     child.on('error', reject);

@@ -55,10 +55,19 @@ describe('policyView (kto status)', () => {
     assert.equal(rows.n3?.since, iso(30_000), 'since its agent reported');
     assert.deepEqual([rows.n3?.failure, rows.n3?.message], ['RolledBack', 'kubelet: invalid configuration:\n tracing']);
     assert.equal(rows.n4?.failure, 'TimedOut', 'no answer within nodeTimeoutSeconds');
-    assert.deepEqual(v.counts, { target: 5, updated: 1, inProgress: 1, pending: 1, failed: 2, unsupported: 1, conflict: 0, removing: 0 });
+    assert.deepEqual(v.counts, { target: 5, updated: 1, inProgress: 1, pending: 1, failed: 2, drifted: 0, unsupported: 1, conflict: 0, removing: 0 });
     assert.deepEqual(v.unsupported, [{ node: 'old', kubeletVersion: 'v1.23.4', message: 'kubelet v1.23 has no tracing (needs >= v1.25)' }]);
     assert.equal(v.ready?.reason, 'RolloutInProgress');
     assert.equal(v.requeueAfterMs, 280_000, 'n2 times out next');
+  });
+
+  it('a drifted node: phase Drifted, what changed, counted', () => {
+    const nodes = [node('n1', 'v1.30.1', { ...applied(p), [A_STATE]: 'Drifted', [A_MESSAGE]: '90-nodetracing.conf was deleted', [A_STATE_TIME]: iso(5_000) }), node('n2', 'v1.30.1', applied(p))];
+    const v = policyView(p, [p], nodes, NOW);
+    assert.equal(v.nodes[0]?.phase, 'Drifted');
+    assert.equal(v.nodes[0]?.message, '90-nodetracing.conf was deleted');
+    assert.equal(v.counts.drifted, 1);
+    assert.equal(v.drift, 'Repair');
   });
 
   it('a conflict says who owns the node and why: the same priority, the first name', () => {

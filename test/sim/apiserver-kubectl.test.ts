@@ -3,7 +3,6 @@
 // printer columns, 422 messages, describe, explain, annotate, label columns, watch, delete.
 
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,12 +11,9 @@ import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { ApiServer, NODES } from '../../src/sim/apiserver/index.js';
 import { POLICIES, realisticNode, testPolicyCRD } from '../../src/sim/apiserver/fixtures.js';
+import { run, type RunOptions, type RunResult } from '../helpers/cli.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = RunResult;
 
 const REPO_CRD = join(process.cwd(), 'crds', 'nodetracingpolicies.nodetracing.dev.yaml');
 
@@ -45,28 +41,8 @@ for (const gitVersion of VERSIONS) {
     let dir = '';
     let kubeconfig = '';
 
-    const kubectl = (args: string[], opts: { untilLines?: number; onLine?: (n: number) => void; timeoutMs?: number } = {}): Promise<Run> =>
-      new Promise((resolve) => {
-        const child = spawn('kubectl', ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cache'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        let lines = 0;
-        const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 20_000);
-        child.stdout.on('data', (d: Buffer) => {
-          stdout += d.toString();
-          const n = stdout.split('\n').length - 1;
-          while (lines < n) {
-            lines++;
-            opts.onLine?.(lines);
-          }
-          if (opts.untilLines !== undefined && lines >= opts.untilLines) child.kill('SIGTERM');
-        });
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        child.on('close', (code) => {
-          clearTimeout(timer);
-          resolve({ code, stdout, stderr });
-        });
-      });
+    const kubectl = (args: string[], opts: Pick<RunOptions, 'untilLines' | 'onLine' | 'timeoutMs'> = {}): Promise<Run> =>
+      run('kubectl', ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cache'), ...args], { timeoutMs: 20_000, ...opts });
 
     const ok = async (args: string[]): Promise<string> => {
       const r = await kubectl(args);

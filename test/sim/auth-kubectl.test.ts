@@ -3,19 +3,15 @@
 // `auth whoami`, `auth can-i` (and --list), each allowed or denied with the real message.
 
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ApiServer, NODES } from '../../src/sim/apiserver/index.js';
 import { realisticNode } from '../../src/sim/apiserver/fixtures.js';
+import { run, type RunResult } from '../helpers/cli.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = RunResult;
 
 const NS = 'kto-system';
 const AGENT = `system:serviceaccount:${NS}:kto-agent`;
@@ -101,19 +97,7 @@ for (const gitVersion of VERSIONS) {
     let kubeconfig = '';
     let token = '';
 
-    const kubectl = (args: string[]): Promise<Run> =>
-      new Promise((resolve) => {
-        const child = spawn('kubectl', ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cache'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        child.on('close', (code) => {
-          clearTimeout(timer);
-          resolve({ code, stdout, stderr });
-        });
-      });
+    const kubectl = (args: string[]): Promise<Run> => run('kubectl', ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cache'), ...args], { timeoutMs: 20_000 });
     const ok = async (args: string[]): Promise<string> => {
       const r = await kubectl(args);
       assert.equal(r.code, 0, `kubectl ${args.join(' ')} failed: ${r.stderr}`);

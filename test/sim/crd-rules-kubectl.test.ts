@@ -3,7 +3,6 @@
 // a real API server does with the CRD's x-kubernetes-validations (CEL) and patterns.
 
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { buildCrd } from '../../src/api/crd.js';
 import { ApiServer } from '../../src/sim/apiserver/index.js';
+import { run, type RunResult } from '../helpers/cli.js';
 
 const REPO_CRD = join(process.cwd(), 'crds', 'nodetracingpolicies.nodetracing.dev.yaml');
 
@@ -49,19 +49,7 @@ for (const gitVersion of process.env['KTO_KUBECTL_VERSIONS']?.split(',') ?? ['v1
     const server = new ApiServer({ gitVersion });
     let dir = '';
 
-    const kubectl = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-      new Promise((resolve) => {
-        const child = spawn('kubectl', ['--kubeconfig', join(dir, 'kubeconfig'), '--cache-dir', join(dir, 'cache'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        child.on('close', (code) => {
-          clearTimeout(timer);
-          resolve({ code, stdout, stderr });
-        });
-      });
+    const kubectl = (args: string[]): Promise<RunResult> => run('kubectl', ['--kubeconfig', join(dir, 'kubeconfig'), '--cache-dir', join(dir, 'cache'), ...args], { timeoutMs: 20_000 });
 
     const apply = async (name: string, text: string): Promise<{ code: number | null; stdout: string; stderr: string }> => {
       const p = join(dir, `${name}.yaml`);

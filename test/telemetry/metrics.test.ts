@@ -69,6 +69,11 @@ describe('metrics after a rollout', () => {
 
   test('counters and gauges match the rollout', async () => {
     await env.rollout('measured', 30_000);
+    // The rollout ends in the controller when it computes the summary; the condition gauge reads
+    // the policy cache, which sees the Ready status once its write comes back over the watch.
+    await waitUntil('Ready=True in the policy cache', () =>
+      env.controller.policyCache().some((p) => p.metadata.name === 'measured' && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')),
+    );
     const r = await get(`${server.url}/metrics`);
     assert.equal(r.status, 200);
     assert.match(r.type, /^text\/plain; version=0\.0\.4/);

@@ -33,9 +33,10 @@ export const VAP_BINDINGS: ResourceRef = { group: 'admissionregistration.k8s.io'
 
 export const RBAC_RESOURCES = [ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS];
 
-const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+export const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 
-function def(r: ResourceRef, kind: string, namespaced: boolean, extra: Partial<ResourceDef> = {}): ResourceDef {
+/** A built-in resource as discovery shows it: every verb, no status, unless `extra` says so. */
+export function builtinDef(r: ResourceRef, kind: string, namespaced: boolean, extra: Partial<ResourceDef> = {}): ResourceDef {
   return {
     ...r,
     kind,
@@ -54,25 +55,25 @@ function def(r: ResourceRef, kind: string, namespaced: boolean, extra: Partial<R
 /** Kinds stored like any other (generation only where the real kind keeps one). */
 export function storedBuiltinDefs(): ResourceDef[] {
   return [
-    def(SERVICEACCOUNTS, 'ServiceAccount', true, { shortNames: ['sa'], noGeneration: true, subresources: [{ name: 'token', kind: 'TokenRequest', group: 'authentication.k8s.io', version: 'v1', verbs: ['create'] }] }),
-    def(SERVICES, 'Service', true, { shortNames: ['svc'], categories: ['all'], hasStatus: true, noGeneration: true, verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] }),
-    def(SECRETS, 'Secret', true, { noGeneration: true }),
-    def(DEPLOYMENTS, 'Deployment', true, { shortNames: ['deploy'], categories: ['all'], hasStatus: true }),
-    def(DAEMONSETS, 'DaemonSet', true, { shortNames: ['ds'], categories: ['all'], hasStatus: true }),
-    def(PDBS, 'PodDisruptionBudget', true, { shortNames: ['pdb'], hasStatus: true }),
-    def(CLUSTERROLEBINDINGS, 'ClusterRoleBinding', false, { noGeneration: true }),
-    def(CLUSTERROLES, 'ClusterRole', false, { noGeneration: true }),
-    def(ROLEBINDINGS, 'RoleBinding', true, { noGeneration: true }),
-    def(ROLES, 'Role', true, { noGeneration: true }),
-    def(VAPS, 'ValidatingAdmissionPolicy', false, { categories: ['api-extensions'], hasStatus: true }),
-    def(VAP_BINDINGS, 'ValidatingAdmissionPolicyBinding', false, { categories: ['api-extensions'] }),
+    builtinDef(SERVICEACCOUNTS, 'ServiceAccount', true, { shortNames: ['sa'], noGeneration: true, subresources: [{ name: 'token', kind: 'TokenRequest', group: 'authentication.k8s.io', version: 'v1', verbs: ['create'] }] }),
+    builtinDef(SERVICES, 'Service', true, { shortNames: ['svc'], categories: ['all'], hasStatus: true, noGeneration: true, verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] }),
+    builtinDef(SECRETS, 'Secret', true, { noGeneration: true }),
+    builtinDef(DEPLOYMENTS, 'Deployment', true, { shortNames: ['deploy'], categories: ['all'], hasStatus: true }),
+    builtinDef(DAEMONSETS, 'DaemonSet', true, { shortNames: ['ds'], categories: ['all'], hasStatus: true }),
+    builtinDef(PDBS, 'PodDisruptionBudget', true, { shortNames: ['pdb'], hasStatus: true }),
+    builtinDef(CLUSTERROLEBINDINGS, 'ClusterRoleBinding', false, { noGeneration: true }),
+    builtinDef(CLUSTERROLES, 'ClusterRole', false, { noGeneration: true }),
+    builtinDef(ROLEBINDINGS, 'RoleBinding', true, { noGeneration: true }),
+    builtinDef(ROLES, 'Role', true, { noGeneration: true }),
+    builtinDef(VAPS, 'ValidatingAdmissionPolicy', false, { categories: ['api-extensions'], hasStatus: true }),
+    builtinDef(VAP_BINDINGS, 'ValidatingAdmissionPolicyBinding', false, { categories: ['api-extensions'] }),
   ];
 }
 
 /** Create-only APIs answered from the request and nothing stored. */
 export function reviewDefs(): ResourceDef[] {
   const review = (group: string, version: string, resource: string, kind: string, namespaced = false): ResourceDef =>
-    def({ group, version, resource }, kind, namespaced, { verbs: ['create'], virtual: true, noGeneration: true });
+    builtinDef({ group, version, resource }, kind, namespaced, { verbs: ['create'], virtual: true, noGeneration: true });
   return [
     review('authentication.k8s.io', 'v1', 'tokenreviews', 'TokenReview'),
     review('authentication.k8s.io', 'v1', 'selfsubjectreviews', 'SelfSubjectReview'),

@@ -18,7 +18,7 @@ import { type JsonObject, groupVersion, isObject } from './types.js';
 import type { UserInfo } from './userinfo.js';
 import { queryFlag, serveWatch } from './watch-http.js';
 
-export type NodeProxyHandler = (nodeName: string, path: string) => Promise<{ status: number; body: string; contentType?: string }>;
+export type NodeProxyHandler = (nodeName: string, path: string, request?: { method: string; body: string }) => Promise<{ status: number; body: string; contentType?: string }>;
 
 export interface RouterDeps {
   store: ObjectStore;
@@ -193,7 +193,7 @@ export class Router {
       throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
     }
     if (def.namespaced && name !== undefined && namespace === undefined) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
-    if (sub === 'proxy') return this.proxy(res, t, url);
+    if (sub === 'proxy') return this.proxy(req, res, t, url);
     await this.rest(req, res, t, verb, q, user);
   }
 
@@ -222,13 +222,14 @@ export class Router {
     return undefined;
   }
 
-  private async proxy(res: ServerResponse, t: Target, url: URL): Promise<void> {
+  private async proxy(req: IncomingMessage, res: ServerResponse, t: Target, url: URL): Promise<void> {
     this.d.store.getEntry(t.def, t.name ?? '');
     const handler = this.d.nodeProxy();
     if (!handler) throw new ApiError(503, 'ServiceUnavailable', `no endpoints available for node "${t.name ?? ''}"`);
     let r: { status: number; body: string; contentType?: string };
     try {
-      r = await handler(t.name ?? '', `/${t.subPath}${url.search}`);
+      const method = req.method ?? 'GET';
+      r = await handler(t.name ?? '', `/${t.subPath}${url.search}`, { method, body: method === 'GET' ? '' : await readBody(req) });
     } catch (e) {
       throw new ApiError(503, 'ServiceUnavailable', `error trying to reach service: ${e instanceof Error ? e.message : String(e)}`);
     }

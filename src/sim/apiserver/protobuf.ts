@@ -1,12 +1,14 @@
 // Request bodies in Kubernetes protobuf (`application/vnd.kubernetes.protobuf`): kubectl's typed
 // clients send them for built-in kinds (`kubectl create namespace|serviceaccount|secret|token|
 // role...`, `auth can-i`, `auth whoami`) and do not fall back to JSON. Decoded here into the JSON
-// shape by the field numbers of k8s.io/api generated.proto, for the kinds those commands send.
+// shape with protobufjs, from the field numbers of k8s.io/api generated.proto for the kinds those
+// commands send (declared below rather than loaded from .proto files: a few dozen fields).
 
+import protobuf from 'protobufjs';
 import { ApiError } from './errors.js';
 import type { JsonObject } from './types.js';
 
-type FieldType = 'string' | 'int' | 'bool' | 'bytes' | 'time' | 'strings' | 'stringMap' | 'bytesMap' | 'extraMap' | { msg: string; repeated?: boolean };
+type FieldType = 'string' | 'int' | 'bool' | 'bytes' | 'strings' | 'stringMap' | 'bytesMap' | 'extraMap' | { msg: string; repeated?: boolean };
 type MessageSchema = Record<number, [string, FieldType]>;
 
 const M = (msg: string, repeated = false): FieldType => ({ msg, repeated });
@@ -49,92 +51,52 @@ const SCHEMAS: Record<string, MessageSchema> = {
   Unknown: { 1: ['typeMeta', M('TypeMeta')], 2: ['raw', 'bytes'] },
   TypeMeta: { 1: ['apiVersion', 'string'], 2: ['kind', 'string'] },
   ExtraValue: { 1: ['items', 'strings'] },
-  MapEntry: { 1: ['key', 'bytes'], 2: ['value', 'bytes'] },
 };
 
-class Reader {
-  pos = 0;
-  constructor(readonly buf: Buffer) {}
-  get done(): boolean {
-    return this.pos >= this.buf.length;
-  }
-  varint(): bigint {
-    let out = 0n;
-    for (let shift = 0n; ; shift += 7n) {
-      const b = this.buf[this.pos++];
-      if (b === undefined) throw new Error('truncated varint');
-      out |= BigInt(b & 0x7f) << shift;
-      if ((b & 0x80) === 0) return out;
+/** The schemas above as protobufjs types (proto2, as generated.proto is). */
+function buildRoot(): protobuf.Root {
+  const root = new protobuf.Root();
+  for (const [name, fields] of Object.entries(SCHEMAS)) {
+    const type = new protobuf.Type(name);
+    for (const [id, [key, t]] of Object.entries(fields)) {
+      const n = Number(id);
+      if (typeof t === 'object') type.add(new protobuf.Field(key, n, t.msg, t.repeated ? 'repeated' : 'optional'));
+      else if (t === 'strings') type.add(new protobuf.Field(key, n, 'string', 'repeated'));
+      else if (t === 'int') type.add(new protobuf.Field(key, n, 'int64'));
+      else if (t === 'stringMap') type.add(new protobuf.MapField(key, n, 'string', 'string'));
+      else if (t === 'bytesMap') type.add(new protobuf.MapField(key, n, 'string', 'bytes'));
+      else if (t === 'extraMap') type.add(new protobuf.MapField(key, n, 'string', 'ExtraValue'));
+      else type.add(new protobuf.Field(key, n, t));
     }
+    root.add(type);
   }
-  bytes(): Buffer {
-    const n = Number(this.varint());
-    const b = this.buf.subarray(this.pos, this.pos + n);
-    if (b.length !== n) throw new Error('truncated field');
-    this.pos += n;
-    return b;
-  }
-  skip(wire: number): void {
-    if (wire === 0) this.varint();
-    else if (wire === 1) this.pos += 8;
-    else if (wire === 2) this.bytes();
-    else if (wire === 5) this.pos += 4;
-    else throw new Error(`unsupported wire type ${wire}`);
-  }
+  root.resolveAll();
+  return root;
 }
 
-function decode(buf: Buffer, name: string): JsonObject {
-  const schema = SCHEMAS[name] ?? {};
-  const r = new Reader(buf);
-  const out: JsonObject = {};
-  while (!r.done) {
-    const tag = Number(r.varint());
-    const [field, wire] = [tag >>> 3, tag & 7];
-    const f = schema[field];
-    if (!f) {
-      r.skip(wire);
-      continue;
-    }
-    const [key, type] = f;
-    if (typeof type === 'object') {
-      const v = decode(r.bytes(), type.msg);
-      if (type.repeated) ((out[key] ??= []) as unknown[]).push(v);
-      else out[key] = v;
-      continue;
-    }
-    switch (type) {
-      case 'string':
-        out[key] = r.bytes().toString('utf8');
-        break;
-      case 'strings':
-        ((out[key] ??= []) as unknown[]).push(r.bytes().toString('utf8'));
-        break;
-      case 'int':
-        out[key] = Number(BigInt.asIntN(64, r.varint()));
-        break;
-      case 'bool':
-        out[key] = r.varint() !== 0n;
-        break;
-      case 'bytes':
-        out[key] = r.bytes().toString('base64');
-        break;
-      case 'time':
-        r.skip(wire);
-        break;
-      default: {
-        const e = decode(r.bytes(), 'MapEntry');
-        const k = Buffer.from(String(e['key'] ?? ''), 'base64').toString('utf8');
-        const raw = Buffer.from(String(e['value'] ?? ''), 'base64');
-        const m = (out[key] ??= {}) as JsonObject;
-        if (type === 'stringMap') m[k] = raw.toString('utf8');
-        else if (type === 'bytesMap') m[k] = raw.toString('base64');
-        else m[k] = (decode(raw, 'ExtraValue')['items'] as unknown[] | undefined) ?? [];
-      }
+let root: protobuf.Root | undefined;
+
+/** JSON as the API server would read it: int64 as numbers, bytes as base64, extra values as
+ *  lists, and no empty strings (gogo-protobuf writes them for unset non-pointer fields). */
+function decode(buf: Uint8Array, name: string): JsonObject {
+  root ??= buildRoot();
+  const type = root.lookupType(name);
+  const obj = type.toObject(type.decode(buf), { longs: Number, bytes: String }) as JsonObject;
+  return tidy(obj, SCHEMAS[name] ?? {});
+}
+
+function tidy(obj: JsonObject, schema: MessageSchema): JsonObject {
+  for (const [key, t] of Object.values(schema)) {
+    const v = obj[key];
+    if (v === '') delete obj[key];
+    else if (t === 'extraMap' && v !== null && typeof v === 'object') {
+      for (const [k, e] of Object.entries(v as Record<string, { items?: unknown[] }>)) (v as JsonObject)[k] = e.items ?? [];
+    } else if (typeof t === 'object' && v !== undefined) {
+      const sub = SCHEMAS[t.msg] ?? {};
+      obj[key] = Array.isArray(v) ? v.map((x) => tidy(x as JsonObject, sub)) : tidy(v as JsonObject, sub);
     }
   }
-  // Empty strings are what gogo-protobuf writes for unset non-pointer fields; JSON omits them.
-  for (const [k, v] of Object.entries(out)) if (v === '') delete out[k];
-  return out;
+  return obj;
 }
 
 const MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);

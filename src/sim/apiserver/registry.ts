@@ -3,7 +3,7 @@
 
 import { type JsonObject, type KubeObject, type PrinterColumn, type ResourceRef, groupVersion, isObject, resKey } from './types.js';
 import type { Schema } from './schema.js';
-import { type SubresourceDef, reviewDefs, storedBuiltinDefs } from './builtin-kinds.js';
+import { ALL_VERBS, type SubresourceDef, builtinDef, reviewDefs, storedBuiltinDefs } from './builtin-kinds.js';
 
 export interface ResourceDef extends ResourceRef {
   kind: string;
@@ -30,22 +30,8 @@ export interface ResourceDef extends ResourceRef {
   subresources?: SubresourceDef[];
 }
 
-const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
-
 function builtin(r: ResourceRef, kind: string, namespaced: boolean, shortNames: string[], hasStatus: boolean, extra: Partial<ResourceDef> = {}): ResourceDef {
-  return {
-    ...r,
-    kind,
-    listKind: `${kind}List`,
-    singular: kind.toLowerCase(),
-    namespaced,
-    shortNames,
-    categories: [],
-    verbs: ALL_VERBS,
-    hasStatus,
-    returnDeletedObject: false,
-    ...extra,
-  };
+  return builtinDef(r, kind, namespaced, { shortNames, hasStatus, ...extra });
 }
 
 export function builtinDefs(): ResourceDef[] {

@@ -53,8 +53,9 @@ export interface RestartRecord {
 
 export class SimKubelet implements KubeletRestarter, KubeletHealthProbe {
   readonly nodeName: string;
-  readonly version: string;
-  readonly minor: number;
+  /** Changes only with upgrade(). */
+  version: string;
+  minor: number;
   readonly root: string;
   readonly useDropinDir: boolean;
   readonly restartLog: RestartRecord[] = [];
@@ -149,6 +150,17 @@ export class SimKubelet implements KubeletRestarter, KubeletHealthProbe {
       record.readyAt = this.now();
       this.setStatus(true, true);
     });
+  }
+
+  /** A kubelet upgrade: a new binary under the same unit, flags and files. Like the real one, it
+   *  restarts the kubelet, which reads the files as they are (ours included) with the rules of
+   *  its new version, and stays down if they no longer pass. */
+  async upgrade(version: string): Promise<void> {
+    const minor = minorOf(parseKubeletVersion(version));
+    if (this.useDropinDir && minor < 28) throw new Error(`kubelet ${version} has no --config-dir (needs 1.28+), and this node's kubelet runs with it`);
+    this.version = version;
+    this.minor = minor;
+    await this.restart();
   }
 
   async healthy(): Promise<boolean> {
