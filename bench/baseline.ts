@@ -78,19 +78,24 @@ function vmHwm(): number {
   }
 }
 
-/** The module object itself (an ESM namespace is read-only): node-fetch calls its `request`. */
-const http = createRequire(import.meta.url)('node:http') as typeof import('node:http');
+/** The module objects themselves (an ESM namespace is read-only): node-fetch calls their `request`. */
+const require = createRequire(import.meta.url);
+const http = require('node:http') as typeof import('node:http');
+const https = require('node:https') as typeof import('node:https');
 
-/** The sockets of watch requests: client-node's Watch goes through http.request (node-fetch). */
+/** The sockets of watch requests: client-node's Watch goes through http(s).request (node-fetch);
+ *  the bench's kubeconfig is https. */
 function trackWatchSockets(): Set<Socket> {
   const sockets = new Set<Socket>();
-  const request = http.request;
-  const tracked = ((...args: Parameters<typeof http.request>) => {
-    const req = request(...args);
-    if (/[?&]watch=true/.test(req.path)) req.once('socket', (s: Socket) => sockets.add(s));
-    return req;
-  }) as typeof http.request;
-  http.request = tracked;
+  for (const mod of [http, https]) {
+    const request = mod.request;
+    const tracked = ((...args: Parameters<typeof http.request>) => {
+      const req = request(...args);
+      if (/[?&]watch=true/.test(req.path)) req.once('socket', (s: Socket) => sockets.add(s));
+      return req;
+    }) as typeof http.request;
+    mod.request = tracked;
+  }
   return sockets;
 }
 

@@ -143,7 +143,7 @@ export async function runRolloutBench(o: RolloutBenchOptions): Promise<RolloutBe
   const maxUnavailable = Math.max(1, Math.floor(o.nodes / 10));
   const dir = await mkdtemp(join(tmpdir(), 'kto-bench-'));
   const t0 = performance.now();
-  const stack = await Stack.start({ cluster: { nodes: o.nodes, versions: VERSIONS, restartMs: o.restartMs, installCrd: true } });
+  const stack = await Stack.start({ cluster: { nodes: o.nodes, versions: VERSIONS, restartMs: o.restartMs, installCrd: true, agentThread: {} } });
   const { cluster } = stack;
   const clusterStartMs = performance.now() - t0;
   const server = cluster.server;

@@ -68,7 +68,9 @@ export class Stack {
     const ctl = controllerTelemetry({ ...o.tracing, registry });
     const agent = agentTelemetry({ ...o.tracing, registry });
     const logs = o.logLevel ? { controller: createLogger('controller', o.logLevel), agent: createLogger('agent', o.logLevel) } : undefined;
-    const cluster = await SimCluster.start({ ...(logs ? { agentLog: logs.agent } : {}), ...o.cluster, agentHooks: (node) => agent.hooks(node) }).catch(async (err: unknown) => {
+    // Agents in a worker thread log there, and the hooks (functions) cannot reach them.
+    const inProcess = o.cluster.agentThread === undefined ? { ...(logs ? { agentLog: logs.agent } : {}), agentHooks: (node: string) => agent.hooks(node) } : {};
+    const cluster = await SimCluster.start({ ...o.cluster, ...inProcess }).catch(async (err: unknown) => {
       await Promise.all([ctl.tracing.shutdown(1_000), agent.tracing.shutdown(1_000)]);
       throw err;
     });

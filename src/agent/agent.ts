@@ -7,6 +7,7 @@ import * as k8s from '@kubernetes/client-node';
 import { REMOVED_HASH } from '../api/annotations.js';
 import { decode, desiredConfig, encodeReport, type HandOffPatch, isTerminal, type Report, repairRequested } from '../api/handoff.js';
 import { type ApplyResult, applyDesired, type PhaseHook } from './apply.js';
+import type { FsOps } from './atomic.js';
 import { mergePatch } from '../kube/client.js';
 import { ListWatch, olderThan } from '../kube/informer.js';
 import { type DetectOptions, detectKubeletLayout, type KubeletLayout } from './detect.js';
@@ -62,6 +63,8 @@ export interface RunAgentOptions {
   signal?: AbortSignal;
   log?: Logger;
   onPhase?: PhaseHook;
+  /** How the apply reads and writes files (default: fs/promises). */
+  fs?: FsOps;
   /** Wraps each apply (e.g. in a span continuing the rollout's traceparent). */
   wrapApply?: (ctx: { hash: string; traceparent?: string }, fn: () => Promise<ApplyResult>) => Promise<ApplyResult>;
   /** Watching what the agent applied for drift (drift-watch.ts); false: never look again. */
@@ -242,6 +245,7 @@ export class Agent {
           timeoutMs: this.o.timeoutMs ?? 120_000,
           pollMs: this.o.pollMs ?? 1_000,
           ...(this.o.onPhase ? { onPhase: this.o.onPhase } : {}),
+          ...(this.o.fs ? { fs: this.o.fs } : {}),
           ...(action.repair ? { forceRestart: true } : {}),
         });
       } catch (e: unknown) {

@@ -62,8 +62,8 @@ interface Journal {
   snapshot: Snapshot;
 }
 
-async function readJournal(path: string): Promise<Journal | undefined> {
-  const text = await readIfExists(path);
+async function readJournal(path: string, fs: FsOps): Promise<Journal | undefined> {
+  const text = await readIfExists(path, fs);
   if (text === null) return undefined;
   try {
     const v = JSON.parse(text) as Journal;
@@ -104,15 +104,15 @@ export async function applyDesired(o: ApplyOptions): Promise<ApplyResult> {
   });
   const jPath = journalPath(o.layout);
 
-  const journal = await readJournal(jPath);
+  const journal = await readJournal(jPath, fs);
   // An interrupted apply may have left some files new and some old (main mode writes a state
   // file and the config): go back to the exact bytes from before it, then plan afresh.
   if (journal) await restoreSnapshot(journal.snapshot, fs);
-  const changes = await planChanges(o.layout, o.desired.config);
+  const changes = await planChanges(o.layout, o.desired.config, fs);
   if (changes.length === 0 && journal === undefined && !o.forceRestart) return done('Applied', false);
 
   // An interrupted apply's journal holds the real previous bytes; otherwise take them now.
-  const snapshot = journal?.snapshot ?? (await takeSnapshot(managedFiles(o.layout)));
+  const snapshot = journal?.snapshot ?? (await takeSnapshot(managedFiles(o.layout), fs));
   if (journal === undefined || journal.hash !== o.desired.hash) {
     await writeFileAtomic(jPath, JSON.stringify({ hash: o.desired.hash, snapshot } satisfies Journal), fs, { mode: 0o600 });
   }

@@ -3,6 +3,7 @@
 // with '.' and end in '.tmp', so the kubelet (which reads only *.conf) never picks one up, and
 // the next write to the same target removes any left by a writer that died.
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { errCode } from '../util/errors.js';
@@ -21,6 +22,8 @@ export interface FsOps {
   readdir(dir: string): Promise<string[]>;
   /** File mode bits, or undefined if the file does not exist. */
   mode(path: string): Promise<number | undefined>;
+  /** A file's text, or null if it does not exist. Default: fs/promises readFile. */
+  readText?(path: string): Promise<string | null>;
 }
 
 export const realFsOps: FsOps = {
@@ -46,6 +49,39 @@ export const realFsOps: FsOps = {
       return (await fsp.stat(path)).mode & 0o7777;
     } catch (e: unknown) {
       if (errCode(e) === 'ENOENT') return undefined;
+      throw e;
+    }
+  },
+};
+
+/** The same steps with synchronous calls, for a filesystem that answers from memory (tmpfs):
+ *  there a thread-pool round trip and a promise per step cost several times the step itself.
+ *  The embedded cluster's agents use it; a node's real disk keeps realFsOps, since a synchronous
+ *  fsync there would stall the agent's event loop. */
+export const syncFsOps: FsOps = {
+  async open(path, flags, mode) {
+    const fd = fs.openSync(path, flags, mode);
+    return {
+      async write(data) {
+        let off = 0;
+        while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
+      },
+      sync: async () => fs.fsyncSync(fd),
+      close: async () => fs.closeSync(fd),
+    };
+  },
+  rename: async (from, to) => fs.renameSync(from, to),
+  unlink: async (path) => fs.unlinkSync(path),
+  readdir: async (dir) => fs.readdirSync(dir),
+  async mode(path) {
+    const st = fs.statSync(path, { throwIfNoEntry: false });
+    return st === undefined ? undefined : st.mode & 0o7777;
+  },
+  async readText(path) {
+    try {
+      return fs.readFileSync(path, 'utf8');
+    } catch (e: unknown) {
+      if (errCode(e) === 'ENOENT') return null;
       throw e;
     }
   },

@@ -37,7 +37,8 @@ export interface Snapshot {
   files: FileChange[];
 }
 
-export async function readIfExists(path: string): Promise<string | null> {
+export async function readIfExists(path: string, ops: FsOps = realFsOps): Promise<string | null> {
+  if (ops.readText) return ops.readText(path);
   try {
     return await readFile(path, 'utf8');
   } catch (e: unknown) {
@@ -62,14 +63,14 @@ export function managedFiles(layout: KubeletLayout): string[] {
 }
 
 /** The changes that bring the files to `config` (null = remove ours); [] when already there. */
-export async function planChanges(layout: KubeletLayout, config: KubeletConfigObject | null): Promise<FileChange[]> {
+export async function planChanges(layout: KubeletLayout, config: KubeletConfigObject | null, ops: FsOps = realFsOps): Promise<FileChange[]> {
   if (layout.mode === 'dropin') {
     const path = dropinPath(layout.dropinDir);
-    const current = await readIfExists(path);
+    const current = await readIfExists(path, ops);
     const want = config === null ? null : renderDropin(config);
     return current === want ? [] : [{ path, content: want }];
   }
-  return planMain(layout.configFile, config);
+  return planMain(layout.configFile, config, ops);
 }
 
 export async function writeChanges(changes: readonly FileChange[], ops: FsOps = realFsOps): Promise<void> {
@@ -84,9 +85,9 @@ export async function writeChanges(changes: readonly FileChange[], ops: FsOps = 
   }
 }
 
-export async function takeSnapshot(paths: readonly string[]): Promise<Snapshot> {
+export async function takeSnapshot(paths: readonly string[], ops: FsOps = realFsOps): Promise<Snapshot> {
   const files: FileChange[] = [];
-  for (const path of paths) files.push({ path, content: await readIfExists(path) });
+  for (const path of paths) files.push({ path, content: await readIfExists(path, ops) });
   return { files };
 }
 
@@ -95,14 +96,14 @@ export async function restoreSnapshot(s: Snapshot, ops: FsOps = realFsOps): Prom
   // it (an interrupted restore is finished from the journal by the next run anyway).
   const changes: FileChange[] = [];
   for (const f of s.files) {
-    if ((await readIfExists(f.path)) !== f.content) changes.push(f);
+    if ((await readIfExists(f.path, ops)) !== f.content) changes.push(f);
   }
   await writeChanges(changes, ops);
 }
 
 /** Convenience: plan and write. Returns whether anything changed. */
 export async function applyConfig(layout: KubeletLayout, config: KubeletConfigObject | null, ops: FsOps = realFsOps): Promise<boolean> {
-  const changes = await planChanges(layout, config);
+  const changes = await planChanges(layout, config, ops);
   await writeChanges(changes, ops);
   return changes.length > 0;
 }
@@ -131,8 +132,8 @@ function isEntry(v: unknown): v is ManagedEntry {
   return Array.isArray(e.path) && e.path.every((p) => typeof p === 'string') && typeof e.had === 'boolean';
 }
 
-async function readState(path: string): Promise<MainState | undefined> {
-  const text = await readIfExists(path);
+async function readState(path: string, ops: FsOps): Promise<MainState | undefined> {
+  const text = await readIfExists(path, ops);
   if (text === null) return undefined;
   const v: unknown = JSON.parse(text);
   const entries = typeof v === 'object' && v !== null && 'entries' in v ? v.entries : undefined;
@@ -171,14 +172,14 @@ function restoreEntry(doc: Document, e: ManagedEntry): void {
   else if (!isDeepStrictEqual(getJs(doc, e.path), e.prior)) doc.setIn(e.path, doc.createNode(e.prior));
 }
 
-async function planMain(configFile: string, config: KubeletConfigObject | null): Promise<FileChange[]> {
-  const text = await readIfExists(configFile);
+async function planMain(configFile: string, config: KubeletConfigObject | null, ops: FsOps): Promise<FileChange[]> {
+  const text = await readIfExists(configFile, ops);
   if (text === null) throw new Error(`kubelet config ${configFile} does not exist`);
   const doc = parseDocument(text);
   if (doc.errors.length > 0) throw new Error(`kubelet config ${configFile} is not valid YAML: ${doc.errors[0]?.message ?? ''}`);
   if (!isMap(doc.contents)) throw new Error(`kubelet config ${configFile} is not a YAML map`);
   const stateFile = statePath(configFile);
-  const state = await readState(stateFile);
+  const state = await readState(stateFile, ops);
   const old = state?.entries ?? [];
   const want = config === null ? [] : desiredPaths(config);
   const wanted = new Set(want.map((w) => key(w.path)));
@@ -209,11 +210,11 @@ async function planMain(configFile: string, config: KubeletConfigObject | null):
     if (configChanged) changes.push({ path: configFile, content: newText });
     if (state !== undefined) changes.push({ path: stateFile, content: null });
     // The user's original is back in place: its copy would only be left lying around.
-    if ((await readIfExists(backupPath(configFile))) !== null) changes.push({ path: backupPath(configFile), content: null });
+    if ((await readIfExists(backupPath(configFile), ops)) !== null) changes.push({ path: backupPath(configFile), content: null });
     return changes;
   }
   if (!configChanged) return [];
-  if ((await readIfExists(backupPath(configFile))) === null) changes.push({ path: backupPath(configFile), content: text });
+  if ((await readIfExists(backupPath(configFile), ops)) === null) changes.push({ path: backupPath(configFile), content: text });
   // The state goes first: if we die between the two, the next run still knows what to give back.
   changes.push({ path: stateFile, content: newState });
   changes.push({ path: configFile, content: newText });

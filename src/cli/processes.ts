@@ -258,6 +258,9 @@ function collectorSteps(kubeconfig: string, c: SimCollector): string[] {
   ];
 }
 
+/** From this many nodes `kto sim` runs its agents in a worker thread (see SimClusterOptions.agentThread). */
+const AGENT_THREAD_FROM_NODES = 1000;
+
 /** How to change a node behind the operator's back (see src/sim/node-control.ts). */
 function driftSteps(f: SimFlags, cluster: SimCluster): string[] {
   const kubelets = [...cluster.kubelets.values()];
@@ -292,6 +295,9 @@ export async function simCommand(f: SimFlags): Promise<number> {
     cluster: {
       ...options,
       waitForAgents: false,
+      // Thousands of agents on a core of their own; a few are cheaper in process than a thread's
+      // start. As installed, each agent has its own Node-bound identity, which is made here.
+      ...(f.asInstalled || f.nodes < AGENT_THREAD_FROM_NODES ? {} : { agentThread: { logLevel: 'warn' as const } }),
       ...(f.asInstalled ? asInstalledClusterOptions() : {}),
       ...(f.kubeletSpansPerSecond > 0 ? { kubeletSpans: { spansPerSecond: f.kubeletSpansPerSecond } } : {}),
     },
@@ -304,7 +310,12 @@ export async function simCommand(f: SimFlags): Promise<number> {
   const seconds = (): string => ((performance.now() - t0) / 1000).toFixed(1);
   process.stdout.write(simBanner(f, cluster, collector, seconds()));
   const stopReporting = cluster.kubeletTracing && reportExportErrors(cluster.kubeletTracing, (l) => process.stdout.write(l));
-  if (f.agents) void cluster.agentsReady().then(() => process.stdout.write(`${f.nodes} node agents watching their node (${seconds()} s)\n`));
+  if (f.agents) {
+    void cluster.agentsReady().then(
+      () => process.stdout.write(`${f.nodes} node agents watching their node (${seconds()} s)\n`),
+      (e: unknown) => process.stderr.write(`kto sim: ${e instanceof Error ? e.message : String(e)}\n`),
+    );
+  }
   await untilSignal();
   stopReporting?.();
   await stack.stop();

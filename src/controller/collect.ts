@@ -34,7 +34,8 @@ export interface Collected {
 }
 
 export function hasOurConfig(n: CachedNode): boolean {
-  return Object.keys(n.ours).length > 0;
+  for (const _ in n.ours) return true;
+  return false;
 }
 
 /** The configuration this policy's nodes carry, and what is left to do, at `now`. A policy that
@@ -52,8 +53,9 @@ export function collect(policy: NodeTracingPolicy, nodes: CachedNode[], own: Own
   const lost = new Set(own.lost.get(name) ?? []);
   for (const node of nodes) {
     const owner = own.owner.get(node.name);
-    if (!deleting && lost.has(node.name) && owner !== undefined) out.conflicts.push({ node: node.name, owner });
-    if (!deleting && (owner === name || lost.has(node.name))) out.selected++;
+    const isLost = lost.size > 0 && lost.has(node.name);
+    if (!deleting && isLost && owner !== undefined) out.conflicts.push({ node: node.name, owner });
+    if (!deleting && (owner === name || isLost)) out.selected++;
     if (!deleting && owner === name) {
       const r = renderFor(node.kubeletVersion);
       if (r.supported) {
@@ -99,14 +101,16 @@ export function driftOf(n: PlanNode): { node: string; message: string } {
 /** What the status says about one reconcile's plan. */
 export function summarize(policy: NodeTracingPolicy, plan: Plan, planned: PlanNode[], c: Collected, rollout: ResolvedRollout): RolloutSummary {
   const deleting = Boolean(policy.metadata.deletionTimestamp);
-  const failures = planned.filter((n) => plan.phases[n.name] === 'Failed').map((n) => failureOf(n, plan)).sort((a, b) => (a.node < b.node ? -1 : 1));
-  const drifted = planned.filter((n) => plan.phases[n.name] === 'Drifted').map(driftOf).sort((a, b) => (a.node < b.node ? -1 : 1));
+  // Looked for only when the plan counted some: a node's phase is a lookup among thousands.
+  const failures = plan.failed === 0 ? [] : planned.filter((n) => plan.phases[n.name] === 'Failed').map((n) => failureOf(n, plan)).sort((a, b) => (a.node < b.node ? -1 : 1));
+  const drifted = plan.drifted === 0 ? [] : planned.filter((n) => plan.phases[n.name] === 'Drifted').map(driftOf).sort((a, b) => (a.node < b.node ? -1 : 1));
   const removalNames = new Set(c.removals.map((n) => n.name));
   const summary: RolloutSummary = {
     generation: policy.metadata.generation ?? 0,
     configHash: intentHash(policy.spec),
     target: c.targets.length,
-    updated: c.targets.filter((t) => plan.phases[t.node.name] === 'Updated').length,
+    // The plan counts targets and removals together; the removals are few.
+    updated: plan.updated - c.removals.filter((n) => plan.phases[n.name] === 'Updated').length,
     failed: plan.failed,
     unsupported: c.unsupported,
     paused: plan.paused,

@@ -11,7 +11,7 @@ import { ApiWriter, NotLeaderError } from '../kube/writer.js';
 import { type Logger, silentLogger } from '../log.js';
 import { ownerOf, trimNode, type CachedNode } from './nodes.js';
 import type { ControllerHooks } from './hooks.js';
-import { assignOwners, eligible, ownershipChanges } from './ownership.js';
+import { assignOwners, eligible, ownershipChanges, type Ownership } from './ownership.js';
 import { type QueueStats, WorkQueue } from './queue.js';
 import { TerminalError } from './result.js';
 import { Reconciler, UNOWNED_KEY } from './reconcile.js';
@@ -30,11 +30,20 @@ export interface ControllerOptions extends ControllerHooks {
   /** Skip leader election (a single replica, e.g. the demo). */
   noLeaderElection?: boolean;
   concurrency?: number;
+  /** Node events of one policy within this long go to one reconcile (default NODE_BATCH_MS). */
+  nodeBatchMs?: number;
   now?: () => number;
   log?: Logger;
   /** verify: Configz re-reads an agreeing /configz this often, to find drift. Default 5 min. */
   configzRecheckMs?: number;
 }
+
+/** How long a Node event waits for others before its policy is reconciled, as the Job
+ *  controller batches its Pods' updates (syncJobBatchPeriod) and the EndpointSlice controller its
+ *  endpoints' (endpointUpdatesBatchPeriod): a reconcile reads every node of its policy, and
+ *  during a rollout of thousands of nodes their events come hundreds a second. Short beside the
+ *  kubelet restart a slot waits for. */
+export const NODE_BATCH_MS = 10;
 
 export class Controller {
   readonly identity: string;
@@ -50,6 +59,9 @@ export class Controller {
   /** Policy -> generation whose terminal error (an invalid spec) was logged. */
   private readonly reported = new Map<string, number | undefined>();
   private reconciler: Reconciler | undefined;
+  /** Who owns which node, kept between reconciles: dropped on any policy event, a node added or
+   *  deleted, or a node's labels changed (a rollout changes only annotations). */
+  private owned: Ownership | undefined;
   private readonly abort = new AbortController();
   readonly writer: ApiWriter;
   private electionDone: Promise<void> = Promise.resolve();
@@ -96,6 +108,7 @@ export class Controller {
       policies: () => this.policies.list(),
       policy: (name) => this.policies.get(name),
       nodes: () => this.nodes.list(),
+      ownership: () => (this.owned ??= assignOwners(this.policies.list(), this.nodes.list())),
       writer: this.writer,
       now: this.o.now ?? Date.now,
       verifier,
@@ -211,6 +224,7 @@ export class Controller {
    *  to see, failures announced, configz verdicts) is void, and every policy is looked at again. */
   private historyReset(): void {
     this.resets++;
+    this.owned = undefined;
     this.reconciler?.forget();
     if (this.leading) this.resyncAll();
   }
@@ -231,10 +245,16 @@ export class Controller {
     if (name && this.leading) this.queue.add(name);
   }
 
+  /** A node event's policy: reconciled once the events that come with it are in. */
+  private enqueueBatched(name: string | undefined): void {
+    if (name && this.leading) this.queue.addAfter(name, this.o.nodeBatchMs ?? NODE_BATCH_MS);
+  }
+
   /** A policy event: that policy, and every policy whose nodes it changes hands of (a delete, a
    *  priority or selector change, the spec turning valid or invalid), gaining or losing them. */
   private policyChanged(p: NodeTracingPolicy, old?: NodeTracingPolicy, deleted = false): void {
     if (deleted) this.reported.delete(p.metadata.name ?? '');
+    this.owned = undefined;
     if (!this.leading) return;
     this.enqueue(p.metadata.name);
     const same = old !== undefined && !deleted && old.metadata.generation === p.metadata.generation &&
@@ -253,17 +273,20 @@ export class Controller {
    *  invalid policy owns no node: only its own (carried) nodes concern it. */
   private nodeChanged(n: CachedNode, old?: CachedNode): void {
     this.o.onNodeEvent?.(n, old);
+    if (!old || !sameRecord(n.labels, old.labels)) this.owned = undefined;
+    // Nothing a reconcile reads changed (a heartbeat's status write): nothing to look at again.
+    if (old && sameNode(n, old)) return;
     if (!this.leading) return;
     for (const p of this.policies.list()) {
       if (!eligible(p)) continue;
       if (selectorMatches(p.spec.nodeSelector, n.labels) || (old && selectorMatches(p.spec.nodeSelector, old.labels))) {
-        this.enqueue(p.metadata.name);
+        this.enqueueBatched(p.metadata.name);
       }
     }
-    this.enqueue(ownerOf(n));
-    if (old) this.enqueue(ownerOf(old));
+    this.enqueueBatched(ownerOf(n));
+    if (old) this.enqueueBatched(ownerOf(old));
     // A hand-off naming no policy: a drop-in back after its removal, reported by the agent.
-    if (ownerOf(n) === undefined && (hasOurConfig(n) || (old !== undefined && hasOurConfig(old)))) this.enqueue(UNOWNED_KEY);
+    if (ownerOf(n) === undefined && (hasOurConfig(n) || (old !== undefined && hasOurConfig(old)))) this.enqueueBatched(UNOWNED_KEY);
   }
 
   /** The work queue now (metrics). */
@@ -291,6 +314,22 @@ export class Controller {
     if (wasLeading && this.elector) await this.elector.release().catch(() => undefined);
     await this.electionDone;
   }
+}
+
+function sameRecord(a: Record<string, string>, b: Record<string, string>): boolean {
+  let n = 0;
+  for (const k in a) {
+    if (a[k] !== b[k]) return false;
+    n++;
+  }
+  for (const _ in b) n--;
+  return n === 0;
+}
+
+/** The same in every field the controller reads. */
+function sameNode(a: CachedNode, b: CachedNode): boolean {
+  return a.name === b.name && a.uid === b.uid && a.ready === b.ready && a.kubeletVersion === b.kubeletVersion &&
+    sameRecord(a.labels, b.labels) && sameRecord(a.ours, b.ours);
 }
 
 /** A 404 listing policies almost always means the CRD is not installed (or was deleted). */

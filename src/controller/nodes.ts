@@ -1,7 +1,7 @@
 // The controller's view of a Node: only the fields it uses, so 5,000 nodes cost little memory.
 import { ANNOTATION_PREFIX } from '../api/annotations.js';
 import { decode, policyOf } from '../api/handoff.js';
-import type { PlanNode } from './planner.js';
+import { nodeOrderKey, type PlanNode } from './planner.js';
 
 export interface CachedNode {
   name: string;
@@ -34,7 +34,37 @@ export function trimNode(node: NodeLike): CachedNode {
   };
 }
 
+/** Each cached node's plan view, for the last target hash asked. A reconcile reads every node of
+ *  its policy, and most did not change since the last one: the informer replaces a node's object
+ *  on every change, so a view is made (its annotations decoded) once per version of the node. */
+const views = new WeakMap<CachedNode, PlanNode>();
+
+/** Release order keys by uid and hash: a node's key outlives its versions. */
+const orderKeys = new Map<string, string>();
+const ORDER_KEYS_MAX = 100_000;
+
+function orderKeyOf(uid: string, hash: string): string {
+  const id = `${uid}:${hash}`;
+  let k = orderKeys.get(id);
+  if (k === undefined) {
+    if (orderKeys.size >= ORDER_KEYS_MAX) orderKeys.clear();
+    k = nodeOrderKey(uid, hash);
+    orderKeys.set(id, k);
+  }
+  return k;
+}
+
+/** The planner's view of a cached node. The same object comes back for the same node object and
+ *  hash: callers must not change it (they copy to overlay, as the reconciler's expectations do). */
 export function toPlanNode(n: CachedNode, targetHash: string): PlanNode {
+  const seen = views.get(n);
+  if (seen?.targetHash === targetHash) return seen;
+  const view: PlanNode = seen ? { ...seen, targetHash, orderKey: orderKeyOf(n.uid, targetHash) } : newPlanNode(n, targetHash);
+  views.set(n, view);
+  return view;
+}
+
+function newPlanNode(n: CachedNode, targetHash: string): PlanNode {
   const h = decode(n.ours);
   return {
     name: n.name,
@@ -47,6 +77,7 @@ export function toPlanNode(n: CachedNode, targetHash: string): PlanNode {
     stateTimeMs: h.stateTimeMs,
     appliedHash: h.appliedHash,
     targetHash,
+    orderKey: orderKeyOf(n.uid, targetHash),
     ...(h.message !== undefined ? { message: h.message } : {}),
     ...(h.repair ? { repairOfMs: h.repairOfMs } : {}),
   };

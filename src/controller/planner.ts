@@ -68,6 +68,8 @@ export interface PlanNode {
   targetHash: string;
   /** nodetracing.dev/message (or a configz disagreement): not planned on, only reported. */
   message?: string;
+  /** nodeOrderKey(uid, targetHash), when the caller keeps it (computed here otherwise). */
+  orderKey?: string;
   /** nodetracing.dev/repair, parsed: the stateTime of the report a repair release answers. */
   repairOfMs?: number;
   /** /configz, read again after an earlier read agreed, now disagrees (verify: Configz). */
@@ -139,6 +141,15 @@ interface Classified {
   deadline?: number;
 }
 
+// The verdicts without a deadline, shared: thousands of nodes are classified per reconcile.
+const UPDATED: Classified = { phase: 'Updated', timedOut: false };
+const PENDING: Classified = { phase: 'Pending', timedOut: false };
+const IN_PROGRESS: Classified = { phase: 'InProgress', timedOut: false };
+const TIMED_OUT: Classified = { phase: 'Failed', timedOut: true };
+const FAILED: Classified = { phase: 'Failed', timedOut: false, rolledBack: false };
+const ROLLED_BACK: Classified = { phase: 'Failed', timedOut: false, rolledBack: true };
+const DRIFTED: Classified = { phase: 'Drifted', timedOut: false };
+
 /** The agent's report for T says it drifted (or /configz says so about its Applied report). */
 function drifted(n: PlanNode, T: string): boolean {
   return n.stateHash === T && (n.state === 'Drifted' || (n.state === 'Applied' && n.configzDrift !== undefined));
@@ -151,24 +162,22 @@ export function repairing(n: PlanNode, T: string): boolean {
 }
 
 function released(n: PlanNode, r: ResolvedRollout, now: number): Classified {
-  if (n.desiredTimeMs === undefined) return { phase: 'InProgress', timedOut: false };
+  if (n.desiredTimeMs === undefined) return IN_PROGRESS;
   const timeout = n.desiredTimeMs + r.nodeTimeoutSeconds * 1000;
-  if (now >= timeout) return { phase: 'Failed', timedOut: true };
+  if (now >= timeout) return TIMED_OUT;
   return { phase: 'InProgress', timedOut: false, deadline: timeout };
 }
 
 function classify(n: PlanNode, r: ResolvedRollout, now: number): Classified {
   const T = n.targetHash;
-  if (n.stateHash === T && (n.state === 'Failed' || n.state === 'RolledBack')) {
-    return { phase: 'Failed', timedOut: false, rolledBack: n.state === 'RolledBack' };
-  }
+  if (n.stateHash === T && (n.state === 'Failed' || n.state === 'RolledBack')) return n.state === 'RolledBack' ? ROLLED_BACK : FAILED;
   if (repairing(n, T)) return released(n, r, now);
-  if (drifted(n, T)) return { phase: 'Drifted', timedOut: false };
+  if (drifted(n, T)) return DRIFTED;
   const reportsApplied = n.state === undefined || (n.state === 'Applied' && n.stateHash === T);
   if (n.appliedHash === T && reportsApplied && n.ready) {
     const soakEnd = n.stateTimeMs === undefined ? undefined : n.stateTimeMs + r.minReadySeconds * 1000;
     if (soakEnd !== undefined && now < soakEnd) return { phase: 'Soaking', timedOut: false, deadline: soakEnd };
-    return { phase: 'Updated', timedOut: false };
+    return UPDATED;
   }
   if (n.desiredHash === T) return released(n, r, now);
   if (n.desiredHash !== undefined && !finishedWith(n, n.desiredHash)) {
@@ -177,7 +186,7 @@ function classify(n: PlanNode, r: ResolvedRollout, now: number): Classified {
     // until the agent reports, and is released for T only after that.
     return released(n, r, now);
   }
-  return { phase: 'Pending', timedOut: false };
+  return PENDING;
 }
 
 /** Released (for any hash) and its agent has not finished with that release, within the
@@ -191,27 +200,54 @@ function finishedWith(n: PlanNode, hash: string): boolean {
   return n.stateHash === hash && isTerminal(n.state) && !repairing(n, hash);
 }
 
+type Keyed = { name: string; key: string };
+
+/** Release order: nodeOrderKey, then name. */
+function before(a: Keyed, b: Keyed): boolean {
+  return a.key < b.key || (a.key === b.key && a.name < b.name);
+}
+
+/** The names of the first k nodes in release order. A reconcile usually fills one or two freed
+ *  slots out of thousands of pending nodes: keep the k first, not a full sort. */
+function firstInOrder(nodes: PlanNode[], k: number): string[] {
+  if (k <= 0 || nodes.length === 0) return [];
+  const keyed = (n: PlanNode): Keyed => ({ name: n.name, key: n.orderKey ?? nodeOrderKey(n.uid, n.targetHash) });
+  if (k >= nodes.length / 8) return nodes.map(keyed).sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0)).slice(0, k).map((c) => c.name);
+  const best: Keyed[] = [];
+  for (const n of nodes) {
+    const c = keyed(n);
+    const last = best[best.length - 1];
+    if (best.length === k && last !== undefined && !before(c, last)) continue;
+    let i = best.length;
+    while (i > 0 && before(c, best[i - 1] as Keyed)) i--;
+    best.splice(i, 0, c);
+    if (best.length > k) best.pop();
+  }
+  return best.map((c) => c.name);
+}
+
 export function planRollout(input: PlanInput): Plan {
   const { nodes, rollout, now } = input;
   const borrowed = input.borrowed ?? 0;
-  const phases: Record<string, NodePhase> = {};
+  const phaseOf: NodePhase[] = new Array<NodePhase>(nodes.length);
   const timedOut: string[] = [];
   const counts: Record<NodePhase, number> = { Updated: 0, Soaking: 0, InProgress: 0, Failed: 0, Pending: 0, Drifted: 0 };
   let unavailable = borrowed;
   let earliest: number | undefined;
-  const candidates: { name: string; key: string }[] = [];
-  const repairs: { name: string; key: string }[] = [];
+  const candidates: PlanNode[] = [];
+  const repairs: PlanNode[] = [];
 
-  for (const n of nodes) {
+  for (let i = 0; i < nodes.length; i++) {
+    const n = nodes[i] as PlanNode;
     const c = classify(n, rollout, now);
-    phases[n.name] = c.phase;
+    phaseOf[i] = c.phase;
     counts[c.phase]++;
     if (c.timedOut) timedOut.push(n.name);
     if (c.deadline !== undefined && (earliest === undefined || c.deadline < earliest)) earliest = c.deadline;
     const holdsSlot = c.phase === 'InProgress' || c.phase === 'Soaking' || (c.phase === 'Failed' && !c.rolledBack);
     if (holdsSlot || !n.ready) unavailable++;
-    if (c.phase === 'Pending' && n.ready) candidates.push({ name: n.name, key: nodeOrderKey(n.uid, n.targetHash) });
-    if (c.phase === 'Drifted' && n.ready && rollout.drift === 'Repair') repairs.push({ name: n.name, key: nodeOrderKey(n.uid, n.targetHash) });
+    if (c.phase === 'Pending' && n.ready) candidates.push(n);
+    if (c.phase === 'Drifted' && n.ready && rollout.drift === 'Repair') repairs.push(n);
   }
 
   const maxUnavailable = resolveMaxUnavailable(rollout.maxUnavailable, nodes.length);
@@ -220,15 +256,14 @@ export function planRollout(input: PlanInput): Plan {
   let release: string[] = [];
   const slots = maxUnavailable - unavailable;
   if (!paused && !halted && slots > 0) {
-    const order = (a: { name: string; key: string }, b: { name: string; key: string }): number =>
-      a.key < b.key ? -1 : a.key > b.key ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
     // A drifted node runs something nobody rolled out: put it right before moving on.
-    release = [...repairs.sort(order), ...candidates.sort(order)].slice(0, slots).map((c) => c.name);
+    const repair = firstInOrder(repairs, slots);
+    release = [...repair, ...firstInOrder(candidates, slots - repair.length)];
   }
 
   const plan: Plan = {
     release,
-    phases,
+    phases: {},
     timedOut,
     updated: counts.Updated,
     failed: counts.Failed,
@@ -244,5 +279,18 @@ export function planRollout(input: PlanInput): Plan {
     done: !paused && !halted && counts.Updated + counts.Failed + (rollout.drift === 'Report' ? counts.Drifted : 0) === nodes.length,
   };
   if (earliest !== undefined) plan.requeueAfterMs = Math.max(0, earliest - now);
+  // Every node's phase by name is made when first read: a reconcile of thousands of nodes mostly
+  // needs the counts and the release, and filling a record of thousands of names was the
+  // largest part of its planning.
+  Object.defineProperty(plan, 'phases', {
+    enumerable: true,
+    configurable: true,
+    get() {
+      const phases: Record<string, NodePhase> = {};
+      nodes.forEach((n, i) => (phases[n.name] = phaseOf[i] as NodePhase));
+      Object.defineProperty(plan, 'phases', { value: phases, enumerable: true, writable: true, configurable: true });
+      return phases;
+    },
+  });
   return plan;
 }

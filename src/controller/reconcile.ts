@@ -9,7 +9,7 @@ import type { KubeletTracingDropin } from '../render/render.js';
 import { formatFieldError } from '../validate/errors.js';
 import { collect, driftOf, hasOurConfig, invalidSummary, rolloutFor, summarize, type Collected, type Target } from './collect.js';
 import { ownerOf, toPlanNode, type CachedNode } from './nodes.js';
-import { assignOwners } from './ownership.js';
+import { assignOwners, type Ownership } from './ownership.js';
 import { inFlight, planRollout, type Plan, type PlanNode } from './planner.js';
 import { buildStatus, describeFailure, sameStatus, transitions, type RolloutSummary } from './status.js';
 import { TerminalError, type Result } from './result.js';
@@ -27,6 +27,9 @@ export interface ReconcileDeps {
   policies: () => NodeTracingPolicy[];
   policy: (name: string) => NodeTracingPolicy | undefined;
   nodes: () => CachedNode[];
+  /** Who owns which node, when the caller keeps it between reconciles (it changes only with the
+   *  policies and the nodes' labels); computed from policies() and nodes() otherwise. */
+  ownership?: () => Ownership;
   writer: Writer;
   now: () => number;
   verifier?: ConfigzVerifier;
@@ -64,6 +67,7 @@ class Expectations {
     this.pending.set(node, { hash, timeMs, ...(repairOfMs !== undefined ? { repairOfMs } : {}) });
   }
   overlay(n: PlanNode): PlanNode {
+    if (this.pending.size === 0) return n;
     const e = this.pending.get(n.name);
     if (!e) return n;
     // A repair re-releases the hash the node already has: only its token says it landed.
@@ -79,7 +83,7 @@ class Expectations {
 /** A release answering a drift report names that report (its state-time): the agent re-applies
  *  only for it. */
 function repairToken(n: CachedNode, plan: Plan): string | undefined {
-  return plan.phases[n.name] === 'Drifted' ? decode(n.ours).stateTime : undefined;
+  return plan.drifted > 0 && plan.phases[n.name] === 'Drifted' ? decode(n.ours).stateTime : undefined;
 }
 
 export class Reconciler {
@@ -110,6 +114,10 @@ export class Reconciler {
     const keys = new Set([...this.lastRollout.keys(), ...this.announced.keys(), ...this.announcedDrift.keys(), ...this.lastStatusWrite.keys()]);
     keys.delete(UNOWNED_KEY);
     return [...keys];
+  }
+
+  private owners(): Ownership {
+    return this.d.ownership ? this.d.ownership() : assignOwners(this.d.policies(), this.d.nodes());
   }
 
   /** Never decide, write status or release nodes from caches that may miss what the server
@@ -150,11 +158,10 @@ export class Reconciler {
     if (checked.ok) this.lastRollout.set(name, rollout);
 
     const now = this.d.now();
-    const c = collect(policy, this.d.nodes(), assignOwners(this.d.policies(), this.d.nodes()), deleting, rollout, now);
-    const planNodes = [
-      ...c.targets.map((t) => this.expectations.overlay(toPlanNode(t.node, t.hash))),
-      ...c.removals.map((n) => this.expectations.overlay(toPlanNode(n, REMOVED_HASH))),
-    ];
+    const c = collect(policy, this.d.nodes(), this.owners(), deleting, rollout, now);
+    const planNodes: PlanNode[] = [];
+    for (const t of c.targets) planNodes.push(this.expectations.overlay(toPlanNode(t.node, t.hash)));
+    for (const n of c.removals) planNodes.push(this.expectations.overlay(toPlanNode(n, REMOVED_HASH)));
     const verified = this.d.verifier ? await this.d.verifier.check(policy, planNodes, c.targets, now) : planNodes;
     const decide = () => planRollout({ nodes: verified, rollout, now, borrowed: c.borrowed });
     const plan = this.d.hooks?.wrapPlan ? this.d.hooks.wrapPlan(decide) : decide();
@@ -182,7 +189,9 @@ export class Reconciler {
    *  own rollout and removals, a force-deleted policy's orphans, and stray drop-ins (`owner`
    *  undefined) all go through it. */
   private async act(owner: RolloutOwner | undefined, plan: Plan, c: Pick<Collected, 'targets' | 'removals'>, now: number): Promise<void> {
-    const byName = new Map(c.targets.map((t) => [t.node.name, t]));
+    // Only the released nodes are looked up (a few, out of thousands of targets).
+    const released = new Set(plan.release);
+    const byName = new Map(plan.release.length === 0 ? [] : c.targets.filter((t) => released.has(t.node.name)).map((t) => [t.node.name, t]));
     const removals = new Map(c.removals.map((n) => [n.name, n]));
     await Promise.all(
       plan.release.map((nodeName) => {
@@ -212,6 +221,11 @@ export class Reconciler {
   private async announceDrift(key: string, uid: string | undefined, plan: Plan, nodes: PlanNode[]): Promise<void> {
     const seen = this.announcedDrift.get(key) ?? new Map<string, string>();
     this.announcedDrift.set(key, seen);
+    // Nothing drifted (the usual case): every report seen is over, without a lookup per node.
+    if (plan.drifted === 0) {
+      seen.clear();
+      return;
+    }
     for (const n of nodes) {
       if (plan.phases[n.name] !== 'Drifted') {
         seen.delete(n.name);
@@ -229,6 +243,7 @@ export class Reconciler {
 
   /** One Warning event per failed node and hash, with why (the kubelet's words, or a timeout). */
   private async announceFailures(policy: NodeTracingPolicy, plan: Plan, nodes: PlanNode[], rollout: ResolvedRollout): Promise<void> {
+    if (plan.failed === 0) return;
     const name = policy.metadata.name ?? '';
     const seen = this.announced.get(name) ?? new Set<string>();
     this.announced.set(name, seen);
@@ -275,7 +290,7 @@ export class Reconciler {
    *  configuration off the nodes nobody else owns now (another owner's release replaces it in
    *  one restart), with its last known rollout settings or the defaults, never paused. */
   private async cleanupOrphans(name: string, stillFresh: () => void): Promise<Result> {
-    const own = assignOwners(this.d.policies(), this.d.nodes());
+    const own = this.owners();
     const rollout = { ...(this.lastRollout.get(name) ?? ROLLOUT_DEFAULTS), paused: false };
     const now = this.d.now();
     const carrying = this.d.nodes().filter((n) => ownerOf(n) === name && hasOurConfig(n));
@@ -297,7 +312,7 @@ export class Reconciler {
    *  before any policy, which has proven itself. */
   private async repairUnowned(stillFresh: () => void): Promise<Result> {
     const nodes = this.d.nodes();
-    const own = assignOwners(this.d.policies(), nodes);
+    const own = this.owners();
     const stray = nodes.filter((n) => ownerOf(n) === undefined && hasOurConfig(n) && own.owner.get(n.name) === undefined);
     if (stray.length === 0) {
       this.announcedDrift.delete(UNOWNED_KEY);

@@ -8,8 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { runAgent, type RunAgentOptions } from '../agent/agent.js';
+import { syncFsOps } from '../agent/atomic.js';
 import { PooledKubeConfig } from '../kube/pool.js';
-import type { Logger } from '../log.js';
+import type { Logger, LogLevel } from '../log.js';
+import { AgentThread, type AgentSpec } from './agent-thread.js';
 import { ApiServer } from './apiserver/index.js';
 import { CRDS, NODES, resKey } from './apiserver/types.js';
 import { buildCrd, CRD_NAME } from '../api/crd.js';
@@ -60,6 +62,11 @@ export interface SimClusterOptions {
   agentKubeConfig?: (node: string, server: ApiServer) => k8s.KubeConfig;
   /** Kubelets whose config has `tracing` export spans, as a real kubelet does (default: none do). */
   kubeletSpans?: KubeletTracingOptions;
+  /** Run the agents in a worker thread of their own (a second core beside the API server), each
+   *  still the real agent over HTTP, agentDrift honoured; they log at logLevel (none: silent).
+   *  Functions (agentLog, agentHooks, agentKubeConfig, agentDrift.watch) cannot cross to a
+   *  thread: refused with this. */
+  agentThread?: { logLevel?: LogLevel };
   /** start() resolves only once every agent watches its Node (default true); with false, the
    *  agents come up in the background, as a DaemonSet rolls out (see agentsReady()). */
   waitForAgents?: boolean;
@@ -69,13 +76,15 @@ export interface NodeRestart extends RestartRecord {
   node: string;
 }
 
+const TMPFS = '/dev/shm';
+
 /** Where the nodes' host directories go: tmpfs (/dev/shm) when it has room, since thousands of
  *  small files are created at start and rewritten in a rollout (a disk journal made that the
  *  slowest part of starting 5,000 nodes), else the temp dir. */
 function hostDirsRoot(nodes: number): string {
   try {
-    const fs = statfsSync('/dev/shm');
-    if (fs.bavail * fs.bsize > 64 * 1024 * 1024 + nodes * 128 * 1024) return '/dev/shm';
+    const fs = statfsSync(TMPFS);
+    if (fs.bavail * fs.bsize > 64 * 1024 * 1024 + nodes * 128 * 1024) return TMPFS;
   } catch {
     // no /dev/shm here
   }
@@ -96,7 +105,10 @@ export class SimCluster {
   private readonly heartbeats: NodeHeartbeats;
   private lifecycle: NodeLifecycleController | undefined;
   private readonly agentKubeConfig = new PooledKubeConfig();
+  private agentThread: AgentThread | undefined;
   private agentsUp: Promise<void> = Promise.resolve();
+  /** The host dirs are in memory: the agents' file steps are cheaper as synchronous calls. */
+  private readonly onTmpfs: boolean;
   private stopping = false;
   private constructor(
     readonly server: ApiServer,
@@ -104,10 +116,14 @@ export class SimCluster {
     private readonly o: SimClusterOptions,
   ) {
     this.kubeletTracing = o.kubeletSpans && new KubeletTracing(o.kubeletSpans);
+    this.onTmpfs = baseDir.startsWith(`${TMPFS}/`);
     this.heartbeats = new NodeHeartbeats({ store: server.store, leaseDurationMs: o.notReadyAfterMs ?? 40_000 });
   }
 
   static async start(o: SimClusterOptions): Promise<SimCluster> {
+    if (o.agentThread && (o.agentLog || o.agentHooks || o.agentKubeConfig || (o.agentDrift && o.agentDrift.watch))) {
+      throw new Error('SimClusterOptions.agentThread: agentLog, agentHooks, agentKubeConfig and agentDrift.watch are functions and cannot reach agents in a worker thread');
+    }
     const server = new ApiServer({ port: o.port ?? 0, stateDir: o.stateDir, gitVersion: o.gitVersion, adminToken: o.adminToken });
     await server.start();
     const baseDir = await mkdtemp(join(hostDirsRoot(o.nodes), 'kto-sim-'));
@@ -182,44 +198,81 @@ export class SimCluster {
   }
 
   private async startAgents(): Promise<void> {
+    const kubeconfig = this.server.kubeconfigYaml();
     // Every agent of this process over one pool of keep-alive connections (see PooledKubeConfig).
-    const kubeConfig = this.agentKubeConfig;
-    kubeConfig.loadFromString(this.server.kubeconfigYaml());
+    this.agentKubeConfig.loadFromString(kubeconfig);
+    const t = this.o.agentThread;
+    if (t) {
+      const drift = this.o.agentDrift;
+      this.agentThread = new AgentThread(
+        { kubeconfig, syncFs: this.onTmpfs, ...(t.logLevel ? { logLevel: t.logLevel } : {}), ...(drift !== undefined ? { drift } : {}) },
+        this.kubelets,
+      );
+    }
     const watching = (): number => this.server.store.hub.count(resKey(NODES));
     const base = watching();
     let started = 0;
+    let wave: AgentSpec[] = [];
+    const launch = (): void => {
+      if (wave.length > 0) this.agentThread?.start(wave);
+      wave = [];
+    };
     for (const [nodeName, kubelet] of this.kubelets) {
       // A wave at a time, as a DaemonSet rolls out: thousands of agents listing at once hold
       // thousands of responses in flight, and the heap grows to hold them (and keeps the pages).
-      while (started - (watching() - base) >= AGENT_WAVE && !this.stopping) await new Promise((r) => setTimeout(r, 2));
+      if (started - (watching() - base) >= AGENT_WAVE) launch();
+      while (started - (watching() - base) >= AGENT_WAVE && !this.stopping) {
+        const failure = this.agentThread?.failure;
+        if (failure) throw new Error(`the node agents' thread failed: ${failure.message}`);
+        await new Promise((r) => setTimeout(r, 2));
+      }
       if (this.stopping) return;
       started++;
-      // One stop signal per agent: thousands of listeners on one shared signal make every
-      // add and remove walk them all.
-      const abort = new AbortController();
-      this.agentAborts.push(abort);
-      this.agentRuns.push(
-        runAgent({
-          kubeConfig: this.o.agentKubeConfig?.(nodeName, this.server) ?? kubeConfig,
-          nodeName,
-          detect: { hostRoot: kubelet.root, procRoot: join(kubelet.root, 'proc'), kubeletVersion: kubelet.version },
-          restarter: kubelet,
-          health: kubelet,
-          timeoutMs: this.o.agentTimeoutMs ?? Math.max(5_000, (this.o.restartMs ?? 300) * 10),
-          // The simulated kubelet answers health from memory: polling often costs nothing.
-          pollMs: 10,
-          // Spread as client-go spreads its reflectors' watches (5 to 10 min), so thousands of
-          // agents started together do not all relist at the same moment.
-          watchTimeoutSeconds: 300 + Math.floor(Math.random() * 300),
-          signal: abort.signal,
-          log: this.o.agentLog,
-          ...(this.o.agentDrift !== undefined ? { drift: this.o.agentDrift } : {}),
-          ...this.o.agentHooks?.(nodeName),
-        }).catch(() => undefined),
-      );
+      const spec: AgentSpec = {
+        nodeName,
+        hostRoot: kubelet.root,
+        procRoot: join(kubelet.root, 'proc'),
+        kubeletVersion: kubelet.version,
+        timeoutMs: this.o.agentTimeoutMs ?? Math.max(5_000, (this.o.restartMs ?? 300) * 10),
+        // Spread as client-go spreads its reflectors' watches (5 to 10 min), so thousands of
+        // agents started together do not all relist at the same moment.
+        watchTimeoutSeconds: 300 + Math.floor(Math.random() * 300),
+      };
+      if (this.agentThread) wave.push(spec);
+      else this.runAgentHere(spec, kubelet);
     }
+    launch();
     const deadline = Date.now() + 30_000;
-    while (watching() - base < started && Date.now() < deadline && !this.stopping) await new Promise((r) => setTimeout(r, 20));
+    while (watching() - base < started && Date.now() < deadline && !this.stopping) {
+      const failure = this.agentThread?.failure;
+      if (failure) throw new Error(`the node agents' thread failed: ${failure.message}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  private runAgentHere(spec: AgentSpec, kubelet: SimKubelet): void {
+    // One stop signal per agent: thousands of listeners on one shared signal make every add and
+    // remove walk them all.
+    const abort = new AbortController();
+    this.agentAborts.push(abort);
+    this.agentRuns.push(
+      runAgent({
+        kubeConfig: this.o.agentKubeConfig?.(spec.nodeName, this.server) ?? this.agentKubeConfig,
+        nodeName: spec.nodeName,
+        detect: { hostRoot: spec.hostRoot, procRoot: spec.procRoot, kubeletVersion: spec.kubeletVersion },
+        restarter: kubelet,
+        health: kubelet,
+        timeoutMs: spec.timeoutMs,
+        // The simulated kubelet answers health from memory: polling often costs nothing.
+        pollMs: 10,
+        watchTimeoutSeconds: spec.watchTimeoutSeconds,
+        signal: abort.signal,
+        ...(this.onTmpfs ? { fs: syncFsOps } : {}),
+        log: this.o.agentLog,
+        ...(this.o.agentDrift !== undefined ? { drift: this.o.agentDrift } : {}),
+        ...this.o.agentHooks?.(spec.nodeName),
+      }).catch(() => undefined),
+    );
   }
 
   /** Resolves once every agent watches its Node (seen from the server), so a policy applied
@@ -281,11 +334,12 @@ export class SimCluster {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    await this.agentsUp;
+    // A failed start was reported to whoever started the agents.
+    await this.agentsUp.catch(() => undefined);
     for (const a of this.agentAborts) a.abort();
-    // An agent told to stop while its list was in flight can go on to open its watch and wait
-    // there; the server closing that watch ends it.
-    const agentsDone = Promise.all(this.agentRuns);
+    // An agent in the middle of an apply finishes it first; one waiting for its kubelet to come
+    // back is let go when the kubelets stop.
+    const agentsDone = Promise.all([...this.agentRuns, this.agentThread?.stop()]);
     let late: NodeJS.Timeout | undefined;
     await Promise.race([agentsDone, new Promise((r) => (late = setTimeout(r, 2_000)))]);
     clearTimeout(late);

@@ -213,8 +213,11 @@ export function agentMetrics(registry: Registry): AgentMetrics {
 
 /** kto_policy_nodes and kto_rollout_progress_ratio from one reconcile's plan. */
 export function recordPlan(m: ControllerMetrics, policy: string, plan: Plan, summary: RolloutSummary): void {
-  const counts: Record<(typeof NODE_PHASES)[number], number> = { Updated: 0, Soaking: 0, InProgress: 0, Failed: 0, Pending: 0, Drifted: 0, Unsupported: summary.unsupported };
-  for (const phase of Object.values(plan.phases)) counts[phase]++;
+  // The plan's own counts: walking its phases would cost a pass over every node per reconcile.
+  const counts: Record<(typeof NODE_PHASES)[number], number> = {
+    Updated: plan.updated, Soaking: plan.soaking, InProgress: plan.inProgress, Failed: plan.failed, Pending: plan.pending, Drifted: plan.drifted,
+    Unsupported: summary.unsupported,
+  };
   for (const phase of NODE_PHASES) m.policyNodes.set({ policy, phase }, counts[phase]);
   m.driftedNodes.set({ policy }, summary.drifted?.length ?? 0);
   m.rolloutProgress.set({ policy }, summary.target === 0 ? 1 : summary.updated / summary.target);

@@ -418,6 +418,30 @@ describe('planRollout', () => {
     assert.notDeepEqual(a, other);
   });
 
+  it('a few free slots among many pending nodes: the first in order, as a full sort gives them', () => {
+    const nodes = Array.from({ length: 400 }, (_, i) => node(`n${String(i).padStart(3, '0')}`));
+    for (const k of [1, 2, 7, 49, 50, 51, 399, 400]) {
+      const got = planRollout({ nodes, rollout: rollout({ maxUnavailable: k }), now: NOW }).release;
+      assert.deepEqual(got, orderOf(nodes).slice(0, k), `${k} slots`);
+    }
+  });
+
+  it('equal order keys fall back to name order', () => {
+    const nodes = ['d', 'b', 'c', 'a', 'e'].map((n) => node(n, { orderKey: 'same' }));
+    assert.deepEqual(planRollout({ nodes, rollout: rollout({ maxUnavailable: 2 }), now: NOW }).release, ['a', 'b']);
+    assert.deepEqual(planRollout({ nodes, rollout: rollout({ maxUnavailable: 5 }), now: NOW }).release, ['a', 'b', 'c', 'd', 'e']);
+  });
+
+  it('a precomputed orderKey is the order (the caller keeps nodeOrderKey(uid, targetHash))', () => {
+    const nodes = Array.from({ length: 30 }, (_, i) => node(`n${i}`));
+    const keyed = nodes.map((n) => ({ ...n, orderKey: nodeOrderKey(n.uid, n.targetHash) }));
+    const r = rollout({ maxUnavailable: 3 });
+    assert.deepEqual(planRollout({ nodes: keyed, rollout: r, now: NOW }).release, planRollout({ nodes, rollout: r, now: NOW }).release);
+    // The key is taken as given: reversed keys, reversed order.
+    const reversed = nodes.map((n, i) => ({ ...n, orderKey: String(1000 - i).padStart(5, '0') }));
+    assert.deepEqual(planRollout({ nodes: reversed, rollout: r, now: NOW }).release, ['n29', 'n28', 'n27']);
+  });
+
   it('nodeOrderKey is sha256(uid:hash)', () => {
     assert.equal(nodeOrderKey('u', 'h'), createHash('sha256').update('u:h').digest('hex'));
     assert.match(nodeOrderKey('u', 'h'), /^[0-9a-f]{64}$/);

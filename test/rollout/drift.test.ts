@@ -40,9 +40,12 @@ const byVersion = (prefix: string): string => {
 };
 
 async function repaired(node: string, restartsBefore: number): Promise<void> {
+  // The agent's Applied report too: a repair can restart the kubelet before the status that
+  // counts the node drifted is written, while the status still shows the converged rollout.
   await waitFor(`${node} repaired`, async () => {
     const p = await env.getPolicy('drift');
-    return converged(p) && p?.status?.driftedNodes === 0 && (restartsByNode(env).get(node) ?? 0) > restartsBefore;
+    if (!(converged(p) && p?.status?.driftedNodes === 0 && (restartsByNode(env).get(node) ?? 0) > restartsBefore)) return false;
+    return (await annotations(env, node))[A_STATE] === 'Applied';
   });
   assert.equal(restartsByNode(env).get(node), restartsBefore + 1, `${node}: the repair is one restart`);
   assert.equal((await annotations(env, node))[A_STATE], 'Applied');

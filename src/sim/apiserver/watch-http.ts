@@ -41,7 +41,9 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, ctx: Watch
   ctx.open.add(res);
 
   const write = (chunk: string | Buffer): void => {
-    if (!res.writableEnded && !res.destroyed) res.write(chunk);
+    if (res.writableEnded || res.destroyed) return;
+    corkUntilIdle(res);
+    res.write(chunk);
   };
   const tableLine = (type: WatchEventType, obj: KubeObject, withColumns: boolean): string =>
     `{"type":"${type}","object":${JSON.stringify(toTable(ctx.def, [obj], { resourceVersion: obj.metadata.resourceVersion ?? '' }, includeObject, withColumns))}}\n`;
@@ -104,6 +106,24 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, ctx: Watch
     };
     bookmarks = bookmarkClock(ctx.bookmarkIntervalMs).add(send, timeout > 0 ? Date.now() + timeout * 1000 : undefined);
   }
+}
+
+/** Watch streams written to in this turn of the event loop. */
+const corked = new Set<ServerResponse>();
+
+/** Holds a watch stream's writes until the requests being served now are all through: a watcher
+ *  that many of them concern (a controller's watch of every node) gets one socket write for the
+ *  lot, not one per event. A stream with one event gets it at the end of the same turn. */
+function corkUntilIdle(res: ServerResponse): void {
+  if (corked.has(res)) return;
+  if (corked.size === 0) setImmediate(uncorkAll);
+  corked.add(res);
+  res.cork();
+}
+
+function uncorkAll(): void {
+  for (const res of corked) res.uncork();
+  corked.clear();
 }
 
 interface BookmarkEntry {

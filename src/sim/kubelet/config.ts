@@ -1,7 +1,7 @@
 // How the simulated kubelet loads and validates its configuration. Written from the kubelet's
 // behaviour (DESIGN.md "Facts"), deliberately independent of src/render and src/validate so that
 // the embedded cluster is a real check of what the renderer produces.
-import { readFile, readdir } from 'node:fs/promises';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { goUrlScheme } from './gourl.js';
@@ -210,10 +210,12 @@ export interface LoadResult extends ValidationResult {
   files: string[];
 }
 
-/** Reads the main config and the drop-ins, merges and validates them like the kubelet at start. */
+/** Reads the main config and the drop-ins, merges and validates them like the kubelet at start.
+ *  With synchronous calls: the nodes' files are small and in memory (tmpfs), and thousands of
+ *  kubelets restart in a rollout, where a thread-pool round trip per file cost more than the read. */
 export async function loadKubeletConfig(input: LoadInput): Promise<LoadResult> {
   const files = [input.configFile];
-  let merged = decodeKubeletConfiguration(await readFile(input.configFile, 'utf8'), input.configFile);
+  let merged = decodeKubeletConfiguration(readFileSync(input.configFile, 'utf8'), input.configFile);
   if (input.dropinDir !== undefined) {
     if (input.minor < 28) throw new Error('unknown flag: --config-dir');
     if (input.minor < 30 && !('KUBELET_CONFIG_DROPIN_DIR_ALPHA' in input.env)) {
@@ -221,14 +223,14 @@ export async function loadKubeletConfig(input: LoadInput): Promise<LoadResult> {
     }
     let names: string[] = [];
     try {
-      names = await readdir(input.dropinDir);
+      names = readdirSync(input.dropinDir);
     } catch (e: unknown) {
       if (!(e instanceof Error && 'code' in e && e.code === 'ENOENT')) throw e;
     }
     // The kubelet sorts by name and reads only *.conf: temp files and backups are ignored.
     for (const name of names.filter((n) => n.endsWith('.conf')).sort()) {
       const file = join(input.dropinDir, name);
-      const patch = decodeKubeletConfiguration(await readFile(file, 'utf8'), file);
+      const patch = decodeKubeletConfiguration(readFileSync(file, 'utf8'), file);
       files.push(file);
       const next = jsonMergePatch(merged, patch);
       if (!isObject(next)) throw new Error(`failed to merge drop-in ${file}`);
