@@ -40,7 +40,8 @@ export class MemoryCluster implements Writer {
     const n = this.node(name);
     const hash = n.ours[A_DESIRED_HASH];
     if (hash === undefined) throw new Error(`node ${name} was never released`);
-    n.ours = { ...n.ours, [A_STATE]: state, [A_STATE_HASH]: hash, [A_STATE_TIME]: new Date(this.now).toISOString(), ...(state === 'Applied' ? { [A_APPLIED_HASH]: hash } : {}) };
+    // A new object per change, as the informer caches them (the controller keys views on it).
+    this.nodes.set(name, { ...n, ours: { ...n.ours, [A_STATE]: state, [A_STATE_HASH]: hash, [A_STATE_TIME]: new Date(this.now).toISOString(), ...(state === 'Applied' ? { [A_APPLIED_HASH]: hash } : {}) } });
   }
 
   /** Names of the nodes handed their config in `writes` from index `from` on. */
@@ -59,7 +60,7 @@ export class MemoryCluster implements Writer {
       if (v === null) delete ours[k];
       else ours[k] = v;
     }
-    n.ours = ours;
+    this.nodes.set(name, { ...n, ours });
     const hash = annotations[A_DESIRED_HASH];
     this.writes.push(hash !== undefined && hash !== null ? `release ${name} ${hash} (${annotations[A_POLICY] ?? '-'})` : `clear ${name}`);
   }
