@@ -22,7 +22,7 @@ const policy: NodeTracingPolicy = {
   apiVersion: 'nodetracing.dev/v1alpha1', kind: 'NodeTracingPolicy',
   metadata: { name: 'bench', uid: 'u-bench', generation: 1, resourceVersion: '1', finalizers: [FINALIZER] },
   spec: { tracing: { endpoint: 'otel-collector.observability.svc:4317', samplingRatePerMillion: 10_000 }, rollout: { maxUnavailable: '10%', minReadySeconds: 0, nodeTimeoutSeconds: 600 } },
-} as NodeTracingPolicy;
+};
 const now = Date.now();
 // Mid-rollout: a third updated, a tenth in progress, the rest pending.
 const nodes: CachedNode[] = Array.from({ length: n }, (_, i) => {

@@ -161,12 +161,14 @@ export class Agent {
         const seen = this.changes;
         const next = await this.decide();
         if (next.kind === 'wait') {
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- both change during decide()'s awaits (TypeScript#9998)
           if (this.changes === seen && !this.signal.aborted) await new Promise<void>((r) => (this.wakeUp = r));
         } else if (next.kind === 'report') {
           this.pending = encodeReport(next.report);
         } else {
           this.pending = encodeReport(await this.apply(next));
           // One last try to report, so the controller does not wait for a timeout.
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- aborted during apply() (TypeScript#9998)
           if (this.signal.aborted) await this.patch(this.pending).catch((e: unknown) => this.log.warn({ err: e }, 'final report failed'));
         }
       }

@@ -66,8 +66,9 @@ async function readJournal(path: string, fs: FsOps): Promise<Journal | undefined
   const text = await readIfExists(path, fs);
   if (text === null) return undefined;
   try {
-    const v = JSON.parse(text) as Journal;
-    if (typeof v.hash === 'string' && Array.isArray(v.snapshot?.files)) return v;
+    // Whatever is on disk: checked before it is trusted as a Journal.
+    const v = JSON.parse(text) as Partial<Journal> | null;
+    if (typeof v?.hash === 'string' && Array.isArray(v.snapshot?.files)) return v as Journal;
   } catch {
     // A torn journal cannot happen (atomic write); anything else unreadable is ignored.
   }

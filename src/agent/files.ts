@@ -172,12 +172,18 @@ function restoreEntry(doc: Document, e: ManagedEntry): void {
   else if (!isDeepStrictEqual(getJs(doc, e.path), e.prior)) doc.setIn(e.path, doc.createNode(e.prior));
 }
 
-async function planMain(configFile: string, config: KubeletConfigObject | null, ops: FsOps): Promise<FileChange[]> {
+/** The kubelet's main config, as text and as a YAML document that keeps its comments. */
+async function readMainConfig(configFile: string, ops: FsOps): Promise<{ text: string; doc: Document }> {
   const text = await readIfExists(configFile, ops);
   if (text === null) throw new Error(`kubelet config ${configFile} does not exist`);
   const doc = parseDocument(text);
   if (doc.errors.length > 0) throw new Error(`kubelet config ${configFile} is not valid YAML: ${doc.errors[0]?.message ?? ''}`);
   if (!isMap(doc.contents)) throw new Error(`kubelet config ${configFile} is not a YAML map`);
+  return { text, doc };
+}
+
+async function planMain(configFile: string, config: KubeletConfigObject | null, ops: FsOps): Promise<FileChange[]> {
+  const { text, doc } = await readMainConfig(configFile, ops);
   const stateFile = statePath(configFile);
   const state = await readState(stateFile, ops);
   const old = state?.entries ?? [];

@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import { DROPIN_FILE } from '../api/annotations.js';
 import { loadKubeConfig } from '../kube/client.js';
 import { planPolicies, type PlanReport, type PolicyPlan } from '../inspect/plan.js';
-import { humanDuration } from '../inspect/rollout-view.js';
+import { humanDuration } from '../util/duration.js';
 import { formatFieldError } from '../validate/errors.js';
 import { apiError, NO_CRD, readCluster } from './cluster.js';
 import { describeSkipped, readPolicySources } from './documents.js';

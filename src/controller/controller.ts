@@ -48,9 +48,10 @@ export const NODE_BATCH_MS = 10;
 export class Controller {
   readonly identity: string;
   private readonly log: Logger;
-  private policies!: Informer<NodeTracingPolicy>;
-  private nodes!: Informer<CachedNode>;
-  private queue!: WorkQueue;
+  // Made by start(): undefined before it (the health and metrics readers may ask earlier).
+  private policies: Informer<NodeTracingPolicy> | undefined;
+  private nodes: Informer<CachedNode> | undefined;
+  private queue: WorkQueue | undefined;
   private elector: LeaderElector | undefined;
   private leading = false;
   private synced = false;
@@ -95,7 +96,7 @@ export class Controller {
     this.reconciler = this.newReconciler();
     this.queue = this.newQueue(this.reconciler);
     this.startInformers();
-    await Promise.all([this.policies.synced, this.nodes.synced]);
+    await Promise.all([this.started().policies.synced, this.started().nodes.synced]);
     this.synced = true;
     if (this.o.noLeaderElection) this.becomeLeader();
     else this.campaign();
@@ -105,10 +106,10 @@ export class Controller {
     const verifier = new ConfigzVerifier(this.o.kubeConfig, this.log, { ...(this.o.configzRecheckMs !== undefined ? { recheckMs: this.o.configzRecheckMs } : {}) });
     return new Reconciler({
       caches: () => this.cacheState(),
-      policies: () => this.policies.list(),
-      policy: (name) => this.policies.get(name),
-      nodes: () => this.nodes.list(),
-      ownership: () => (this.owned ??= assignOwners(this.policies.list(), this.nodes.list())),
+      policies: () => this.started().policies.list(),
+      policy: (name) => this.started().policies.get(name),
+      nodes: () => this.started().nodes.list(),
+      ownership: () => (this.owned ??= assignOwners(this.started().policies.list(), this.started().nodes.list())),
       writer: this.writer,
       now: this.o.now ?? Date.now,
       verifier,
@@ -125,7 +126,7 @@ export class Controller {
       worker: async (key) => {
         if (!this.leading) return; // a standby drops work; the new leader resyncs everything
         const run = () => reconciler.reconcile(key);
-        return this.o.wrapReconcile ? this.o.wrapReconcile({ policy: key, generation: this.policies.get(key)?.metadata.generation }, run) : run();
+        return this.o.wrapReconcile ? this.o.wrapReconcile({ policy: key, generation: this.started().policies.get(key)?.metadata.generation }, run) : run();
       },
       onError: (key, err, retryInMs) => this.reconcileFailed(key, err, retryInMs),
     });
@@ -135,7 +136,7 @@ export class Controller {
     if (err instanceof NotLeaderError) return;
     if (err instanceof TerminalError) {
       // An invalid spec stays invalid until its next generation: say it once, not on every event.
-      const generation = this.policies.get(key)?.metadata.generation;
+      const generation = this.started().policies.get(key)?.metadata.generation;
       if (this.reported.get(key) === generation) return;
       this.reported.set(key, generation);
       // The user's to fix (its Stalled condition says how): no stack.
@@ -230,24 +231,24 @@ export class Controller {
   }
 
   private resyncAll(): void {
-    for (const p of this.policies.list()) this.enqueue(p.metadata.name);
+    for (const p of this.started().policies.list()) this.enqueue(p.metadata.name);
     // Orphans: nodes carrying a policy that no longer exists, or a hand-off naming none.
-    for (const n of this.nodes.list()) {
+    for (const n of this.started().nodes.list()) {
       const owner = ownerOf(n);
-      if (owner && !this.policies.get(owner)) this.enqueue(owner);
+      if (owner && !this.started().policies.get(owner)) this.enqueue(owner);
       if (owner === undefined && hasOurConfig(n)) this.enqueue(UNOWNED_KEY);
     }
     // Policies deleted while this replica was not acting on them: their keys clean up what is left and forget them.
-    for (const name of this.reconciler?.remembered() ?? []) if (!this.policies.get(name)) this.enqueue(name);
+    for (const name of this.reconciler?.remembered() ?? []) if (!this.started().policies.get(name)) this.enqueue(name);
   }
 
   private enqueue(name: string | undefined): void {
-    if (name && this.leading) this.queue.add(name);
+    if (name && this.leading) this.started().queue.add(name);
   }
 
   /** A node event's policy: reconciled once the events that come with it are in. */
   private enqueueBatched(name: string | undefined): void {
-    if (name && this.leading) this.queue.addAfter(name, this.o.nodeBatchMs ?? NODE_BATCH_MS);
+    if (name && this.leading) this.started().queue.addAfter(name, this.o.nodeBatchMs ?? NODE_BATCH_MS);
   }
 
   /** A policy event: that policy, and every policy whose nodes it changes hands of (a delete, a
@@ -261,11 +262,11 @@ export class Controller {
       Boolean(old.metadata.deletionTimestamp) === Boolean(p.metadata.deletionTimestamp);
     if (same) return; // a status or metadata write: nobody's nodes change
     const name = p.metadata.name;
-    const now = this.policies.list();
+    const now = this.started().policies.list();
     const others = now.filter((x) => x.metadata.name !== name);
     const before = old === undefined ? others : [...others, old];
     const after = deleted ? others : [...others, p];
-    const nodes = this.nodes.list();
+    const nodes = this.started().nodes.list();
     for (const changed of ownershipChanges(assignOwners(before, nodes), assignOwners(after, nodes))) this.enqueue(changed);
   }
 
@@ -277,7 +278,7 @@ export class Controller {
     // Nothing a reconcile reads changed (a heartbeat's status write): nothing to look at again.
     if (old && sameNode(n, old)) return;
     if (!this.leading) return;
-    for (const p of this.policies.list()) {
+    for (const p of this.started().policies.list()) {
       if (!eligible(p)) continue;
       if (selectorMatches(p.spec.nodeSelector, n.labels) || (old && selectorMatches(p.spec.nodeSelector, old.labels))) {
         this.enqueueBatched(p.metadata.name);
@@ -287,6 +288,13 @@ export class Controller {
     if (old) this.enqueueBatched(ownerOf(old));
     // A hand-off naming no policy: a drop-in back after its removal, reported by the agent.
     if (ownerOf(n) === undefined && (hasOurConfig(n) || (old !== undefined && hasOurConfig(old)))) this.enqueueBatched(UNOWNED_KEY);
+  }
+
+  /** The caches and the queue, which exist once start() made them. */
+  private started(): { policies: Informer<NodeTracingPolicy>; nodes: Informer<CachedNode>; queue: WorkQueue } {
+    const { policies, nodes, queue } = this;
+    if (!policies || !nodes || !queue) throw new Error('the controller has not been started');
+    return { policies, nodes, queue };
   }
 
   /** The work queue now (metrics). */

@@ -159,17 +159,3 @@ export function policyView(policy: NodeTracingPolicy, policies: NodeTracingPolic
   };
 }
 
-/** kubectl's way of saying how long ago (HumanDuration): 45s, 3m12s, 47m, 5h3m, 3d4h, 40d. */
-export function humanDuration(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 120) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 10) return s % 60 === 0 ? `${m}m` : `${m}m${s % 60}s`;
-  if (m < 180) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 8) return m % 60 === 0 ? `${h}h` : `${h}h${m % 60}m`;
-  if (h < 48) return `${h}h`;
-  const d = Math.floor(h / 24);
-  if (d < 8) return h % 24 === 0 ? `${d}d` : `${d}d${h % 24}h`;
-  return `${d}d`;
-}

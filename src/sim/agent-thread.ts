@@ -105,14 +105,25 @@ export class AgentThread {
     const k = this.kubelets.get(m.node);
     try {
       if (!k) throw new Error(`node ${m.node} has no kubelet`);
-      const value =
-        m.op === 'restart' ? await k.restart()
-        : m.op === 'healthy' ? await k.healthy()
-        : m.op === 'untilHealthy' ? await k.untilHealthy(m.timeoutMs ?? 0)
-        : await k.lastError();
+      const value = await kubeletCall(k, m.op, m.timeoutMs);
       this.post({ type: 'reply', id: m.id, value });
     } catch (e: unknown) {
       this.post({ type: 'reply', id: m.id, error: e instanceof Error ? e.message : String(e) });
     }
+  }
+}
+
+/** One call of an agent on its node's kubelet (systemd's restart, the kubelet's health). */
+async function kubeletCall(k: SimKubelet, op: KubeletOp, timeoutMs = 0): Promise<unknown> {
+  switch (op) {
+    case 'restart':
+      await k.restart();
+      return undefined;
+    case 'healthy':
+      return k.healthy();
+    case 'untilHealthy':
+      return k.untilHealthy(timeoutMs);
+    case 'lastError':
+      return k.lastError();
   }
 }

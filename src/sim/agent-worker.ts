@@ -32,7 +32,7 @@ function call<T>(node: string, op: KubeletOp, timeoutMs?: number): Promise<T> {
 /** The node's kubelet as its agent reaches it: systemd for the restart, the kubelet for health. */
 function kubeletOf(node: string): KubeletRestarter & KubeletHealthProbeWithError {
   return {
-    restart: () => call<void>(node, 'restart'),
+    restart: () => call<undefined>(node, 'restart'),
     healthy: () => call<boolean>(node, 'healthy'),
     untilHealthy: (timeoutMs) => call<boolean>(node, 'untilHealthy', timeoutMs),
     lastError: () => call<string | undefined>(node, 'lastError'),
@@ -75,7 +75,7 @@ port.on('message', (m: ToWorker) => {
     else c?.resolve(m.value);
   } else if (m.type === 'start') {
     for (const spec of m.agents) start(spec);
-  } else if (m.type === 'stop') {
+  } else {
     for (const a of aborts) a.abort();
     void Promise.all(runs).then(async () => {
       log?.flush();

@@ -8,7 +8,8 @@ import type { NodeTracingPolicy, NodeTracingPolicySpec } from '../../src/api/typ
 import type { CachedNode } from '../../src/controller/nodes.js';
 import { nodeOrderKey } from '../../src/controller/planner.js';
 import { planPolicies } from '../../src/inspect/plan.js';
-import { humanDuration, policyView } from '../../src/inspect/rollout-view.js';
+import { policyView } from '../../src/inspect/rollout-view.js';
+import { humanDuration } from '../../src/util/duration.js';
 import { render } from '../../src/render/render.js';
 import { newPolicy } from '../../src/api/policy.js';
 

@@ -28,7 +28,7 @@ test('agents in a worker thread roll a policy out: files written, kubelets resta
     const ann = (await env.core.readNode({ name })).metadata?.annotations ?? {};
     assert.equal(ann[A_STATE], 'Applied', name);
     assert.ok(ann[A_APPLIED_HASH], name);
-    const configz = env.cluster.kubelets.get(name)?.configz() as { kubeletconfig: { tracing?: unknown } } | undefined;
+    const configz = env.cluster.kubelets.get(name)?.configz();
     assert.deepEqual(configz?.kubeletconfig.tracing, { endpoint: 'otel-collector.observability.svc:4317', samplingRatePerMillion: 777 });
   }
 });
@@ -42,7 +42,7 @@ test('the drift options reach the thread: a deleted drop-in is reported and put 
     const a = (await env.core.readNode({ name: k.nodeName })).metadata?.annotations ?? {};
     return a[A_STATE] === 'Applied' && (restartsByNode(env).get(k.nodeName) ?? 0) === before + 1 && converged(await env.getPolicy('all'));
   });
-  const configz = k.configz() as { kubeletconfig: { tracing?: unknown } } | undefined;
+  const configz = k.configz();
   assert.deepEqual(configz?.kubeletconfig.tracing, { endpoint: 'otel-collector.observability.svc:4317', samplingRatePerMillion: 777 });
 });
 

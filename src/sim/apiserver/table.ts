@@ -3,6 +3,7 @@
 
 import type { ResourceDef } from './registry.js';
 import { type JsonObject, type KubeObject, type PrinterColumn, arrayOf, getPath, isObject, scalarText } from './types.js';
+import { humanDuration } from '../../util/duration.js';
 
 interface Column {
   name: string;
@@ -13,25 +14,6 @@ interface Column {
   cell: (o: KubeObject) => unknown;
 }
 
-/** k8s.io/apimachinery/pkg/util/duration.HumanDuration. */
-export function humanDuration(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  if (s < -1) return '<invalid>';
-  if (s < 0) return '0s';
-  if (s < 120) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 10) return s % 60 === 0 ? `${m}m` : `${m}m${s % 60}s`;
-  if (m < 180) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 8) return m % 60 === 0 ? `${h}h` : `${h}h${m % 60}m`;
-  if (h < 48) return `${h}h`;
-  const d = Math.floor(h / 24);
-  if (d < 8) return h % 24 === 0 ? `${d}d` : `${d}d${h % 24}h`;
-  if (d < 365 * 2) return `${d}d`;
-  const y = Math.floor(d / 365);
-  if (y < 8) return d % 365 === 0 ? `${y}y` : `${y}y${d % 365}d`;
-  return `${y}y`;
-}
 
 function age(ts: unknown): string {
   if (typeof ts !== 'string') return '<unknown>';

@@ -5,6 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { goUrlScheme } from './gourl.js';
+import { deleteKey } from '../apiserver/types.js';
 
 export const KUBELET_API_VERSION = 'kubelet.config.k8s.io/v1beta1';
 export const KUBELET_KIND = 'KubeletConfiguration';
@@ -37,7 +38,7 @@ export function jsonMergePatch(target: unknown, patch: unknown): unknown {
   if (!isObject(patch)) return patch;
   const out: JsonObject = isObject(target) ? { ...target } : {};
   for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
+    if (v === null) deleteKey(out, k);
     else out[k] = jsonMergePatch(out[k], v);
   }
   return out;
@@ -182,7 +183,7 @@ function decodeKubeletConfiguration(text: string, file: string): JsonObject {
   try {
     doc = parseOnce(text);
   } catch (e: unknown) {
-    throw new Error(`failed to decode kubelet config file ${file}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(`failed to decode kubelet config file ${file}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   if (!isObject(doc)) throw new Error(`failed to decode kubelet config file ${file}: not a YAML map`);
   const { apiVersion, kind } = doc;
