@@ -6,7 +6,10 @@
 // systemd to restart the kubelet and the kubelet whether it is healthy (here, the simulated
 // kubelet, which lives with the API server's thread because its heartbeats and /configz do).
 import { Worker } from 'node:worker_threads';
+import type { RunAgentOptions } from '../agent/agent.js';
+import { syncFsOps } from '../agent/atomic.js';
 import type { DriftOptions } from '../agent/drift-watch.js';
+import type { KubeletHealthProbeWithError, KubeletRestarter } from '../agent/interfaces.js';
 import type { LogLevel } from '../log.js';
 import type { SimKubelet } from './kubelet/index.js';
 
@@ -18,6 +21,28 @@ export interface AgentSpec {
   kubeletVersion: string;
   timeoutMs: number;
   watchTimeoutSeconds: number;
+}
+
+/** The options of a simulated node's agent, in process or in the thread: `kubelet` is how it
+ *  restarts and probes its kubelet, `syncFs` whether its host dir is in memory (tmpfs). */
+export function simAgentOptions(
+  spec: AgentSpec,
+  kubelet: KubeletRestarter & KubeletHealthProbeWithError,
+  o: { signal: AbortSignal; syncFs: boolean; drift: DriftOptions | false | undefined },
+): Omit<RunAgentOptions, 'kubeConfig'> {
+  return {
+    nodeName: spec.nodeName,
+    detect: { hostRoot: spec.hostRoot, procRoot: spec.procRoot, kubeletVersion: spec.kubeletVersion },
+    restarter: kubelet,
+    health: kubelet,
+    timeoutMs: spec.timeoutMs,
+    // The simulated kubelet answers health from memory: polling often costs nothing.
+    pollMs: 10,
+    watchTimeoutSeconds: spec.watchTimeoutSeconds,
+    signal: o.signal,
+    ...(o.syncFs ? { fs: syncFsOps } : {}),
+    ...(o.drift !== undefined ? { drift: o.drift } : {}),
+  };
 }
 
 export interface AgentWorkerData {

@@ -3,11 +3,10 @@
 // through the parent thread.
 import { parentPort, workerData } from 'node:worker_threads';
 import { runAgent } from '../agent/agent.js';
-import { syncFsOps } from '../agent/atomic.js';
 import type { KubeletHealthProbeWithError, KubeletRestarter } from '../agent/interfaces.js';
 import { PooledKubeConfig } from '../kube/pool.js';
 import { createLogger } from '../telemetry/log.js';
-import type { AgentSpec, AgentWorkerData, FromWorker, KubeletOp, ToWorker } from './agent-thread.js';
+import { type AgentSpec, type AgentWorkerData, type FromWorker, type KubeletOp, simAgentOptions, type ToWorker } from './agent-thread.js';
 
 const port = parentPort;
 if (!port) throw new Error('agent-worker.ts runs as a worker thread (see agent-thread.ts)');
@@ -51,17 +50,7 @@ function start(spec: AgentSpec): void {
   runs.push(
     runAgent({
       kubeConfig,
-      nodeName: spec.nodeName,
-      detect: { hostRoot: spec.hostRoot, procRoot: spec.procRoot, kubeletVersion: spec.kubeletVersion },
-      restarter: kubelet,
-      health: kubelet,
-      timeoutMs: spec.timeoutMs,
-      // The simulated kubelet says when it is healthy: polling is only the fallback.
-      pollMs: 10,
-      watchTimeoutSeconds: spec.watchTimeoutSeconds,
-      signal: abort.signal,
-      ...(data.syncFs ? { fs: syncFsOps } : {}),
-      ...(data.drift !== undefined ? { drift: data.drift } : {}),
+      ...simAgentOptions(spec, kubelet, { signal: abort.signal, syncFs: data.syncFs, drift: data.drift }),
       ...(log ? { log } : {}),
     }).catch(() => undefined),
   );

@@ -8,10 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { runAgent, type RunAgentOptions } from '../agent/agent.js';
-import { syncFsOps } from '../agent/atomic.js';
 import { PooledKubeConfig } from '../kube/pool.js';
 import type { Logger, LogLevel } from '../log.js';
-import { AgentThread, type AgentSpec } from './agent-thread.js';
+import { AgentThread, type AgentSpec, simAgentOptions } from './agent-thread.js';
 import { ApiServer } from './apiserver/index.js';
 import { CRDS, NODES, resKey } from './apiserver/types.js';
 import { buildCrd, CRD_NAME } from '../api/crd.js';
@@ -258,18 +257,8 @@ export class SimCluster {
     this.agentRuns.push(
       runAgent({
         kubeConfig: this.o.agentKubeConfig?.(spec.nodeName, this.server) ?? this.agentKubeConfig,
-        nodeName: spec.nodeName,
-        detect: { hostRoot: spec.hostRoot, procRoot: spec.procRoot, kubeletVersion: spec.kubeletVersion },
-        restarter: kubelet,
-        health: kubelet,
-        timeoutMs: spec.timeoutMs,
-        // The simulated kubelet answers health from memory: polling often costs nothing.
-        pollMs: 10,
-        watchTimeoutSeconds: spec.watchTimeoutSeconds,
-        signal: abort.signal,
-        ...(this.onTmpfs ? { fs: syncFsOps } : {}),
+        ...simAgentOptions(spec, kubelet, { signal: abort.signal, syncFs: this.onTmpfs, drift: this.o.agentDrift }),
         log: this.o.agentLog,
-        ...(this.o.agentDrift !== undefined ? { drift: this.o.agentDrift } : {}),
         ...this.o.agentHooks?.(spec.nodeName),
       }).catch(() => undefined),
     );
