@@ -110,7 +110,7 @@ async function rollout(seed: number, faults: Fault[], stateDir?: string): Promis
     try {
       // Polled in-process, not over HTTP: the request count below is the operator's alone (and a
       // test poll must not meet the injected faults either).
-      await waitFor(`converged (seed ${seed}, faults: ${injected.join(', ')})`, () => converged(policyNow(env)), 45_000, 50);
+      await waitFor(`converged (seed ${seed})`, () => converged(policyNow(env)), 45_000, 50, () => `faults: ${injected.join(', ')}`);
     } finally {
       done = true;
       await injector;

@@ -73,6 +73,9 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, ctx: Watch
     if (timer) clearTimeout(timer);
     bookmarks?.();
     ctx.open.delete(res);
+    // Its last writes (an ERROR event) go out before the end: Node 24 does not flush a response
+    // corked when it ended, and the client would wait for an event that never comes.
+    uncork(res);
     if (!res.writableEnded) res.end();
   }
   res.on('close', finish);
@@ -124,6 +127,10 @@ function corkUntilIdle(res: ServerResponse): void {
 function uncorkAll(): void {
   for (const res of corked) res.uncork();
   corked.clear();
+}
+
+function uncork(res: ServerResponse): void {
+  if (corked.delete(res)) res.uncork();
 }
 
 interface BookmarkEntry {
