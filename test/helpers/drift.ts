@@ -7,6 +7,13 @@ import { A_STATE, DROPIN_FILE } from '../../src/api/annotations.js';
 import type { SimKubelet } from '../../src/sim/kubelet/index.js';
 import type { Env } from './rollout.js';
 
+/** The simulated kubelet of a node of the env (throws for a node it does not have). */
+export function kubeletOf(env: Env, node: string): SimKubelet {
+  const k = env.cluster.kubelets.get(node);
+  if (!k) throw new Error(`no kubelet for node ${node}`);
+  return k;
+}
+
 export function dropinOf(k: SimKubelet): string {
   if (k.dropinDir === undefined) throw new Error(`${k.nodeName} (${k.version}) has no drop-in dir`);
   return join(k.dropinDir, DROPIN_FILE);

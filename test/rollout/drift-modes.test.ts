@@ -7,7 +7,8 @@ import { after, before, test } from 'node:test';
 import { A_MESSAGE, A_REPAIR, A_STATE } from '../../src/api/annotations.js';
 import type { NodeTracingPolicySpec } from '../../src/api/types.js';
 import { mergePatch } from '../../src/kube/client.js';
-import { annotations, dropinOf, editFile, removeFile } from '../helpers/drift.js';
+import { annotations, dropinOf, editFile, kubeletOf, removeFile } from '../helpers/drift.js';
+import type { SimKubelet } from '../../src/sim/kubelet/index.js';
 import { condition, converged, restartsByNode, startEnv, waitFor, type Env } from '../helpers/rollout.js';
 
 let env: Env;
@@ -19,11 +20,7 @@ before(async () => {
 });
 after(async () => env?.stop());
 
-const kubelet = (name: string) => {
-  const k = env.cluster.kubelets.get(name);
-  if (!k) throw new Error(name);
-  return k;
-};
+const kubelet = (name: string): SimKubelet => kubeletOf(env, name);
 
 /** A policy of its own on `nodes` (labelled for it), converged. */
 async function policyOn(name: string, nodes: string[], spec: Partial<NodeTracingPolicySpec> = {}): Promise<void> {

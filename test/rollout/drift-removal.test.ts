@@ -6,7 +6,8 @@ import { access, writeFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { ANNOTATION_PREFIX, A_STATE } from '../../src/api/annotations.js';
 import { mergePatch } from '../../src/kube/client.js';
-import { annotations, dropinOf, events } from '../helpers/drift.js';
+import { annotations, dropinOf, events, kubeletOf } from '../helpers/drift.js';
+import type { SimKubelet } from '../../src/sim/kubelet/index.js';
 import { converged, restartsByNode, startEnv, waitFor, type Env } from '../helpers/rollout.js';
 
 let env: Env;
@@ -18,11 +19,7 @@ before(async () => {
 });
 after(async () => env?.stop());
 
-const kubelet = (name: string) => {
-  const k = env.cluster.kubelets.get(name);
-  if (!k) throw new Error(name);
-  return k;
-};
+const kubelet = (name: string): SimKubelet => kubeletOf(env, name);
 
 const label = (node: string, value: string | null) => env.core.patchNode({ name: node, body: { metadata: { labels: { [LABEL]: value } } } }, mergePatch);
 

@@ -6,7 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { parse } from 'yaml';
 import { A_MESSAGE, A_STATE } from '../../src/api/annotations.js';
-import { annotations, dropinOf, editFile, events, removeFile, replaceFile } from '../helpers/drift.js';
+import { annotations, dropinOf, editFile, events, kubeletOf, removeFile, replaceFile } from '../helpers/drift.js';
+import type { SimKubelet } from '../../src/sim/kubelet/index.js';
 import { converged, restartsByNode, startEnv, waitFor, type Env } from '../helpers/rollout.js';
 
 let env: Env;
@@ -27,11 +28,7 @@ before(async () => {
 });
 after(async () => env?.stop());
 
-const kubelet = (name: string) => {
-  const k = env.cluster.kubelets.get(name);
-  if (!k) throw new Error(name);
-  return k;
-};
+const kubelet = (name: string): SimKubelet => kubeletOf(env, name);
 
 const byVersion = (prefix: string): string => {
   const found = [...env.cluster.kubelets.values()].find((k) => k.version.startsWith(prefix));

@@ -7,7 +7,8 @@ import { after, before, test } from 'node:test';
 import { parse } from 'yaml';
 import { A_STATE } from '../../src/api/annotations.js';
 import { mergePatch } from '../../src/kube/client.js';
-import { annotations, dropinOf } from '../helpers/drift.js';
+import { annotations, dropinOf, kubeletOf } from '../helpers/drift.js';
+import type { SimKubelet } from '../../src/sim/kubelet/index.js';
 import { converged, restartsByNode, startEnv, waitFor, type Env } from '../helpers/rollout.js';
 
 let env: Env;
@@ -26,11 +27,7 @@ before(async () => {
 });
 after(async () => env?.stop());
 
-const kubelet = (name: string) => {
-  const k = env.cluster.kubelets.get(name);
-  if (!k) throw new Error(name);
-  return k;
-};
+const kubelet = (name: string): SimKubelet => kubeletOf(env, name);
 const gateRunning = (node: string): unknown => (kubelet(node).configz()?.kubeletconfig.featureGates as Record<string, unknown> | undefined)?.KubeletTracing;
 const nodeVersion = async (node: string): Promise<string | undefined> => (await env.core.readNode({ name: node })).status?.nodeInfo?.kubeletVersion;
 
