@@ -36,6 +36,19 @@ const byVersion = (prefix: string): string => {
   return found.nodeName;
 };
 
+/** The drift message of `node` once it is reported: in its annotations, the policy's status or
+ *  the node's Warning event. The first two last only until the repair (a few tens of ms, which a
+ *  poll on a loaded machine can miss); the event stays. */
+function driftReported(node: string, message: RegExp): Promise<string> {
+  return waitFor(`drift of ${node} reported (${String(message)})`, async () => {
+    const a = await annotations(env, node);
+    const p = await env.getPolicy('drift');
+    const ev = (await events(env, 'TracingConfigDrifted')).filter((e) => e.involvedObject?.name === node).map((e) => e.message ?? '');
+    const seen = [a[A_STATE] === 'Drifted' ? (a[A_MESSAGE] ?? '') : '', ...(p?.status?.drifted ?? []).filter((d) => d.node === node).map((d) => d.message), ...ev];
+    return seen.find((m) => message.test(m));
+  }, 10_000, 10);
+}
+
 async function repaired(node: string, restartsBefore: number): Promise<void> {
   // The agent's Applied report too: a repair can restart the kubelet before the status that
   // counts the node drifted is written, while the status still shows the converged rollout.
@@ -53,13 +66,7 @@ test('drop-in edited: reported Drifted with what changed, repaired in one restar
   const before = restartsByNode(env).get(node) ?? 0;
   const original = await readFile(dropinOf(kubelet(node)), 'utf8');
   await editFile(dropinOf(kubelet(node)), /samplingRatePerMillion: 10000/, 'samplingRatePerMillion: 5');
-  const seen = await waitFor('drift reported', async () => {
-    const a = await annotations(env, node);
-    const p = await env.getPolicy('drift');
-    // The report, the status and the event, before or while the repair runs.
-    return a[A_STATE] === 'Drifted' || (p?.status?.drifted ?? []).length > 0 ? { a, p } : undefined;
-  }, 10_000, 10);
-  const message = seen.a[A_MESSAGE] ?? seen.p?.status?.drifted?.[0]?.message ?? '';
+  const message = await driftReported(node, /90-nodetracing\.conf was changed/);
   assert.match(message, /90-nodetracing\.conf was changed: tracing\.samplingRatePerMillion is 5, want 10000/);
   await repaired(node, before);
   assert.equal(await readFile(dropinOf(kubelet(node)), 'utf8'), original, 'the drop-in is back byte for byte');
@@ -74,7 +81,7 @@ test('drop-in deleted: reported and written again', async () => {
   const node = byVersion('v1.31');
   const before = restartsByNode(env).get(node) ?? 0;
   await removeFile(dropinOf(kubelet(node)));
-  await waitFor('drift reported', async () => (await annotations(env, node))[A_MESSAGE] === '90-nodetracing.conf was deleted' || (await env.getPolicy('drift'))?.status?.drifted?.some((d) => d.message === '90-nodetracing.conf was deleted'), 10_000, 10);
+  await driftReported(node, /90-nodetracing\.conf was deleted$/);
   await repaired(node, before);
   const dropin = parse(await readFile(dropinOf(kubelet(node)), 'utf8')) as { tracing?: unknown };
   assert.deepEqual(dropin.tracing, { endpoint: 'otel.observability.svc:4317', samplingRatePerMillion: 10_000 });
@@ -91,7 +98,7 @@ test('main config rewritten (kubeadm upgrade, config management): the managed ke
   const rewritten = text.replace(/\ntracing:\n( {2}.*\n)+/, '\n').replace('cgroupDriver: systemd', 'cgroupDriver: systemd\nmaxPods: 150');
   assert.doesNotMatch(rewritten, /tracing/);
   await replaceFile(file, rewritten);
-  await waitFor('drift reported', async () => /config\.yaml no longer holds what was applied: tracing is missing/.test((await annotations(env, node))[A_MESSAGE] ?? '') || (await env.getPolicy('drift'))?.status?.drifted?.some((d) => /tracing is missing/.test(d.message)), 10_000, 10);
+  await driftReported(node, /config\.yaml no longer holds what was applied: tracing is missing/);
   await repaired(node, before);
   const repairedText = await readFile(file, 'utf8');
   assert.match(repairedText, /samplingRatePerMillion: 10000/);
