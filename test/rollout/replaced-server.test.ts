@@ -96,6 +96,8 @@ test('etcd restored from a snapshot taken before the rollout: same kubelets and 
       assert.equal(node.metadata?.annotations?.[A_STATE], 'Applied', name);
     }
   } finally {
+    // Stopped before its state directory goes: a running server writes its state file there.
+    await env.cluster.stop();
     await rm(stateDir, { recursive: true, force: true });
   }
 });

@@ -45,7 +45,11 @@ export class Persistence {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.flush();
+      // A failed background write (the directory removed under us, a full disk) is tried again
+      // with the next change; the flush on stop reports its own failure to the caller.
+      this.flush().catch(() => {
+        this.dirty = true;
+      });
     }, this.debounceMs);
   }
 
