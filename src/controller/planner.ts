@@ -132,7 +132,7 @@ export function nodeOrderKey(uid: string, hash: string): string {
   return createHash('sha256').update(`${uid}:${hash}`).digest('hex');
 }
 
-interface Classified {
+export interface Classified {
   phase: NodePhase;
   timedOut: boolean;
   /** Failed because the agent rolled back: its kubelet is back on the old config. */
@@ -168,7 +168,7 @@ function released(n: PlanNode, r: ResolvedRollout, now: number): Classified {
   return { phase: 'InProgress', timedOut: false, deadline: timeout };
 }
 
-function classify(n: PlanNode, r: ResolvedRollout, now: number): Classified {
+export function classify(n: PlanNode, r: ResolvedRollout, now: number): Classified {
   const T = n.targetHash;
   if (n.stateHash === T && (n.state === 'Failed' || n.state === 'RolledBack')) return n.state === 'RolledBack' ? ROLLED_BACK : FAILED;
   if (repairing(n, T)) return released(n, r, now);
@@ -200,16 +200,16 @@ function finishedWith(n: PlanNode, hash: string): boolean {
   return n.stateHash === hash && isTerminal(n.state) && !repairing(n, hash);
 }
 
-type Keyed = { name: string; key: string };
+export type Keyed = { name: string; key: string };
 
 /** Release order: nodeOrderKey, then name. */
-function before(a: Keyed, b: Keyed): boolean {
+export function before(a: Keyed, b: Keyed): boolean {
   return a.key < b.key || (a.key === b.key && a.name < b.name);
 }
 
 /** The names of the first k nodes in release order. A reconcile usually fills one or two freed
  *  slots out of thousands of pending nodes: keep the k first, not a full sort. */
-function firstInOrder(nodes: PlanNode[], k: number): string[] {
+export function firstInOrder(nodes: PlanNode[], k: number): string[] {
   if (k <= 0 || nodes.length === 0) return [];
   const keyed = (n: PlanNode): Keyed => ({ name: n.name, key: n.orderKey ?? nodeOrderKey(n.uid, n.targetHash) });
   if (k >= nodes.length / 8) return nodes.map(keyed).sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0)).slice(0, k).map((c) => c.name);
@@ -228,11 +228,10 @@ function firstInOrder(nodes: PlanNode[], k: number): string[] {
 
 export function planRollout(input: PlanInput): Plan {
   const { nodes, rollout, now } = input;
-  const borrowed = input.borrowed ?? 0;
   const phaseOf: NodePhase[] = new Array<NodePhase>(nodes.length);
   const timedOut: string[] = [];
   const counts: Record<NodePhase, number> = { Updated: 0, Soaking: 0, InProgress: 0, Failed: 0, Pending: 0, Drifted: 0 };
-  let unavailable = borrowed;
+  let unavailable = input.borrowed ?? 0;
   let earliest: number | undefined;
   const candidates: PlanNode[] = [];
   const repairs: PlanNode[] = [];
@@ -244,52 +243,95 @@ export function planRollout(input: PlanInput): Plan {
     counts[c.phase]++;
     if (c.timedOut) timedOut.push(n.name);
     if (c.deadline !== undefined && (earliest === undefined || c.deadline < earliest)) earliest = c.deadline;
-    const holdsSlot = c.phase === 'InProgress' || c.phase === 'Soaking' || (c.phase === 'Failed' && !c.rolledBack);
-    if (holdsSlot || !n.ready) unavailable++;
-    if (c.phase === 'Pending' && n.ready) candidates.push(n);
-    if (c.phase === 'Drifted' && n.ready && rollout.drift === 'Repair') repairs.push(n);
+    if (holdsSlot(c) || !n.ready) unavailable++;
+    if (isCandidate(c, n)) candidates.push(n);
+    if (isRepair(c, n, rollout)) repairs.push(n);
   }
+  // Every node's phase by name is made when first read: a reconcile of thousands of nodes mostly
+  // needs the counts and the release, and filling a record of thousands of names was the
+  // largest part of its planning.
+  const phases = (): Record<string, NodePhase> => {
+    const out: Record<string, NodePhase> = {};
+    nodes.forEach((n, i) => (out[n.name] = phaseOf[i] as NodePhase));
+    return out;
+  };
+  return assemblePlan({
+    counts, total: nodes.length, unavailable, timedOut, earliest,
+    firstRepairs: (k) => firstInOrder(repairs, k),
+    firstCandidates: (k) => firstInOrder(candidates, k),
+  }, rollout, now, phases);
+}
 
-  const maxUnavailable = resolveMaxUnavailable(rollout.maxUnavailable, nodes.length);
+/** InProgress, Soaking, and Failed unless rolled back (its kubelet runs the old config, proven). */
+export function holdsSlot(c: Classified): boolean {
+  return c.phase === 'InProgress' || c.phase === 'Soaking' || (c.phase === 'Failed' && !c.rolledBack);
+}
+
+/** A Ready Pending node: may be released. */
+export function isCandidate(c: Classified, n: PlanNode): boolean {
+  return c.phase === 'Pending' && n.ready;
+}
+
+/** A Ready Drifted node under drift: Repair: released again before the Pending ones. */
+export function isRepair(c: Classified, n: PlanNode, r: ResolvedRollout): boolean {
+  return c.phase === 'Drifted' && n.ready && r.drift === 'Repair';
+}
+
+/** What the planner counted over a policy's nodes (planRollout, or a policy's PlanState kept
+ *  between reconciles): the decision made from it is the same. */
+export interface Tally {
+  counts: Record<NodePhase, number>;
+  /** Nodes planned (targets and removals): the base of "N%". */
+  total: number;
+  /** Slots in use, borrowed included. */
+  unavailable: number;
+  timedOut: string[];
+  /** Earliest deadline (soak end, node timeout), absolute. */
+  earliest: number | undefined;
+  /** The names of the first k repairs / Ready Pending nodes, in release order. */
+  firstRepairs: (k: number) => string[];
+  firstCandidates: (k: number) => string[];
+}
+
+/** The plan from a tally: slots, halt, pause, the release, and the end states. `phases` is
+ *  made when first read. */
+export function assemblePlan(t: Tally, rollout: ResolvedRollout, now: number, phases: () => Record<string, NodePhase>): Plan {
+  const { counts } = t;
+  const maxUnavailable = resolveMaxUnavailable(rollout.maxUnavailable, t.total);
   const halted = counts.Failed > rollout.maxFailures;
   const paused = rollout.paused;
   let release: string[] = [];
-  const slots = maxUnavailable - unavailable;
+  const slots = maxUnavailable - t.unavailable;
   if (!paused && !halted && slots > 0) {
     // A drifted node runs something nobody rolled out: put it right before moving on.
-    const repair = firstInOrder(repairs, slots);
-    release = [...repair, ...firstInOrder(candidates, slots - repair.length)];
+    const repair = t.firstRepairs(slots);
+    release = [...repair, ...t.firstCandidates(slots - repair.length)];
   }
-
   const plan: Plan = {
     release,
     phases: {},
-    timedOut,
+    timedOut: t.timedOut,
     updated: counts.Updated,
     failed: counts.Failed,
     inProgress: counts.InProgress,
     soaking: counts.Soaking,
     pending: counts.Pending,
     drifted: counts.Drifted,
-    unavailable,
+    unavailable: t.unavailable,
     maxUnavailable,
     halted,
     paused,
-    complete: counts.Updated === nodes.length,
-    done: !paused && !halted && counts.Updated + counts.Failed + (rollout.drift === 'Report' ? counts.Drifted : 0) === nodes.length,
+    complete: counts.Updated === t.total,
+    done: !paused && !halted && counts.Updated + counts.Failed + (rollout.drift === 'Report' ? counts.Drifted : 0) === t.total,
   };
-  if (earliest !== undefined) plan.requeueAfterMs = Math.max(0, earliest - now);
-  // Every node's phase by name is made when first read: a reconcile of thousands of nodes mostly
-  // needs the counts and the release, and filling a record of thousands of names was the
-  // largest part of its planning.
+  if (t.earliest !== undefined) plan.requeueAfterMs = Math.max(0, t.earliest - now);
   Object.defineProperty(plan, 'phases', {
     enumerable: true,
     configurable: true,
     get() {
-      const phases: Record<string, NodePhase> = {};
-      nodes.forEach((n, i) => (phases[n.name] = phaseOf[i] as NodePhase));
-      Object.defineProperty(plan, 'phases', { value: phases, enumerable: true, writable: true, configurable: true });
-      return phases;
+      const value = phases();
+      Object.defineProperty(plan, 'phases', { value, enumerable: true, writable: true, configurable: true });
+      return value;
     },
   });
   return plan;

@@ -11,6 +11,7 @@ import { collect, driftOf, hasOurConfig, invalidSummary, rolloutFor, summarize, 
 import { ownerOf, toPlanNode, type CachedNode } from './nodes.js';
 import { assignOwners, type Ownership } from './ownership.js';
 import { inFlight, planRollout, type Plan, type PlanNode } from './planner.js';
+import { PlanState } from './plan-state.js';
 import { buildStatus, describeFailure, sameStatus, transitions, type RolloutSummary } from './status.js';
 import { TerminalError, type Result } from './result.js';
 import type { ControllerHooks, RolloutOwner } from './hooks.js';
@@ -96,12 +97,15 @@ export class Reconciler {
   /** Each policy's last valid rollout settings: the removal of a policy that became invalid, or
    *  was force-deleted, keeps them. */
   private readonly lastRollout = new Map<string, ResolvedRollout>();
+  /** Each policy's plan, kept between reconciles. */
+  private readonly plans = new Map<string, PlanState>();
 
   constructor(private readonly d: ReconcileDeps) {}
 
   /** The server's history changed under the caches: forget what was learnt from the old one. */
   forget(): void {
     this.expectations.clear();
+    this.plans.clear();
     this.announced.clear();
     this.announcedDrift.clear();
     this.d.verifier?.forget();
@@ -158,13 +162,7 @@ export class Reconciler {
     if (checked.ok) this.lastRollout.set(name, rollout);
 
     const now = this.d.now();
-    const c = collect(policy, this.d.nodes(), this.owners(), deleting, rollout, now);
-    const planNodes: PlanNode[] = [];
-    for (const t of c.targets) planNodes.push(this.expectations.overlay(toPlanNode(t.node, t.hash)));
-    for (const n of c.removals) planNodes.push(this.expectations.overlay(toPlanNode(n, REMOVED_HASH)));
-    const verified = this.d.verifier ? await this.d.verifier.check(policy, planNodes, c.targets, now) : planNodes;
-    const decide = () => planRollout({ nodes: verified, rollout, now, borrowed: c.borrowed });
-    const plan = this.d.hooks?.wrapPlan ? this.d.hooks.wrapPlan(decide) : decide();
+    const { c, verified, plan } = await this.planPolicy(policy, deleting, rollout, now);
 
     stillFresh();
     await this.act(policy, plan, c, now);
@@ -182,6 +180,34 @@ export class Reconciler {
     const recheckMs = this.d.verifier?.nextRecheckMs(policy, now);
     const requeue = [plan.requeueAfterMs, statusDeferredMs, recheckMs].filter((v): v is number => v !== undefined);
     return requeue.length ? { requeueAfterMs: Math.min(...requeue) } : undefined;
+  }
+
+  /** The policy's nodes and plan at `now`. Kept between reconciles (PlanState: the cost follows
+   *  what changed); verify: Configz reads each claimed node's /configz, so such a policy's nodes
+   *  are looked at afresh every time (the pure path PlanState is checked against). */
+  private async planPolicy(policy: NodeTracingPolicy, deleting: boolean, rollout: ResolvedRollout, now: number): Promise<{ c: Collected; verified: PlanNode[]; plan: Plan }> {
+    const name = policy.metadata.name ?? '';
+    const overlay = (n: PlanNode): PlanNode => this.expectations.overlay(n);
+    const wrap = <T extends { plan: Plan }>(decide: () => T): T => {
+      let out: T | undefined;
+      const plan = () => (out = decide()).plan;
+      if (this.d.hooks?.wrapPlan) this.d.hooks.wrapPlan(plan);
+      else plan();
+      return out as T;
+    };
+    if (rollout.verify !== 'Configz' || !this.d.verifier) {
+      const state = this.plans.get(name) ?? new PlanState();
+      this.plans.set(name, state);
+      const { c, planned, plan } = wrap(() => state.update({ policy, deleting, rollout, own: this.owners() }, this.d.nodes(), now, overlay));
+      return { c, verified: planned, plan };
+    }
+    this.plans.delete(name);
+    const c = collect(policy, this.d.nodes(), this.owners(), deleting, rollout, now);
+    const planNodes: PlanNode[] = [];
+    for (const t of c.targets) planNodes.push(overlay(toPlanNode(t.node, t.hash)));
+    for (const n of c.removals) planNodes.push(overlay(toPlanNode(n, REMOVED_HASH)));
+    const verified = await this.d.verifier.check(policy, planNodes, c.targets, now);
+    return { c, verified, ...wrap(() => ({ plan: planRollout({ nodes: verified, rollout, now, borrowed: c.borrowed }) })) };
   }
 
   /** Writes the plan: the batch released (the planner already counted every one of them), and
@@ -214,6 +240,7 @@ export class Reconciler {
     await this.d.writer.patchNodeAnnotations(node, encodeRelease({ policy: name, hash, config, timeMs: now, traceparent, repairOf }));
     const repairOfMs = repairOf !== undefined ? Date.parse(repairOf) : undefined;
     this.expectations.expect(node, hash, now, repairOfMs !== undefined && Number.isFinite(repairOfMs) ? repairOfMs : undefined);
+    for (const state of this.plans.values()) state.touch(node);
     this.d.log?.info({ policy: name ?? UNOWNED_KEY, node, hash, ...(repairOf !== undefined ? { repairOf } : {}) }, repairOf !== undefined ? 'released node to repair its drift' : 'released node');
   }
 
@@ -336,6 +363,7 @@ export class Reconciler {
   /** Nothing of the policy is left anywhere: forget it. */
   private gone(name: string): void {
     this.lastRollout.delete(name);
+    this.plans.delete(name);
     this.announced.delete(name);
     this.announcedDrift.delete(name);
     this.lastStatusWrite.delete(name);

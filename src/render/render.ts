@@ -74,7 +74,15 @@ export function render(spec: NodeTracingPolicySpec, kubeletVersion: string): Ren
   return { supported: true, config, hash: contentHash(config), gate };
 }
 
-/** Hash of the policy's intent (what status.configHash reports): independent of node versions. */
+const intents = new WeakMap<NodeTracingPolicySpec, string>();
+
+/** Hash of the policy's intent (what status.configHash reports): independent of node versions.
+ *  Kept per spec object (a cached policy's, never changed in place): every reconcile asks. */
 export function intentHash(spec: NodeTracingPolicySpec): string {
-  return contentHash({ tracing: spec.tracing, featureGate: spec.featureGate ?? 'Auto' });
+  let h = intents.get(spec);
+  if (h === undefined) {
+    h = contentHash({ tracing: spec.tracing, featureGate: spec.featureGate ?? 'Auto' });
+    intents.set(spec, h);
+  }
+  return h;
 }
