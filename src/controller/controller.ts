@@ -255,11 +255,13 @@ export class Controller {
    *  priority or selector change, the spec turning valid or invalid), gaining or losing them. */
   private policyChanged(p: NodeTracingPolicy, old?: NodeTracingPolicy, deleted = false): void {
     if (deleted) this.reported.delete(p.metadata.name ?? '');
-    this.owned = undefined;
-    if (!this.leading) return;
-    this.enqueue(p.metadata.name);
     const same = old !== undefined && !deleted && old.metadata.generation === p.metadata.generation &&
       Boolean(old.metadata.deletionTimestamp) === Boolean(p.metadata.deletionTimestamp);
+    // Who owns what follows the specs and deletions only: a status write (one a second in a
+    // rollout) keeps it, and with it every policy's kept plan.
+    if (!same) this.owned = undefined;
+    if (!this.leading) return;
+    this.enqueue(p.metadata.name);
     if (same) return; // a status or metadata write: nobody's nodes change
     const name = p.metadata.name;
     const now = this.started().policies.list();
