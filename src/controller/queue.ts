@@ -6,6 +6,8 @@
 //  - A thrown error requeues the key after base * 2^failures (capped); success resets the count.
 //  - A TerminalError is not retried (the caller turns it into a condition).
 //  - `requeueAfterMs` schedules a delayed add; per key, the earliest pending delayed add wins.
+//  - `writes` still running after a run ended do not hold the key; their failure counts as a
+//    failed run (back-off, onError, the retries metric). shutdown() and idle() wait for them.
 // The worker starts on a microtask, not inside add(), so a burst of synchronous adds collapses
 // into one run, and a worker that adds keys never re-enters the queue.
 // An observer sees what client-go's workqueue metrics count, with the same rules: an add that
@@ -80,6 +82,8 @@ export class WorkQueue {
   private readonly failures = new Map<string, number>();
   private readonly delayed = new Map<string, Delayed>();
   private readonly inFlight = new Set<Promise<void>>();
+  /** Writes of runs that ended (Result.writes). */
+  private readonly background = new Set<Promise<void>>();
   private idleWaiters: (() => void)[] = [];
   private pumpScheduled = false;
   private shuttingDown = false;
@@ -175,7 +179,38 @@ export class WorkQueue {
     this.dirty.clear();
     this.addedAt.clear();
     await Promise.all([...this.inFlight]);
+    await Promise.all([...this.background]);
     this.notifyIdle();
+  }
+
+  /** A failed run: retried with per-key back-off, unless terminal. */
+  private failed(key: string, err: unknown): void {
+    if (err instanceof TerminalError) {
+      this.failures.delete(key);
+      this.report(key, err, undefined);
+      return;
+    }
+    const n = this.failures.get(key) ?? 0;
+    this.failures.set(key, n + 1);
+    const delay = backoffDelay(n, { initialMs: this.baseDelayMs, maxMs: this.maxDelayMs });
+    this.report(key, err, delay);
+    this.observer?.retried();
+    this.addAfter(key, delay);
+  }
+
+  /** Writes a run left running: their failure is the key's. */
+  private awaitWrites(key: string, writes: Promise<void>): void {
+    const p = writes.then(
+      () => undefined,
+      (err: unknown) => {
+        if (!this.shuttingDown) this.failed(key, err);
+      },
+    );
+    this.background.add(p);
+    void p.finally(() => {
+      this.background.delete(p);
+      this.notifyIdle();
+    });
   }
 
   private report(key: string, err: unknown, retryInMs: number | undefined): void {
@@ -187,7 +222,7 @@ export class WorkQueue {
   }
 
   private isIdle(): boolean {
-    return this.order.length === 0 && this.processing.size === 0;
+    return this.order.length === 0 && this.processing.size === 0 && this.background.size === 0;
   }
 
   private notifyIdle(): void {
@@ -227,18 +262,9 @@ export class WorkQueue {
       this.failures.delete(key);
       const after = result ? result.requeueAfterMs : undefined;
       if (after !== undefined) this.addAfter(key, after);
+      if (result?.writes) this.awaitWrites(key, result.writes);
     } catch (err) {
-      if (err instanceof TerminalError) {
-        this.failures.delete(key);
-        this.report(key, err, undefined);
-      } else {
-        const n = this.failures.get(key) ?? 0;
-        this.failures.set(key, n + 1);
-        const delay = backoffDelay(n, { initialMs: this.baseDelayMs, maxMs: this.maxDelayMs });
-        this.report(key, err, delay);
-        this.observer?.retried();
-        this.addAfter(key, delay);
-      }
+      this.failed(key, err);
     } finally {
       this.observer?.worked((this.clock.now() - (this.processing.get(key) ?? this.clock.now())) / 1000);
       this.processing.delete(key);

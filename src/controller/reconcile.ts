@@ -67,6 +67,11 @@ class Expectations {
   expect(node: string, hash: string, timeMs: number, repairOfMs?: number): void {
     this.pending.set(node, { hash, timeMs, ...(repairOfMs !== undefined ? { repairOfMs } : {}) });
   }
+  /** The release was refused: the node is what the cache says again. */
+  cancel(node: string, hash: string, timeMs: number): void {
+    const e = this.pending.get(node);
+    if (e?.hash === hash && e.timeMs === timeMs) this.pending.delete(node);
+  }
   overlay(n: PlanNode): PlanNode {
     if (this.pending.size === 0) return n;
     const e = this.pending.get(n.name);
@@ -165,7 +170,7 @@ export class Reconciler {
     const { c, verified, plan } = await this.planPolicy(policy, deleting, rollout, now);
 
     stillFresh();
-    await this.act(policy, plan, c, now);
+    const { writes } = await this.act(policy, plan, c, now);
     await this.announceFailures(policy, plan, verified, rollout);
     await this.announceDrift(name, policy.metadata.uid, plan, verified);
     const summary = summarize(policy, plan, verified, c, rollout);
@@ -179,7 +184,8 @@ export class Reconciler {
     const statusDeferredMs = await this.writeStatus(policy, summary);
     const recheckMs = this.d.verifier?.nextRecheckMs(policy, now);
     const requeue = [plan.requeueAfterMs, statusDeferredMs, recheckMs].filter((v): v is number => v !== undefined);
-    return requeue.length ? { requeueAfterMs: Math.min(...requeue) } : undefined;
+    if (requeue.length === 0 && !writes) return undefined;
+    return { ...(requeue.length ? { requeueAfterMs: Math.min(...requeue) } : {}), ...(writes ? { writes } : {}) };
   }
 
   /** The policy's nodes and plan at `now`. Kept between reconciles (PlanState: the cost follows
@@ -213,35 +219,51 @@ export class Reconciler {
   /** Writes the plan: the batch released (the planner already counted every one of them), and
    *  our annotations cleared from nodes whose removal is done. The one release path: a policy's
    *  own rollout and removals, a force-deleted policy's orphans, and stray drop-ins (`owner`
-   *  undefined) all go through it. */
-  private async act(owner: RolloutOwner | undefined, plan: Plan, c: Pick<Collected, 'targets' | 'removals'>, now: number): Promise<void> {
+   *  undefined) all go through it. The releases are counted (expected) as they are sent and not
+   *  waited for: `writes` settles when they are answered. */
+  private async act(owner: RolloutOwner | undefined, plan: Plan, c: Pick<Collected, 'targets' | 'removals'>, now: number): Promise<{ writes?: Promise<void> }> {
     // Only the released nodes are looked up (a few, out of thousands of targets).
     const released = new Set(plan.release);
     const byName = new Map(plan.release.length === 0 ? [] : c.targets.filter((t) => released.has(t.node.name)).map((t) => [t.node.name, t]));
     const removals = new Map(c.removals.map((n) => [n.name, n]));
-    await Promise.all(
-      plan.release.map((nodeName) => {
-        const t = byName.get(nodeName);
-        const node = t?.node ?? removals.get(nodeName);
-        const repairOf = node && repairToken(node, plan);
-        return this.release(owner, nodeName, t ? t.hash : REMOVED_HASH, t ? t.config : null, now, repairOf);
-      }),
-    );
+    const sent = plan.release.map((nodeName) => {
+      const t = byName.get(nodeName);
+      const node = t?.node ?? removals.get(nodeName);
+      const repairOf = node && repairToken(node, plan);
+      return this.release(owner, nodeName, t ? t.hash : REMOVED_HASH, t ? t.config : null, now, repairOf);
+    });
+    const writes = sent.length ? Promise.all(sent).then(() => undefined) : undefined;
+    // Handled here, read by the queue later (a rejection with no handler yet would end the process).
+    writes?.catch(() => undefined);
     for (const n of c.removals) {
       if (plan.phases[n.name] === 'Updated') await this.d.writer.patchNodeAnnotations(n.name, clearOurs(n));
     }
+    return writes ? { writes } : {};
   }
 
   /** Hands a node its desired config. `owner` undefined: a node no policy owns (its stray
    *  drop-in comes off); `repairOf`: the drift report this release repairs. */
-  private async release(owner: RolloutOwner | undefined, node: string, hash: string, config: KubeletTracingDropin | null, now: number, repairOf?: string): Promise<void> {
+  private release(owner: RolloutOwner | undefined, node: string, hash: string, config: KubeletTracingDropin | null, now: number, repairOf?: string): Promise<void> {
     const name = owner?.metadata.name;
     const traceparent = owner && this.d.hooks?.traceparent?.(owner, hash);
-    await this.d.writer.patchNodeAnnotations(node, encodeRelease({ policy: name, hash, config, timeMs: now, traceparent, repairOf }));
+    // Expected from the moment it is sent: a reconcile running before the answer counts the node
+    // as released, never as a free slot.
     const repairOfMs = repairOf !== undefined ? Date.parse(repairOf) : undefined;
     this.expectations.expect(node, hash, now, repairOfMs !== undefined && Number.isFinite(repairOfMs) ? repairOfMs : undefined);
+    this.touch(node);
+    return this.d.writer.patchNodeAnnotations(node, encodeRelease({ policy: name, hash, config, timeMs: now, traceparent, repairOf })).then(
+      () => this.d.log?.info({ policy: name ?? UNOWNED_KEY, node, hash, ...(repairOf !== undefined ? { repairOf } : {}) }, repairOf !== undefined ? 'released node to repair its drift' : 'released node'),
+      (err: unknown) => {
+        this.expectations.cancel(node, hash, now);
+        this.touch(node);
+        throw err;
+      },
+    );
+  }
+
+  /** Every kept plan decides `node` again at its next update. */
+  private touch(node: string): void {
     for (const state of this.plans.values()) state.touch(node);
-    this.d.log?.info({ policy: name ?? UNOWNED_KEY, node, hash, ...(repairOf !== undefined ? { repairOf } : {}) }, repairOf !== undefined ? 'released node to repair its drift' : 'released node');
   }
 
   /** One Warning event per drift report (on the Node, and on the policy when there is one). */
@@ -356,7 +378,9 @@ export class Reconciler {
     const planned = nodes.map((n) => this.expectations.overlay(toPlanNode(n, REMOVED_HASH)));
     const plan = planRollout({ nodes: planned, rollout, now, borrowed });
     stillFresh();
-    await this.act(owner, plan, { targets: [], removals: nodes }, now);
+    // Few nodes, rarely: their releases are waited for here.
+    const { writes } = await this.act(owner, plan, { targets: [], removals: nodes }, now);
+    await writes;
     return { plan, planned };
   }
 

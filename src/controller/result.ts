@@ -5,9 +5,13 @@
 
 /** What a reconcile asks of the queue. Nothing (`undefined`): done until an event brings the key
  *  back. `requeueAfterMs`: look again after this long (a soak, a timeout, a deferred status
- *  write), whether or not an event comes first. */
+ *  write), whether or not an event comes first. `writes`: writes sent and not yet answered (the
+ *  node releases). The key may run again before they are: the reconciler already counts them
+ *  (its expectations), so a slot freed meanwhile is filled at once instead of after the slowest
+ *  write of the last batch. If they fail, the key is retried with back-off, as if the run had
+ *  thrown. */
 // eslint-disable-next-line @typescript-eslint/no-invalid-void-type -- a reconcile that returns nothing is done
-export type Result = { requeueAfterMs?: number } | void;
+export type Result = { requeueAfterMs?: number; writes?: Promise<void> } | void;
 
 /** An error that retrying cannot fix (an invalid spec): the key is not requeued. */
 export class TerminalError extends Error {

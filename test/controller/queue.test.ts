@@ -289,6 +289,69 @@ describe('WorkQueue', () => {
     });
   });
 
+  describe('writes left running by a run (Result.writes)', () => {
+    it('do not hold the key: it runs again while they are unanswered; idle() waits for them', async () => {
+      const g = gate();
+      const h = harness((_k, attempt) => (attempt === 1 ? { writes: g.promise } : undefined));
+      h.q.add('a');
+      await tick();
+      h.q.add('a');
+      await tick();
+      assert.deepEqual(h.runs, ['a', 'a'], 'the second run did not wait for the first run\'s writes');
+      let idle = false;
+      const waiting = h.q.idle().then(() => (idle = true));
+      await tick();
+      assert.equal(idle, false, 'the writes are not answered yet');
+      g.open();
+      await waiting;
+      assert.deepEqual(h.clock.pending(), [], 'answered: nothing to retry');
+    });
+
+    it('their failure is the key\'s: reported, retried with back-off, counted as a retry', async () => {
+      const errors: [string, number | undefined][] = [];
+      let retried = 0;
+      const clock = new FakeClock();
+      let runs = 0;
+      const q = new WorkQueue({
+        clock,
+        baseDelayMs: 7,
+        worker: async () => (++runs === 1 ? { writes: Promise.reject(new Error('409 on a release')) } : undefined),
+        onError: (key, _err, retry) => errors.push([key, retry]),
+        observer: { added: () => undefined, retried: () => retried++, waited: () => undefined, worked: () => undefined },
+      });
+      q.add('a');
+      await q.idle();
+      assert.deepEqual(errors, [['a', 7]]);
+      assert.equal(retried, 1);
+      assert.deepEqual(clock.pending(), [7]);
+      clock.advance(7);
+      await q.idle();
+      assert.equal(runs, 2, 'run again after the back-off');
+      await q.shutdown();
+    });
+
+    it('shutdown waits for them, and a failure during shutdown is not retried', async () => {
+      const g = gate();
+      const errors: string[] = [];
+      const clock = new FakeClock();
+      const q = new WorkQueue({
+        clock,
+        worker: async () => ({ writes: g.promise.then(() => Promise.reject(new Error('writer closed'))) }),
+        onError: (key) => errors.push(key),
+      });
+      q.add('a');
+      await tick();
+      let done = false;
+      const s = q.shutdown().then(() => (done = true));
+      await tick();
+      assert.equal(done, false, 'still waiting for the writes');
+      g.open();
+      await s;
+      assert.deepEqual(errors, []);
+      assert.deepEqual(clock.pending(), []);
+    });
+  });
+
   it('shutdown waits for in-flight runs and drops queued and delayed keys', async () => {
     const g = gate();
     let finished = false;

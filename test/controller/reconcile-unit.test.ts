@@ -122,6 +122,43 @@ describe('Reconciler: over several reconciles', () => {
     assert.equal(m.condition('p', 'Ready'), 'True');
   });
 
+  it('a release counts from the moment it is sent: the reconcile returns before the answer, and the next one does not hand out the slot again', async () => {
+    const m = new MemoryCluster();
+    ['n1', 'n2', 'n3'].forEach((n) => m.addNode(n));
+    m.addPolicy('p', { rollout: { ...FAST, maxUnavailable: 1 } });
+    // The API server holds the release: not answered, not in the cache yet.
+    let answer: () => void = () => undefined;
+    const apply = m.patchNodeAnnotations.bind(m);
+    m.patchNodeAnnotations = (name, annotations) => new Promise<void>((resolve) => (answer = () => void apply(name, annotations).then(resolve)));
+    const r = reconciler(m);
+    const first = await r.reconcile('p');
+    assert.ok(first?.writes, 'the release is still being written');
+    await r.reconcile('p');
+    assert.deepEqual(m.released(), [], 'nothing answered yet');
+    answer();
+    await first.writes;
+    assert.equal(m.released().length, 1, 'one release in all: the second reconcile counted the first one\'s');
+  });
+
+  it('a refused release frees its slot: the node is released again, and the reconcile\'s writes carry the error', async () => {
+    const m = new MemoryCluster();
+    ['n1', 'n2'].forEach((n) => m.addNode(n));
+    m.addPolicy('p', { rollout: { ...FAST, maxUnavailable: 1 } });
+    const apply = m.patchNodeAnnotations.bind(m);
+    let refuse = true;
+    m.patchNodeAnnotations = async (name, annotations) => {
+      if (refuse) throw new Error('the server said no');
+      await apply(name, annotations);
+    };
+    const r = reconciler(m);
+    const first = await r.reconcile('p');
+    await assert.rejects(first?.writes ?? Promise.resolve(), /the server said no/);
+    refuse = false;
+    const second = await r.reconcile('p');
+    await second?.writes;
+    assert.equal(m.released().length, 1, 'released on the second try, once');
+  });
+
   it('conflict: a higher-priority policy takes over a node; the old owner neither clears nor re-releases it', async () => {
     const m = new MemoryCluster();
     carrying(m, 'n1', 'pa');
