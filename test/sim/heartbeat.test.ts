@@ -115,6 +115,29 @@ describe('node heartbeats', () => {
     stop();
     assert.equal(offered, initial, 'no node events in two minutes of heartbeats');
   });
+
+  test('a renewal stores what a full update of the Lease would, and its watchers see it', () => {
+    const { store, clock, hb } = setup(['n1']);
+    const seen: Array<{ type: string; renewTime: unknown; rv: string | undefined }> = [];
+    const stop = store.watchEntries(LEASES, { namespace: NODE_LEASE_NAMESPACE }, (type, obj) => {
+      seen.push({ type, renewTime: (obj['spec'] as { renewTime?: unknown }).renewTime, rv: obj.metadata.resourceVersion });
+    });
+    const initial = seen.length;
+    const before = store.getEntry(LEASES, 'n1', NODE_LEASE_NAMESPACE).obj;
+    clock.advance(10_000);
+    hb.started('n1');
+    stop();
+    const renewed = store.getEntry(LEASES, 'n1', NODE_LEASE_NAMESPACE).obj;
+    // The same change through the generic update path, on a copy of the old state.
+    const other = new Store();
+    other.create(NODES, simNodeObject('n1', 0, 'v1.31.6'));
+    other.createEntry(LEASES, before, { namespace: NODE_LEASE_NAMESPACE });
+    const viaUpdate = other.updateEntry(LEASES, { ...before, metadata: { ...before.metadata, resourceVersion: undefined }, spec: renewed['spec'] }, { namespace: NODE_LEASE_NAMESPACE }).obj;
+    const strip = (o: typeof renewed): unknown => ({ ...o, metadata: { ...o.metadata, resourceVersion: undefined, uid: undefined, creationTimestamp: undefined } });
+    assert.deepEqual(strip(renewed), strip(viaUpdate));
+    assert.ok(Number(renewed.metadata.resourceVersion) > Number(before.metadata.resourceVersion), 'resourceVersion advances');
+    assert.deepEqual(seen.slice(initial), [{ type: 'MODIFIED', renewTime: renewTime(store, 'n1'), rv: renewed.metadata.resourceVersion }], 'one MODIFIED event');
+  });
 });
 
 describe('node lifecycle controller', () => {
