@@ -183,6 +183,10 @@ export async function runRolloutBench(o: RolloutBenchOptions): Promise<RolloutBe
     loop.disable();
     // The histogram holds the sampling interval plus the delay: keep the delay.
     const harnessLoopDelayMs = [loop.percentile(50), loop.percentile(99), loop.max].map((ns) => Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS)) as [number, number, number];
+    // The server counts a request when it arrives, the controller its write when it is answered:
+    // the writes that follow the converged status (its condition's Event) are let finish, so the
+    // two counts cover the same writes.
+    await new Promise((r) => setTimeout(r, 500));
     const requests = server.requestCounts();
     const controller = await ctl.report();
     const harnessProfile = o.profileDir ? join(o.profileDir, `harness-${tag}.cpuprofile`) : undefined;

@@ -43,7 +43,7 @@ export interface ControllerOptions extends ControllerHooks {
  *  endpoints' (endpointUpdatesBatchPeriod): a reconcile reads every node of its policy, and
  *  during a rollout of thousands of nodes their events come hundreds a second. Short beside the
  *  kubelet restart a slot waits for. */
-export const NODE_BATCH_MS = 10;
+export const NODE_BATCH_MS = 5;
 
 export class Controller {
   readonly identity: string;
