@@ -120,6 +120,45 @@ describe('watch fan-out', () => {
     }
   });
 
+  test('history is kept as the real cacher keeps it: 75 s of events, at least 100, at most the capacity', () => {
+    let now = 0;
+    const res = 'g/v/things';
+    const event = (rv: number): StoredEvent => {
+      const obj: KubeObject = { metadata: { name: `o${rv % 7}`, namespace: 'ns', resourceVersion: String(rv) } };
+      return { rv, res, key: `ns/${obj.metadata.name ?? ''}`, type: 'MODIFIED', obj };
+    };
+    const tooOld = (hub: WatchHub, after: number): boolean => {
+      try {
+        hub.since(res, after);
+        return false;
+      } catch (e) {
+        return (e as { code?: number }).code === 410;
+      }
+    };
+    const hub = new WatchHub({ capacity: 1000, now: () => now });
+    for (let rv = 1; rv <= 200; rv++) hub.push(event(rv));
+    assert.equal(hub.since(res, 0).length, 200, 'all fresh: all kept');
+    now = 76_000;
+    hub.push(event(201));
+    assert.equal(hub.since(res, 101).length, 100, 'the stale ones dropped down to the lower bound');
+    assert.ok(tooOld(hub, 100), 'a watch from before them is too old (410)');
+    now = 10 * 60_000;
+    for (let rv = 202; rv <= 250; rv++) hub.push(event(rv));
+    assert.equal(hub.since(res, 150).length, 100, 'never fewer than 100, however old');
+
+    const slow = new WatchHub({ capacity: 1000, now: () => now });
+    now = 0;
+    for (let rv = 1; rv <= 50; rv++) slow.push(event(rv));
+    now = 3_600_000;
+    slow.push(event(51));
+    assert.equal(slow.since(res, 0).length, 51, 'a resource that changes slowly keeps its few events');
+
+    const small = new WatchHub({ capacity: 150, now: () => 0 });
+    for (let rv = 1; rv <= 200; rv++) small.push(event(rv));
+    assert.equal(small.since(res, 50).length, 150, 'the capacity still caps a burst');
+    assert.ok(tooOld(small, 49));
+  });
+
   test('a name-pinned field selector is what indexes a watcher', () => {
     assert.equal(pinnedName('metadata.name=node-1'), 'node-1');
     assert.equal(pinnedName('spec.x=1, metadata.name==n2'), 'n2');

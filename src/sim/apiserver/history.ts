@@ -99,9 +99,28 @@ class WatcherIndex {
   }
 }
 
-/** One resource's cache: its recent events and its watchers. */
+/** How long the real cacher keeps events (eventFreshDuration: the bookmark period, 60 s, plus a
+ *  margin, so a client resumes from its last bookmark within the kept history), and the fewest
+ *  it keeps however old (its lower bound capacity). */
+export const EVENT_FRESH_MS = 75_000;
+export const HISTORY_MIN = 100;
+
+export interface HistoryOptions {
+  /** Events kept per resource at most. Default 10,000 (the real upper bound is 100 * 1024). */
+  capacity?: number;
+  /** Events older than this are dropped once more than `min` are kept. Default EVENT_FRESH_MS. */
+  freshMs?: number;
+  min?: number;
+  now?: () => number;
+}
+
+/** One resource's cache: its recent events and its watchers. Sized as the real watch cache
+ *  sizes its history: the last 75 s of events, at least 100 and at most `capacity`. A resource
+ *  that changes slowly (Nodes between two status reports) does not keep ten minutes of old
+ *  objects alive, and its watchers resume from their last bookmark. */
 class ResourceCache {
   private readonly ring: (StoredEvent | undefined)[];
+  private readonly times: number[];
   private head = 0;
   private size = 0;
   readonly watchers = new WatcherIndex();
@@ -110,22 +129,31 @@ class ResourceCache {
    *  the resourceVersion of its initial list, then, once events were dropped, the oldest kept
    *  event's minus one. */
   constructor(
-    private readonly capacity: number,
+    private readonly o: Required<HistoryOptions>,
     public floor: number,
   ) {
-    this.ring = new Array<StoredEvent | undefined>(capacity);
+    this.ring = new Array<StoredEvent | undefined>(o.capacity);
+    this.times = new Array<number>(o.capacity).fill(0);
   }
 
   push(ev: StoredEvent): void {
-    const dropping = this.size === this.capacity;
-    if (dropping) {
-      this.ring[this.head] = undefined;
-      this.head = (this.head + 1) % this.capacity;
-      this.size--;
-    }
-    this.ring[(this.head + this.size) % this.capacity] = ev;
+    const { capacity } = this.o;
+    const now = this.o.now();
+    let dropped = false;
+    if (this.size === capacity) dropped = this.dropOldest();
+    this.ring[(this.head + this.size) % capacity] = ev;
+    this.times[(this.head + this.size) % capacity] = now;
     this.size++;
-    if (dropping) this.floor = Math.max(this.floor, (this.ring[this.head]?.rv ?? ev.rv) - 1);
+    const stale = now - this.o.freshMs;
+    while (this.size > this.o.min && (this.times[this.head] ?? 0) < stale) dropped = this.dropOldest();
+    if (dropped) this.floor = Math.max(this.floor, (this.ring[this.head]?.rv ?? ev.rv) - 1);
+  }
+
+  private dropOldest(): true {
+    this.ring[this.head] = undefined;
+    this.head = (this.head + 1) % this.o.capacity;
+    this.size--;
+    return true;
   }
 
   since(after: number, name?: string): StoredEvent[] {
@@ -134,13 +162,13 @@ class ResourceCache {
     let hi = this.size;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      const e = this.ring[(this.head + mid) % this.capacity];
+      const e = this.ring[(this.head + mid) % this.o.capacity];
       if (e && e.rv <= after) lo = mid + 1;
       else hi = mid;
     }
     const out: StoredEvent[] = [];
     for (let i = lo; i < this.size; i++) {
-      const e = this.ring[(this.head + i) % this.capacity];
+      const e = this.ring[(this.head + i) % this.o.capacity];
       if (e && (name === undefined || e.key.slice(e.key.indexOf('/') + 1) === name)) out.push(e);
     }
     return out;
@@ -152,12 +180,21 @@ export class WatchHub {
   /** resourceVersion at which caches opened without their own start begin (store start, reload). */
   private start = 0;
 
-  /** `capacity`: events kept per resource. */
-  constructor(readonly capacity = 10_000) {}
+  private readonly o: Required<HistoryOptions>;
+
+  /** A number: the capacity (events kept per resource at most). */
+  constructor(opts: HistoryOptions | number = {}) {
+    const o = typeof opts === 'number' ? { capacity: opts } : opts;
+    this.o = { capacity: 10_000, freshMs: EVENT_FRESH_MS, min: HISTORY_MIN, now: Date.now, ...o };
+  }
+
+  get capacity(): number {
+    return this.o.capacity;
+  }
 
   private cache(res: string): ResourceCache {
     let c = this.caches.get(res);
-    if (!c) this.caches.set(res, (c = new ResourceCache(this.capacity, this.start)));
+    if (!c) this.caches.set(res, (c = new ResourceCache(this.o, this.start)));
     return c;
   }
 
@@ -167,7 +204,7 @@ export class WatchHub {
     const old = this.caches;
     this.start = rv;
     for (const [res, c] of [...old]) {
-      const fresh = new ResourceCache(this.capacity, rv);
+      const fresh = new ResourceCache(this.o, rv);
       for (const w of c.watchers.every()) fresh.watchers.add(w);
       old.set(res, fresh);
     }
@@ -175,7 +212,7 @@ export class WatchHub {
 
   /** A resource that appears now (a CRD's) starts its cache at `rv`, as its cacher would. */
   open(res: string, rv: number): void {
-    if (!this.caches.has(res)) this.caches.set(res, new ResourceCache(this.capacity, rv));
+    if (!this.caches.has(res)) this.caches.set(res, new ResourceCache(this.o, rv));
   }
 
   /** Oldest resourceVersion of `res` still served from history. */
