@@ -40,9 +40,10 @@ export interface ControllerOptions extends ControllerHooks {
 
 /** How long a Node event waits for others before its policy is reconciled, as the Job
  *  controller batches its Pods' updates (syncJobBatchPeriod) and the EndpointSlice controller its
- *  endpoints' (endpointUpdatesBatchPeriod): a reconcile reads every node of its policy, and
- *  during a rollout of thousands of nodes their events come hundreds a second. Short beside the
- *  kubelet restart a slot waits for. */
+ *  endpoints' (endpointUpdatesBatchPeriod): during a rollout of thousands of nodes their events
+ *  come hundreds a second, and each reconcile also re-reads the policy and writes its status.
+ *  Short beside the kubelet restart a slot waits for, and the main part of a slot's hand-over
+ *  (the reconcile itself costs what changed: plan-state.ts). */
 export const NODE_BATCH_MS = 5;
 
 export class Controller {

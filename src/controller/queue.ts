@@ -163,7 +163,8 @@ export class WorkQueue {
     return this.failures.get(key) ?? 0;
   }
 
-  /** Resolves once nothing is queued or running. Delayed adds do not count. */
+  /** Resolves once nothing is queued or running, and no run's writes are unanswered. Delayed
+   *  adds do not count. */
   idle(): Promise<void> {
     if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
