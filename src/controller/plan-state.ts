@@ -154,7 +154,8 @@ export class PlanState {
     if (key !== this.key || ctx.own !== this.own) this.restart(key, ctx);
     const refresh = (n: CachedNode): void => this.refresh(ctx, n, now, overlay);
     this.walk(nodes, refresh);
-    for (const name of this.dirty) {
+    // Released since, their cached object unchanged (refresh takes each out of `dirty`).
+    for (const name of [...this.dirty]) {
       const e = this.entries.get(name);
       if (e) refresh(e.node);
     }
@@ -209,6 +210,8 @@ export class PlanState {
   }
 
   private refresh(ctx: PlanContext, n: CachedNode, now: number, overlay: (p: PlanNode) => PlanNode): void {
+    // Decided now: a touch of it is answered too.
+    this.dirty.delete(n.name);
     const old = this.entries.get(n.name);
     if (old) this.account(old, -1);
     const e = this.decide(ctx, n, now, overlay);

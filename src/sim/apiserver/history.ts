@@ -149,6 +149,7 @@ class ResourceCache {
     if (dropped) this.floor = Math.max(this.floor, (this.ring[this.head]?.rv ?? ev.rv) - 1);
   }
 
+  /** Drops the oldest event; true, for the caller's "dropped any". */
   private dropOldest(): true {
     this.ring[this.head] = undefined;
     this.head = (this.head + 1) % this.o.capacity;
