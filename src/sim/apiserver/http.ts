@@ -17,7 +17,8 @@ import type { Entry, ListOptions, ObjectStore, WriteOptions } from './store.js';
 import { toTable, wantsTable } from './table.js';
 import { type JsonObject, groupVersion, isObject } from './types.js';
 import type { UserInfo } from './userinfo.js';
-import { queryFlag, serveWatch } from './watch-http.js';
+import { checkListOptions, queryFlag, readListQuery, watchCauses, watchDefaults, watchListGate } from './list-options.js';
+import { serveWatch } from './watch-http.js';
 
 export type NodeProxyHandler = (nodeName: string, path: string, request?: { method: string; body: string }) => Promise<{ status: number; body: string; contentType?: string }>;
 
@@ -173,6 +174,8 @@ function listVerb(c: RestCall): void {
   const opts = listOptions(c, ['labelSelector', 'fieldSelector', 'continue', 'resourceVersion', 'resourceVersionMatch']);
   const limit = Number(c.q.get('limit') ?? '0');
   if (limit > 0) opts.limit = limit;
+  const sendInitialEvents = readListQuery(c.q, watchListGate(c.d.gitVersion)).sendInitialEvents;
+  if (sendInitialEvents !== undefined) opts.sendInitialEvents = sendInitialEvents;
   const r = c.d.store.listEntries(c.t.def, opts);
   const meta: JsonObject = { resourceVersion: r.resourceVersion };
   if (r.continue) meta['continue'] = r.continue;
@@ -180,11 +183,16 @@ function listVerb(c: RestCall): void {
   c.replyList(r.items, meta);
 }
 
+/** A watch, its options checked as the real handler checks them: a 422 before the stream starts. */
 function watchVerb(c: RestCall): void {
   const { d, q } = c;
-  const rv = q.get('resourceVersion');
-  const forceGone = !!rv && rv !== '0' && d.faults.takeGone();
-  serveWatch(c.req, c.res, { store: d.store, def: c.t.def, namespace: c.t.namespace, query: q, forceGone, bookmarkIntervalMs: d.bookmarkIntervalMs, open: d.openWatches });
+  const gate = watchListGate(d.gitVersion);
+  const o = watchDefaults(readListQuery(q, gate), gate);
+  checkListOptions(watchCauses(o, gate));
+  const rv = o.resourceVersion;
+  const forceGone = rv !== '' && rv !== '0' && d.faults.takeGone();
+  const { sendInitialEvents } = o;
+  serveWatch(c.req, c.res, { store: d.store, def: c.t.def, namespace: c.t.namespace, query: q, forceGone, sendInitialEvents, bookmarkIntervalMs: d.bookmarkIntervalMs, open: d.openWatches });
 }
 
 const UNKNOWN_PATCH_TYPE = 'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml';

@@ -2,9 +2,10 @@
 // resources, get/list with snapshot-consistent pagination, and watch start (replay or initial
 // ADDED events). Writes live in ./store.ts.
 
-import { ApiError, badRequest, gone, invalid, notFound, tooLargeResourceVersion } from './errors.js';
+import { ApiError, badRequest, gone, notFound, tooLargeResourceVersion } from './errors.js';
 import { type StoredEvent, type WatchSink, type Watcher, WatchHub, deliver, memo } from './history.js';
 import { eventCoreToV1, eventV1ToCore } from './hooks.js';
+import { checkListOptions, listCauses } from './list-options.js';
 import { Registry, type ResourceDef } from './registry.js';
 import { type Matcher, combine, parseFieldSelector, parseLabelSelector, pinnedName } from './selectors.js';
 import { type KubeObject, type ResourceRef, NAMESPACES, isObject, resKey } from './types.js';
@@ -32,6 +33,8 @@ export interface ListOptions {
   /** Unset or "0": any state; N: not older than N (or exactly N with resourceVersionMatch=Exact). */
   resourceVersion?: string;
   resourceVersionMatch?: string;
+  /** Present (any value) on a list is refused, as the real server refuses it. */
+  sendInitialEvents?: boolean;
 }
 
 export interface WatchOptions {
@@ -39,6 +42,10 @@ export interface WatchOptions {
   labelSelector?: string;
   fieldSelector?: string;
   resourceVersion?: string;
+  /** A streaming list's (KEP-3157; validated by the caller): true starts with the current state,
+   *  a state not older than resourceVersion; false starts from now, or from resourceVersion.
+   *  Unset is the legacy watch: the current state from "" or "0", the events after N otherwise. */
+  sendInitialEvents?: boolean;
 }
 
 export interface Entry {
@@ -219,7 +226,8 @@ export class StoreState {
   // ---- watch ------------------------------------------------------------------------------
 
   /** Starts a watch; throws 410 (ApiError) when resourceVersion is older than the resource's
-   *  watch cache (its initial list, or its oldest kept event). */
+   *  watch cache (its initial list, or its oldest kept event), and 504 "Too large resource
+   *  version" when initial events are asked for at one the server has not reached. */
   watchEntries(res: ResourceRef, opts: WatchOptions, sink: WatchSink, onClose?: () => void): () => void {
     const def = this.def(res);
     const match: Matcher | undefined = combine(parseLabelSelector(opts.labelSelector), parseFieldSelector(opts.fieldSelector));
@@ -241,25 +249,40 @@ export class StoreState {
     if (match) w.match = match;
     if (onClose) w.onClose = onClose;
     const rvParam = opts.resourceVersion;
-    if (rvParam && rvParam !== '0') {
-      const n = Number(rvParam);
-      if (!Number.isInteger(n) || n < 0) throw badRequest(`invalid resource version: ${rvParam}`);
+    const from = rvParam && rvParam !== '0' ? parseResourceVersion(rvParam) : undefined;
+    if (opts.sendInitialEvents === true) {
+      // The cacher waits (3 s) for a state not older than `from`; one this server never reached
+      // ends the watch with "Too large resource version". Any older one is the current state.
+      if (from !== undefined && from > this.rv) throw tooLargeResourceVersion(from, this.rv);
+      this.sendState(def, opts, match, viewSink);
+    } else if (from !== undefined) {
       // A resourceVersion this server has not reached (another history: a restore, a new
       // server): like the real watch cache, send nothing, bookmarks included, until it passes n.
-      if (n > this.rv) w.sink = newerThan(n, w.sink);
-      for (const ev of this.hub.since(storageKey, n, name)) deliver(w, ev);
-    } else {
-      const t = this.table(storageKey);
-      for (const k of this.singleKey(def, opts) ?? t.keys()) {
-        const e = t.entries.get(k);
-        if (!e) continue;
-        if (opts.namespace !== undefined && e.obj.metadata.namespace !== opts.namespace) continue;
-        if (match && !match(e.obj)) continue;
-        viewSink('ADDED', e.obj, e.json);
-      }
+      if (from > this.rv) w.sink = newerThan(from, w.sink);
+      for (const ev of this.hub.since(storageKey, from, name)) deliver(w, ev);
+    } else if (opts.sendInitialEvents === undefined) {
+      this.sendState(def, opts, match, viewSink);
     }
     return this.hub.add(storageKey, w);
   }
+
+  /** The current state of what the watch selects, as synthetic ADDED events. */
+  private sendState(def: ResourceDef, opts: WatchOptions, match: Matcher | undefined, sink: WatchSink): void {
+    const t = this.table(this.storageOf(def));
+    for (const k of this.singleKey(def, opts) ?? t.keys()) {
+      const e = t.entries.get(k);
+      if (!e) continue;
+      if (opts.namespace !== undefined && e.obj.metadata.namespace !== opts.namespace) continue;
+      if (match && !match(e.obj)) continue;
+      sink('ADDED', e.obj, e.json);
+    }
+  }
+}
+
+function parseResourceVersion(rv: string): number {
+  const n = Number(rv);
+  if (!Number.isInteger(n) || n < 0) throw badRequest(`invalid resource version: ${rv}`);
+  return n;
 }
 
 function newerThan(rv: number, sink: WatchSink): WatchSink {
@@ -274,18 +297,9 @@ function newerThan(rv: number, sink: WatchSink): WatchSink {
 function listAt(opts: ListOptions, current: number, floor: number): number | undefined {
   const rv = opts.resourceVersion ?? '';
   const match = opts.resourceVersionMatch ?? '';
-  const forbidden = (message: string) => invalid('ListOptions', 'meta.k8s.io', '', [{ reason: 'FieldValueForbidden', field: 'resourceVersionMatch', message: `Forbidden: ${message}` }]);
-  if (match !== '') {
-    if (rv === '') throw forbidden('resourceVersionMatch is forbidden unless resourceVersion is provided');
-    if (opts.continue) throw forbidden('resourceVersionMatch is forbidden when continue is provided');
-    if (match !== 'Exact' && match !== 'NotOlderThan') {
-      throw invalid('ListOptions', 'meta.k8s.io', '', [{ reason: 'FieldValueNotSupported', field: 'resourceVersionMatch', message: `Unsupported value: ${JSON.stringify(match)}: supported values: "Exact", "NotOlderThan", ""` }]);
-    }
-    if (match === 'Exact' && rv === '0') throw forbidden('resourceVersionMatch "exact" is forbidden for resourceVersion "0"');
-  }
+  checkListOptions(listCauses({ resourceVersion: rv, resourceVersionMatch: match, continue: opts.continue ?? '', sendInitialEvents: opts.sendInitialEvents }));
   if (rv === '' || rv === '0' || opts.continue) return undefined;
-  const n = Number(rv);
-  if (!Number.isInteger(n) || n < 0) throw badRequest(`invalid resource version: ${rv}`);
+  const n = parseResourceVersion(rv);
   if (n > current) throw tooLargeResourceVersion(n, current);
   if (match !== 'Exact') return undefined;
   if (n < floor) throw gone(`too old resource version: ${n} (${floor})`);

@@ -4,9 +4,10 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError } from './errors.js';
+import { queryFlag } from './list-options.js';
 import { type StoredEvent, type WatchEventType, memo } from './history.js';
 import type { ResourceDef } from './registry.js';
-import type { ObjectStore } from './store.js';
+import type { ObjectStore, WatchOptions } from './store.js';
 import { toTable, wantsTable } from './table.js';
 import { type KubeObject, groupVersion } from './types.js';
 
@@ -16,17 +17,11 @@ export interface WatchContext {
   namespace: string | undefined;
   query: URLSearchParams;
   forceGone: boolean;
+  /** Validated and defaulted (list-options.ts); undefined: a legacy watch. */
+  sendInitialEvents: boolean | undefined;
   bookmarkIntervalMs: number;
   /** Open streams, so the server can drop or close them all. */
   open: Set<ServerResponse>;
-}
-
-/** Whether a boolean query parameter is set, as the real server reads one
- *  (apimachinery's Convert_Slice_string_To_bool): absent is false; present, it is true unless its
- *  first value is "0" or "false" in any case (`?watch`, `?watch=` and `?watch=True` are true). */
-export function queryFlag(q: URLSearchParams, name: string): boolean {
-  const v = q.get(name);
-  return v !== null && v !== '0' && v.toLowerCase() !== 'false';
 }
 
 export function serveWatch(req: IncomingMessage, res: ServerResponse, ctx: WatchContext): void {
@@ -84,15 +79,22 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, ctx: Watch
     sendError(new ApiError(410, 'Expired', `too old resource version: ${rv} (${ctx.store.resourceVersion})`));
     return;
   }
+  const allowBookmarks = queryFlag(q, 'allowWatchBookmarks') && !table;
+  const bookmark = (annotations = ''): void =>
+    write(`{"type":"BOOKMARK","object":{"kind":"${ctx.def.kind}","apiVersion":"${gv}","metadata":{"resourceVersion":"${ctx.store.resourceVersion}"${annotations}}}}\n`);
   try {
-    const opts: { namespace?: string; labelSelector?: string; fieldSelector?: string; resourceVersion?: string } = {};
+    const opts: WatchOptions = {};
     if (ctx.namespace !== undefined) opts.namespace = ctx.namespace;
     const ls = q.get('labelSelector');
     const fs = q.get('fieldSelector');
     if (ls) opts.labelSelector = ls;
     if (fs) opts.fieldSelector = fs;
     if (rv !== undefined) opts.resourceVersion = rv;
+    if (ctx.sendInitialEvents !== undefined) opts.sendInitialEvents = ctx.sendInitialEvents;
     stop = ctx.store.watchEntries(ctx.def, opts, sink, finish);
+    // The end of a streaming list's initial events, at the resourceVersion of the state they
+    // showed (nothing was written since): the cacher marks it only when bookmarks are allowed.
+    if (ctx.sendInitialEvents === true && allowBookmarks) bookmark(',"annotations":{"k8s.io/initial-events-end":"true"}');
   } catch (e) {
     if (e instanceof ApiError) sendError(e);
     else sendError(new ApiError(500, 'InternalError', e instanceof Error ? e.message : String(e)));
@@ -100,12 +102,11 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, ctx: Watch
   }
   const timeout = Number(q.get('timeoutSeconds') ?? '0');
   if (timeout > 0) timer = setTimeout(finish, timeout * 1000);
-  if (queryFlag(q, 'allowWatchBookmarks') && !table) {
+  if (allowBookmarks) {
     // A watch from a resourceVersion the server has not reached gets no bookmark below it.
     const from = rv === undefined ? 0 : Number(rv);
     const send = (): void => {
-      if (from > ctx.store.resourceVersion) return;
-      write(`{"type":"BOOKMARK","object":{"kind":"${ctx.def.kind}","apiVersion":"${gv}","metadata":{"resourceVersion":"${ctx.store.resourceVersion}"}}}\n`);
+      if (from <= ctx.store.resourceVersion) bookmark();
     };
     bookmarks = bookmarkClock(ctx.bookmarkIntervalMs).add(send, timeout > 0 ? Date.now() + timeout * 1000 : undefined);
   }
