@@ -5,7 +5,7 @@
 import * as k8s from '@kubernetes/client-node';
 
 export interface ObjectWithMeta {
-  metadata?: { name?: string; uid?: string; resourceVersion?: string };
+  metadata?: { name?: string; uid?: string; resourceVersion?: string; annotations?: Record<string, string> };
 }
 
 export interface CacheEntry<U> {

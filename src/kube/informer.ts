@@ -15,6 +15,13 @@
 // health() says whether the cache is fresh: synced, and watching since its last list. Between a
 // watch's end and the next list it may miss changes, and a reader that must not act on a stale
 // view (the controller's status) waits.
+// With `watchList`, the first sync (and the one after a reset) is a streaming list instead
+// (KEP-3157, client-go's WatchListClient): one watch with sendInitialEvents=true that carries the
+// current state as ADDED events, ends it with a bookmark annotated k8s.io/initial-events-end, and
+// goes on as the watch: one request instead of two, and no list object held whole. A server that
+// refuses it (422: the WatchList gate is off, as on 1.27-1.31 and 1.33, or an aggregated server)
+// is listed and watched as above from then on. Later relists (a watch that ended) stay lists
+// from the last resourceVersion, which is how a restore or a new server is noticed.
 // Every list after the first is told to onRelist with its reason (kto_informer_relists_total).
 // Watch events carry raw JSON while listFn usually returns client-node models (Dates instead
 // of strings): `transform` is the place to reduce both to the same plain shape.
@@ -76,6 +83,8 @@ export interface InformerOptions<T extends ObjectWithMeta, U> {
   /** Server-side watch timeout. Default: 300-600 s, drawn per watch (as client-go: spreads
    *  reconnects out). */
   watchTimeoutSeconds?: number;
+  /** Sync with a streaming list when the cache has nothing to compare with (see above). */
+  watchList?: boolean;
   /** Told about every list after the first, once it succeeded, with why it was made. */
   onRelist?: (reason: RelistReason) => void;
   /** Retries of failed lists and watches. Default 250 ms doubling to 10 s, ±20%. */
@@ -107,6 +116,16 @@ export interface Informer<U> {
 /** A watch that ends within this long of opening, without news, is a failure (don't spin). */
 const QUICK_MS = 1000;
 
+/** The annotation of the bookmark that ends a streaming list's initial events. */
+export const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
+
+/** A streaming list under way: its objects so far, why it was made, what was seen before it. */
+interface InitialEvents<T> {
+  objects: Map<string, T>;
+  cause: RelistReason | undefined;
+  seen: string | undefined;
+}
+
 /** List, then watch from the list's resourceVersion; again after every watch (see above). */
 export class ListWatch<T extends ObjectWithMeta, U = T> implements Informer<U> {
   readonly synced: Promise<void>;
@@ -131,6 +150,8 @@ export class ListWatch<T extends ObjectWithMeta, U = T> implements Informer<U> {
   private endWatch: (() => void) | undefined;
   private markSynced: () => void = () => undefined;
   private failSync: (e: Error) => void = () => undefined;
+  /** The server refused a streaming list: list and watch from now on. */
+  private streamRefused = false;
 
   constructor(private readonly o: InformerOptions<T, U>) {
     this.transform = o.transform ?? ((x: T) => x as unknown as U);
@@ -187,6 +208,7 @@ export class ListWatch<T extends ObjectWithMeta, U = T> implements Informer<U> {
 
   /** One list and one watch: why the next list is made, and whether to back off before it. */
   private async round(cause: RelistReason | undefined): Promise<{ cause?: RelistReason; failed: boolean }> {
+    if (this.o.watchList === true && !this.streamRefused && (this.resourceVersion === undefined || this.pendingReset !== undefined)) return this.streamRound(cause);
     try {
       const reset = await this.relist();
       if (this.stopped) return { failed: false };
@@ -205,6 +227,28 @@ export class ListWatch<T extends ObjectWithMeta, U = T> implements Informer<U> {
       this.fail('list failed', err);
       return { failed: true };
     }
+  }
+
+  /** A streaming list, then the watch it becomes (see above). */
+  private async streamRound(cause: RelistReason | undefined): Promise<{ cause?: RelistReason; failed: boolean }> {
+    const started = this.clock.now();
+    const initial: InitialEvents<T> = { objects: new Map(), cause, seen: this.resourceVersion };
+    const r = await this.watchOnce(initial);
+    this.fresh = false;
+    if (this.stopped) return { failed: false };
+    const refused = (r.err as { statusCode?: unknown } | undefined)?.statusCode;
+    if (r.end === 'error' && (refused === 422 || refused === 400) && !r.synced) {
+      this.streamRefused = true;
+      this.log.info({ resource: this.o.path, err: r.err }, `${this.name}: the server does not serve streaming lists (${describeError(r.err)}); listing instead`);
+      return { failed: false };
+    }
+    if (!r.synced && r.end !== 'reset') {
+      this.fail('streaming list failed', r.err ?? new Error(`the watch ended (${r.end}) before its initial-events-end bookmark`));
+      return { failed: true };
+    }
+    const next = afterWatch(r, this.clock.now() - started < QUICK_MS, this.pendingReset);
+    if (next.error !== undefined) this.fail('watch failed', next.error);
+    return next;
   }
 
   private get name(): string {
@@ -255,10 +299,13 @@ export class ListWatch<T extends ObjectWithMeta, U = T> implements Informer<U> {
     }
   }
 
-  /** One watch connection; resolves when it ends, saying how. */
-  private watchOnce(): Promise<WatchResult> {
+  /** One watch connection; resolves when it ends, saying how. With `initial`, a streaming list:
+   *  the cache is replaced once its initial events are all in (`synced` says whether they were). */
+  private watchOnce(initial?: InitialEvents<T>): Promise<WatchResult & { synced: boolean }> {
     return new Promise((resolve) => {
-      const from = this.resourceVersion;
+      // A streaming list after a reset asks for the current state, not one after what was seen.
+      let from = initial !== undefined && this.pendingReset !== undefined ? undefined : this.resourceVersion;
+      let streaming = initial;
       const watchdogMs = this.o.watchdogMs ?? 120_000;
       let events = 0;
       let ended = false;
@@ -270,7 +317,7 @@ export class ListWatch<T extends ObjectWithMeta, U = T> implements Informer<U> {
         if (watchdog !== undefined) this.clock.clearTimeout(watchdog);
         connection?.abort();
         this.endWatch = undefined;
-        resolve({ end, events, err });
+        resolve({ end, events, err, synced: streaming === undefined });
       };
       this.endWatch = () => finish('closed');
       const armWatchdog = (): void => {
@@ -285,6 +332,11 @@ export class ListWatch<T extends ObjectWithMeta, U = T> implements Informer<U> {
         if (ended || this.stopped) return;
         events++;
         armWatchdog();
+        if (streaming !== undefined && phase !== 'ERROR') {
+          // Once the state is in, the watch goes on from its resourceVersion.
+          if (this.initialEvent(streaming, phase, obj as T)) [streaming, from] = [undefined, this.resourceVersion];
+          return;
+        }
         const out = applyEvent(this.cache, phase, obj, from, this.transform);
         if (out.end !== undefined) {
           if (out.reset) this.pendingReset = out.reset;
@@ -298,7 +350,7 @@ export class ListWatch<T extends ObjectWithMeta, U = T> implements Informer<U> {
         finish((err as { statusCode?: unknown }).statusCode === 410 ? 'gone' : 'error', err);
       };
       armWatchdog();
-      this.watchFn(this.o.path, this.watchParams(from), onEvent, onDone).then(
+      this.watchFn(this.o.path, initial !== undefined ? this.streamParams(from) : this.watchParams(from), onEvent, onDone).then(
         (c) => {
           connection = c;
           if (ended) c.abort();
@@ -306,6 +358,29 @@ export class ListWatch<T extends ObjectWithMeta, U = T> implements Informer<U> {
         (err: unknown) => finish('error', err),
       );
     });
+  }
+
+  /** One event of a streaming list's initial state; true once the state is whole and cached. */
+  private initialEvent(initial: InitialEvents<T>, phase: string, obj: T): boolean {
+    const name = obj.metadata?.name;
+    if (phase === 'BOOKMARK') {
+      if (obj.metadata?.annotations?.[INITIAL_EVENTS_END] !== 'true') return false;
+      const rv = obj.metadata.resourceVersion;
+      const reset = this.pendingReset ?? listWentBack(rv, initial.seen);
+      this.dispatch(applyList(this.cache, [...initial.objects.values()], this.transform, reset !== undefined));
+      this.listed(rv, reset);
+      const reason = reset?.reason ?? initial.cause;
+      if (reason !== undefined) this.call('relist', () => this.o.onRelist?.(reason));
+      return true;
+    }
+    if (name === undefined) return false;
+    if (phase === 'DELETED') initial.objects.delete(name);
+    else if (phase === 'ADDED' || phase === 'MODIFIED') initial.objects.set(name, obj);
+    return false;
+  }
+
+  private streamParams(resourceVersion: string | undefined): Record<string, string | number | boolean | undefined> {
+    return { ...this.watchParams(resourceVersion), resourceVersionMatch: 'NotOlderThan', sendInitialEvents: true };
   }
 
   private watchParams(resourceVersion: string | undefined): Record<string, string | number | boolean | undefined> {

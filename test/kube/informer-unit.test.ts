@@ -335,3 +335,117 @@ describe('ListWatch with a fake watch and clock', () => {
     assert.equal(h.list.requests.length, 1);
   });
 });
+
+describe('ListWatch with watchList: the streaming list (KEP-3157)', () => {
+  const end = (rv: string) => ({ metadata: { resourceVersion: rv, annotations: { 'k8s.io/initial-events-end': 'true' } } });
+
+  test('one request: the initial events are cached at the end bookmark, then the same watch goes on; no list', async () => {
+    const h = harness({ watchList: true, fieldSelector: 'metadata.name=a' });
+    const inf = h.make();
+    let synced = false;
+    void inf.synced.then(() => (synced = true));
+    await flush();
+    assert.equal(h.watch.opened.length, 1);
+    const p = h.watch.last.params;
+    assert.deepEqual(
+      [p['sendInitialEvents'], p['resourceVersionMatch'], p['allowWatchBookmarks'], p['resourceVersion'], p['fieldSelector']],
+      [true, 'NotOlderThan', true, undefined, 'metadata.name=a'],
+    );
+    h.watch.last.event('ADDED', obj('a', '5'));
+    h.watch.last.event('ADDED', obj('b', '6'));
+    h.watch.last.event('BOOKMARK', { metadata: { resourceVersion: '6' } });
+    await flush();
+    assert.deepEqual([synced, h.seen, inf.health().synced], [false, [], false], 'nothing is cached before the end bookmark');
+    h.watch.last.event('BOOKMARK', end('9'));
+    await flush();
+    assert.equal(synced, true);
+    assert.deepEqual(h.seen, ['add a', 'add b']);
+    assert.deepEqual(inf.health(), { synced: true, fresh: true });
+    h.watch.last.event('MODIFIED', obj('a', '10', 'x'));
+    assert.deepEqual(h.seen, ['add a', 'add b', 'update a=x']);
+    assert.deepEqual([h.list.requests.length, h.watch.opened.length, h.relists], [0, 1, []]);
+    inf.stop();
+    await inf.closed;
+  });
+
+  test('when that watch ends, the next round is a list from the last resourceVersion, as without watchList', async () => {
+    const h = harness({ watchList: true });
+    const inf = h.make();
+    await flush();
+    h.watch.last.event('ADDED', obj('a', '5'));
+    h.watch.last.event('BOOKMARK', end('9'));
+    await inf.synced;
+    h.clock.advance(5_000);
+    h.list.answer = () => ({ items: [obj('a', '5')], metadata: { resourceVersion: '9' } });
+    h.watch.last.done(null);
+    await flush();
+    assert.deepEqual(h.list.requests, [{ resourceVersion: '9', resourceVersionMatch: 'NotOlderThan' }]);
+    assert.deepEqual(h.relists, ['watch_closed']);
+    assert.equal(h.watch.last.params['sendInitialEvents'], undefined);
+    inf.stop();
+  });
+
+  test('a server that refuses it (422, the WatchList gate off) is listed and watched from then on, at once', async () => {
+    const h = harness({ watchList: true });
+    h.list.answer = () => ({ items: [obj('a', '5')], metadata: { resourceVersion: '7' } });
+    const inf = h.make();
+    await flush();
+    h.watch.last.done(Object.assign(new Error('Unprocessable Entity'), { statusCode: 422 }));
+    await flush();
+    await inf.synced;
+    assert.deepEqual(h.list.requests, [{}]);
+    assert.deepEqual(h.seen, ['add a']);
+    assert.equal(h.watch.opened.length, 2);
+    assert.equal(h.watch.last.params['sendInitialEvents'], undefined);
+    assert.equal(h.watch.last.params['resourceVersion'], '7');
+    // Later the history is reset: still no streaming list against this server.
+    h.list.answer = () => ({ items: [obj('a', '2')], metadata: { resourceVersion: '2' } });
+    h.watch.last.event('MODIFIED', obj('a', '3'));
+    await flush();
+    assert.equal(h.watch.opened.filter((w) => w.params['sendInitialEvents'] !== undefined).length, 1);
+    inf.stop();
+  });
+
+  test('a watch that ends before the end bookmark is a failed list: nothing cached, back-off, then tried again', async () => {
+    const h = harness({ watchList: true });
+    const inf = h.make();
+    await flush();
+    h.watch.last.event('ADDED', obj('a', '5'));
+    h.watch.last.done(null);
+    await flush();
+    assert.deepEqual([h.seen, inf.health().synced], [[], false]);
+    assert.match(inf.health().error ?? '', /streaming list failed: .*before its initial-events-end bookmark/);
+    assert.equal(h.watch.opened.length, 1, 'backing off');
+    h.clock.advance(1_000);
+    await flush();
+    assert.equal(h.watch.opened.length, 2);
+    assert.equal(h.watch.last.params['sendInitialEvents'], true);
+    h.watch.last.event('BOOKMARK', end('6'));
+    await inf.synced;
+    assert.deepEqual(inf.health(), { synced: true, fresh: true });
+    assert.equal(h.list.requests.length, 0);
+    inf.stop();
+  });
+
+  test('after a reset (an event going back), the next sync is a streaming list of the current state, every object handed again', async () => {
+    const h = harness({ watchList: true });
+    const inf = h.make();
+    await flush();
+    h.watch.last.event('ADDED', obj('a', '30'));
+    h.watch.last.event('ADDED', obj('b', '31'));
+    h.watch.last.event('BOOKMARK', end('31'));
+    await inf.synced;
+    h.watch.last.event('MODIFIED', obj('a', '4'));
+    await flush();
+    assert.equal(h.watch.opened.length, 2);
+    assert.deepEqual([h.watch.last.params['sendInitialEvents'], h.watch.last.params['resourceVersion']], [true, undefined]);
+    h.watch.last.event('ADDED', obj('a', '4'));
+    h.watch.last.event('BOOKMARK', end('4'));
+    await flush();
+    assert.deepEqual(h.seen, ['add a', 'add b', 'update a', 'delete b']);
+    assert.deepEqual(h.relists, ['resource_version_went_back']);
+    assert.equal(h.resets.length, 1);
+    assert.equal(h.list.requests.length, 0);
+    inf.stop();
+  });
+});

@@ -19,8 +19,8 @@ after(async () => {
 // One admin token for every server: a replacement on the same address keeps the credentials.
 const adminToken = 'kto-test-admin';
 
-async function server(port = 0): Promise<ApiServer> {
-  const s = new ApiServer({ port, bookmarkIntervalMs: 100, adminToken });
+async function server(port = 0, gitVersion?: string): Promise<ApiServer> {
+  const s = new ApiServer({ port, bookmarkIntervalMs: 100, adminToken, ...(gitVersion !== undefined ? { gitVersion } : {}) });
   await s.start();
   servers.push(s);
   return s;
@@ -33,10 +33,11 @@ interface Seen {
   logs: LogEntry[];
 }
 
-function nodeInformer(kc: k8s.KubeConfig, resets: string[], seen: Seen = { relists: [], logs: [] }): Informer<k8s.V1Node> {
+function nodeInformer(kc: k8s.KubeConfig, resets: string[], seen: Seen = { relists: [], logs: [] }, watchList = false): Informer<k8s.V1Node> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const inf = startInformer<k8s.V1Node>({
     kubeConfig: kc,
+    watchList,
     path: '/api/v1/nodes',
     listFn: (req) => core.listNode(req ?? {}),
     transform: (n) => JSON.parse(JSON.stringify(n)) as k8s.V1Node,
@@ -124,3 +125,29 @@ test('relists are reported with why: a dropped watch, then 410 Gone (expired); n
   s.store.patch(NODES, 'n1', 'merge', { metadata: { annotations: { x: 'after' } } });
   await waitFor('still following', () => view(inf) === 'n1:after');
 });
+
+// The streaming list (watchList) through client-node against servers with the WatchList gate on
+// (1.32, 1.34) and off (1.33, 1.31): one watch request and no list where it is served, the
+// list-and-watch path at once where it is refused, the same cache either way.
+for (const [gitVersion, served] of [['v1.32.4', true], ['v1.34.0', true], ['v1.33.1', false], ['v1.31.4', false]] as const) {
+  test(`watchList against ${gitVersion}: ${served ? 'one streaming watch, no list' : 'refused (422), listed and watched instead'}`, async () => {
+    const s = await server(0, gitVersion);
+    s.store.create(NODES, node('n1', { x: 'a' }));
+    s.store.create(NODES, node('n2', { x: 'b' }));
+    s.resetRequestCounts();
+    const kc = new k8s.KubeConfig();
+    kc.loadFromString(s.kubeconfigYaml());
+    const seen: Seen = { relists: [], logs: [] };
+    const inf = nodeInformer(kc, [], seen, true);
+    await inf.synced;
+    assert.equal(view(inf), 'n1:a n2:b');
+    s.store.patch(NODES, 'n1', 'merge', { metadata: { annotations: { x: 'c' } } });
+    await waitFor('the change after the initial state arrives', () => view(inf) === 'n1:c n2:b', 5_000);
+    const verbs = s.requestCounts().byVerb;
+    assert.deepEqual([verbs['list'] ?? 0, verbs['watch'] ?? 0], served ? [0, 1] : [1, 2], JSON.stringify(verbs));
+    assert.deepEqual(inf.health(), { synced: true, fresh: true });
+    assert.deepEqual(seen.relists, []);
+    const fellBack = seen.logs.filter((l) => /does not serve streaming lists \(HTTP 422/.test(l.msg));
+    assert.equal(fellBack.length, served ? 0 : 1, seen.logs.map(formatEntry).join('\n'));
+  });
+}
