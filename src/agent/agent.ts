@@ -128,7 +128,7 @@ export class Agent {
     const backoff = o.backoff ?? { initialMs: 500, maxMs: 5_000 };
     this.retry = new Backoff(backoff);
     this.signal.addEventListener('abort', () => this.bump(), { once: true });
-    this.drift = o.drift === false ? undefined : new DriftWatch(o.drift ?? {}, () => this.bump(), this.log);
+    this.drift = o.drift === false ? undefined : new DriftWatch(o.drift ?? {}, () => this.bump(), this.log, o.fs);
     // The server closes the watch after timeoutSeconds; a connection silent for longer is dead.
     const timeoutSeconds = o.watchTimeoutSeconds ?? 300;
     this.node = new ListWatch<k8s.V1Node, OwnNode>({
@@ -136,6 +136,8 @@ export class Agent {
       path: '/api/v1/nodes',
       fieldSelector: `metadata.name=${o.nodeName}`,
       listFn: (req) => this.core.listNode(req),
+      // One request at start instead of a list and a watch, where the server serves it.
+      watchList: true,
       transform: ownNode,
       onAdd: (n) => this.seen(n),
       onUpdate: (n) => this.seen(n),

@@ -24,6 +24,9 @@ export interface FsOps {
   mode(path: string): Promise<number | undefined>;
   /** A file's text, or null if it does not exist. Default: fs/promises readFile. */
   readText?(path: string): Promise<string | null>;
+  /** stat with bigint times and inode, or undefined if the path does not exist (the drift
+   *  watch's look at its file). Default: fs/promises stat. */
+  statBig?(path: string): Promise<fs.BigIntStats | undefined>;
 }
 
 export const realFsOps: FsOps = {
@@ -85,6 +88,7 @@ export const syncFsOps: FsOps = {
       throw e;
     }
   },
+  statBig: async (path) => fs.statSync(path, { bigint: true, throwIfNoEntry: false }),
 };
 
 const TMP_SUFFIX = '.tmp';

@@ -8,9 +8,11 @@
 // EMFILE), that agent falls back to the re-check alone, at a shorter period, and says so once.
 import { type FSWatcher, watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { decode, type Report } from '../api/handoff.js';
 import { errCode } from '../util/errors.js';
+import { type FsOps, realFsOps } from './atomic.js';
 import { dropinPath, readIfExists } from './files.js';
 import type { KubeletLayout } from './detect.js';
 import { dropinDrift, driftReport, type Expectation, expectationOf, mainDrift } from './drift.js';
@@ -72,8 +74,9 @@ export class DriftWatch {
   private readonly watchFn: typeof watch;
   private watcher: FSWatcher | undefined;
   private watched: string | undefined;
-  /** The watched directory's inode when the watch was added. */
-  private watchedId: string | undefined;
+  /** The watched directory's inode when the watch was added (read as it is added: a check that
+   *  ran before the answer would take the new watch for a dead one and add it again). */
+  private watchedId: Promise<string> | undefined;
   /** Watching failed for this directory: the re-check alone covers it. */
   private unwatchable: string | undefined;
   private readonly due: Due;
@@ -91,6 +94,8 @@ export class DriftWatch {
     /** Wakes the agent's loop, which calls step(). */
     private readonly wake: () => void,
     private readonly log: Logger = silentLogger,
+    /** How the files are read (the agent's FsOps: synchronous calls on the embedded cluster's tmpfs). */
+    private readonly fs: FsOps = realFsOps,
   ) {
     const { watch: watchFn, ...o } = opts;
     this.o = { periodMs: 60_000, pollMs: 5_000, flapWindowMs: 10 * 60_000, settleMs: 50, ...o };
@@ -120,12 +125,13 @@ export class DriftWatch {
     const reason = this.reason;
     if (reason === undefined) return undefined;
     this.reason = undefined;
-    const fingerprint = await fileFingerprint(file);
+    const fingerprint = await fileFingerprint(file, this.fs);
     if (reason === 'backstop' && fingerprint === this.lastStat) return this.report(annotations, want, this.lastDrift, now);
-    const text = await readIfExists(file);
+    // Absent a moment ago: read as absent (one made since wakes the watch, and is read then).
+    const text = fingerprint === ABSENT ? null : await readIfExists(file, this.fs);
     // Gone, perhaps with its directory (rm -rf, maybe made again since): a watch on a directory
     // that was removed is dead.
-    if (text === null && (await dirIdentity(dirname(file))) !== this.watchedId) this.rearm(file);
+    if (text === null && (await dirIdentity(dirname(file), this.fs)) !== (await this.watchedId)) this.rearm(file);
     this.lastStat = fingerprint;
     this.lastDrift = layout.mode === 'dropin' ? dropinDrift(text, want) : mainDrift(text, want, basename(file));
     return this.report(annotations, want, this.lastDrift, now);
@@ -160,12 +166,6 @@ export class DriftWatch {
     this.arm(file);
   }
 
-  /** Notes which directory (inode) the new watch is on, once it is added. */
-  private noteWatched(dir: string): void {
-    void dirIdentity(dir).then((id) => {
-      if (this.watched === dir) this.watchedId = id;
-    });
-  }
 
   /** Watches the directory of `file` (nothing for undefined), re-arming when it changed or
    *  the old watch died (the directory was removed and made again). */
@@ -190,8 +190,7 @@ export class DriftWatch {
         this.mark('event');
       });
       this.watcher = w;
-      this.watchedId = undefined;
-      this.noteWatched(dir);
+      this.watchedId = dirIdentity(dir, this.fs);
       this.due.periodMs = this.o.periodMs;
       this.unwatchable = undefined;
     } catch (e: unknown) {
@@ -208,22 +207,25 @@ export class DriftWatch {
   }
 }
 
-/** A directory's device and inode ('absent' when it is not there). */
-async function dirIdentity(dir: string): Promise<string> {
+const ABSENT = 'absent';
+
+/** stat, or undefined when the path cannot be looked at (absent, or not ours to read). */
+async function statOf(path: string, ops: FsOps): Promise<BigIntStats | undefined> {
   try {
-    const s = await stat(dir, { bigint: true });
-    return `${s.dev}:${s.ino}`;
+    return await (ops.statBig ? ops.statBig(path) : stat(path, { bigint: true }));
   } catch {
-    return 'absent';
+    return undefined;
   }
 }
 
+/** A directory's device and inode (ABSENT when it is not there). */
+async function dirIdentity(dir: string, ops: FsOps): Promise<string> {
+  const s = await statOf(dir, ops);
+  return s ? `${s.dev}:${s.ino}` : ABSENT;
+}
+
 /** Inode, size and change times: a file replaced or rewritten shows a different one. */
-async function fileFingerprint(path: string): Promise<string> {
-  try {
-    const s = await stat(path, { bigint: true });
-    return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
-  } catch {
-    return 'absent';
-  }
+async function fileFingerprint(path: string, ops: FsOps): Promise<string> {
+  const s = await statOf(path, ops);
+  return s ? `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}` : ABSENT;
 }
