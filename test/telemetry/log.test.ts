@@ -111,8 +111,8 @@ describe('kto controller / kto agent', () => {
     const quiet = startKto(args, { KTO_LOG_LEVEL: 'warn' });
     const loud = startKto([...args, '--log-level', 'info'], { KTO_LOG_LEVEL: 'error' });
     try {
-      await quiet.waitFor(/own-node watch: list failed/);
-      await loud.waitFor(/own-node watch: list failed/);
+      await quiet.waitFor(/own-node watch: (streaming )?list failed/);
+      await loud.waitFor(/own-node watch: (streaming )?list failed/);
     } finally {
       await Promise.all([quiet.stop(), loud.stop()]);
     }
