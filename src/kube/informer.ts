@@ -367,7 +367,10 @@ export class ListWatch<T extends ObjectWithMeta, U = T> implements Informer<U> {
       if (obj.metadata?.annotations?.[INITIAL_EVENTS_END] !== 'true') return false;
       const rv = obj.metadata.resourceVersion;
       const reset = this.pendingReset ?? listWentBack(rv, initial.seen);
-      this.dispatch(applyList(this.cache, [...initial.objects.values()], this.transform, reset !== undefined));
+      const objects = [...initial.objects.values()];
+      // The connection's closures keep `initial` for as long as the watch lasts: not its objects.
+      initial.objects.clear();
+      this.dispatch(applyList(this.cache, objects, this.transform, reset !== undefined));
       this.listed(rv, reset);
       const reason = reset?.reason ?? initial.cause;
       if (reason !== undefined) this.call('relist', () => this.o.onRelist?.(reason));
