@@ -170,7 +170,10 @@ export class Controller {
       transform: trimNode,
       onAdd: (n) => this.nodeChanged(n),
       onUpdate: (n, old) => this.nodeChanged(n, old),
-      onDelete: (n) => this.nodeChanged(n),
+      onDelete: (n) => {
+        this.reconciler?.nodeDeleted(n.name);
+        this.nodeChanged(n);
+      },
       onReset: () => this.historyReset(),
       onRelist: (reason) => this.o.onRelist?.('nodes', reason),
       log: this.log,

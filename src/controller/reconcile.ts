@@ -60,22 +60,34 @@ class StaleCache extends Error {}
 /** Releases written but not yet seen in the cache: without them a fast second reconcile would
  *  see the node as Pending again and could exceed maxUnavailable. */
 class Expectations {
-  private readonly pending = new Map<string, { hash: string; timeMs: number; repairOfMs?: number }>();
+  private readonly pending = new Map<string, { uid: string | undefined; hash: string; timeMs: number; repairOfMs?: number }>();
   clear(): void {
     this.pending.clear();
   }
-  expect(node: string, hash: string, timeMs: number, repairOfMs?: number): void {
-    this.pending.set(node, { hash, timeMs, ...(repairOfMs !== undefined ? { repairOfMs } : {}) });
+  expect(node: string, uid: string | undefined, hash: string, timeMs: number, repairOfMs?: number): void {
+    this.pending.set(node, { uid, hash, timeMs, ...(repairOfMs !== undefined ? { repairOfMs } : {}) });
   }
   /** The release was refused: the node is what the cache says again. */
   cancel(node: string, hash: string, timeMs: number): void {
     const e = this.pending.get(node);
     if (e?.hash === hash && e.timeMs === timeMs) this.pending.delete(node);
   }
+  /** The node was deleted: nothing sent to it will show. */
+  drop(node: string): void {
+    this.pending.delete(node);
+  }
+  nodes(): string[] {
+    return [...this.pending.keys()];
+  }
   overlay(n: PlanNode): PlanNode {
     if (this.pending.size === 0) return n;
     const e = this.pending.get(n.name);
     if (!e) return n;
+    // Another Node of the same name (deleted and made again): the release was not for this one.
+    if (e.uid !== undefined && e.uid !== n.uid) {
+      this.pending.delete(n.name);
+      return n;
+    }
     // A repair re-releases the hash the node already has: only its token says it landed.
     if (n.desiredHash === e.hash && (e.repairOfMs === undefined || n.repairOfMs === e.repairOfMs)) {
       this.pending.delete(n.name);
@@ -114,6 +126,16 @@ export class Reconciler {
     this.announced.clear();
     this.announcedDrift.clear();
     this.d.verifier?.forget();
+  }
+
+  /** A Node was deleted: a release still expected of it is forgotten. */
+  nodeDeleted(node: string): void {
+    this.expectations.drop(node);
+  }
+
+  /** The nodes whose release is sent and not yet seen in the cache. */
+  expecting(): string[] {
+    return this.expectations.nodes();
   }
 
   /** The policies this reconciler keeps something about (a rollout, announcements, a status
@@ -230,7 +252,7 @@ export class Reconciler {
       const t = byName.get(nodeName);
       const node = t?.node ?? removals.get(nodeName);
       const repairOf = node && repairToken(node, plan);
-      return this.release(owner, nodeName, t ? t.hash : REMOVED_HASH, t ? t.config : null, now, repairOf);
+      return this.release(owner, { name: nodeName, uid: node?.uid }, t ? t.hash : REMOVED_HASH, t ? t.config : null, now, repairOf);
     });
     const writes = sent.length ? Promise.all(sent).then(() => undefined) : undefined;
     // Handled here, read by the queue later (a rejection with no handler yet would end the process).
@@ -243,13 +265,14 @@ export class Reconciler {
 
   /** Hands a node its desired config. `owner` undefined: a node no policy owns (its stray
    *  drop-in comes off); `repairOf`: the drift report this release repairs. */
-  private release(owner: RolloutOwner | undefined, node: string, hash: string, config: KubeletTracingDropin | null, now: number, repairOf?: string): Promise<void> {
+  private release(owner: RolloutOwner | undefined, to: { name: string; uid: string | undefined }, hash: string, config: KubeletTracingDropin | null, now: number, repairOf?: string): Promise<void> {
+    const node = to.name;
     const name = owner?.metadata.name;
     const traceparent = owner && this.d.hooks?.traceparent?.(owner, hash);
     // Expected from the moment it is sent: a reconcile running before the answer counts the node
     // as released, never as a free slot.
     const repairOfMs = repairOf !== undefined ? Date.parse(repairOf) : undefined;
-    this.expectations.expect(node, hash, now, repairOfMs !== undefined && Number.isFinite(repairOfMs) ? repairOfMs : undefined);
+    this.expectations.expect(node, to.uid, hash, now, repairOfMs !== undefined && Number.isFinite(repairOfMs) ? repairOfMs : undefined);
     this.touch(node);
     return this.d.writer.patchNodeAnnotations(node, encodeRelease({ policy: name, hash, config, timeMs: now, traceparent, repairOf })).then(
       () => this.d.log?.info({ policy: name ?? UNOWNED_KEY, node, hash, ...(repairOf !== undefined ? { repairOf } : {}) }, repairOf !== undefined ? 'released node to repair its drift' : 'released node'),

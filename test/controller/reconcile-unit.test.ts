@@ -159,6 +159,37 @@ describe('Reconciler: over several reconciles', () => {
     assert.equal(m.released().length, 1, 'released on the second try, once');
   });
 
+  it('a node deleted while its release is unanswered: a new Node of that name is not taken for released, and a deleted one leaves no expectation', async () => {
+    const m = new MemoryCluster();
+    ['n1', 'n2'].forEach((n) => m.addNode(n));
+    m.addPolicy('p', { rollout: { ...FAST, maxUnavailable: 1 } });
+    const apply = m.patchNodeAnnotations.bind(m);
+    const held: string[] = [];
+    m.patchNodeAnnotations = (name) => new Promise<void>(() => void held.push(name)); // never answered
+    const r = reconciler(m);
+    await r.reconcile('p');
+    const first = held[0] ?? '';
+    assert.ok(first, 'one release sent');
+    // Its Node is replaced by another of the same name (a new uid, no annotations of ours).
+    m.nodes.delete(first);
+    m.addNode(first).uid = `uid-${first}-2`;
+    m.patchNodeAnnotations = apply;
+    await r.reconcile('p');
+    assert.deepEqual(m.released(), [first], 'the new node holds no slot: it is released itself');
+
+    // A node deleted for good, its release unanswered: told, nothing is kept for it.
+    const m2 = new MemoryCluster();
+    m2.addNode('a1');
+    m2.addPolicy('p', { rollout: FAST });
+    m2.patchNodeAnnotations = () => new Promise<void>(() => undefined);
+    const r2 = reconciler(m2);
+    await r2.reconcile('p');
+    assert.deepEqual(r2.expecting(), ['a1']);
+    m2.nodes.delete('a1');
+    r2.nodeDeleted('a1');
+    assert.deepEqual(r2.expecting(), []);
+  });
+
   it('conflict: a higher-priority policy takes over a node; the old owner neither clears nor re-releases it', async () => {
     const m = new MemoryCluster();
     carrying(m, 'n1', 'pa');
