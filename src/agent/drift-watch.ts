@@ -6,9 +6,8 @@
 // offset, so 5,000 agents in one embedded cluster re-check ~83 files a second, not 5,000 at once.
 // When a watch cannot be added (inotify's max_user_watches or max_user_instances reached: ENOSPC,
 // EMFILE), that agent falls back to the re-check alone, at a shorter period, and says so once.
-import { type FSWatcher, watch } from 'node:fs';
+import { type BigIntStats, type FSWatcher, watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { BigIntStats } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { decode, type Report } from '../api/handoff.js';
 import { errCode } from '../util/errors.js';
@@ -166,7 +165,6 @@ export class DriftWatch {
     this.arm(file);
   }
 
-
   /** Watches the directory of `file` (nothing for undefined), re-arming when it changed or
    *  the old watch died (the directory was removed and made again). */
   private arm(file: string | undefined): void {
@@ -209,18 +207,20 @@ export class DriftWatch {
 
 const ABSENT = 'absent';
 
-/** stat, or undefined when the path cannot be looked at (absent, or not ours to read). */
+/** stat, or undefined when the path is not there; other failures (not ours to read) throw. */
 async function statOf(path: string, ops: FsOps): Promise<BigIntStats | undefined> {
   try {
     return await (ops.statBig ? ops.statBig(path) : stat(path, { bigint: true }));
-  } catch {
-    return undefined;
+  } catch (e: unknown) {
+    const code = errCode(e);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw e;
   }
 }
 
-/** A directory's device and inode (ABSENT when it is not there). */
+/** A directory's device and inode (ABSENT when it cannot be looked at). */
 async function dirIdentity(dir: string, ops: FsOps): Promise<string> {
-  const s = await statOf(dir, ops);
+  const s = await statOf(dir, ops).catch(() => undefined);
   return s ? `${s.dev}:${s.ino}` : ABSENT;
 }
 
