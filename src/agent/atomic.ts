@@ -27,6 +27,8 @@ export interface FsOps {
   /** stat with bigint times and inode, or undefined if the path does not exist (the drift
    *  watch's look at its file). Default: fs/promises stat. */
   statBig?(path: string): Promise<fs.BigIntStats | undefined>;
+  /** mkdir -p. Default: fs/promises mkdir with `recursive`. */
+  mkdirp?(dir: string): Promise<void>;
 }
 
 export const realFsOps: FsOps = {
@@ -89,6 +91,7 @@ export const syncFsOps: FsOps = {
     }
   },
   statBig: async (path) => fs.statSync(path, { bigint: true, throwIfNoEntry: false }),
+  mkdirp: async (dir) => void fs.mkdirSync(dir, { recursive: true }),
 };
 
 const TMP_SUFFIX = '.tmp';

@@ -47,11 +47,24 @@ export async function readIfExists(path: string, ops: FsOps = realFsOps): Promis
   }
 }
 
+/** The last drop-ins rendered, by the config's JSON: the apply, the drift checks and the
+ *  rollback ask for the same few configs again and again, and YAML rendering is the costly part
+ *  of each (the embedded cluster's agents, one thread for thousands of nodes, share it). */
+const rendered = new Map<string, string>();
+const RENDERED_MAX = 64;
+
 /** The drop-in file's exact bytes for a desired config. */
 export function renderDropin(config: KubeletConfigObject): string {
+  // JSON reads -0 as 0; YAML writes it as -0.
+  const key = JSON.stringify(config, (_k, v: unknown) => (Object.is(v, -0) ? '\u0000-0' : v));
+  const hit = rendered.get(key);
+  if (hit !== undefined) return hit;
   const { apiVersion, kind, ...rest } = config;
   const doc = { apiVersion: apiVersion ?? KUBELET_API_VERSION, kind: kind ?? KUBELET_KIND, ...rest };
-  return MANAGED_HEADER + stringify(doc);
+  const text = MANAGED_HEADER + stringify(doc);
+  if (rendered.size >= RENDERED_MAX) rendered.delete(rendered.keys().next().value as string);
+  rendered.set(key, text);
+  return text;
 }
 
 /** Files the agent may change for this layout (what a snapshot must cover): in main mode the
@@ -80,7 +93,7 @@ export async function writeChanges(changes: readonly FileChange[], ops: FsOps = 
       continue;
     }
     // Someone may have removed the whole drop-in directory (a drift repair puts it back).
-    await mkdir(dirname(c.path), { recursive: true });
+    await (ops.mkdirp ? ops.mkdirp(dirname(c.path)) : mkdir(dirname(c.path), { recursive: true }));
     await writeFileAtomic(c.path, c.content, ops);
   }
 }

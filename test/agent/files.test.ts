@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parse } from 'yaml';
+import { syncFsOps } from '../../src/agent/atomic.js';
 import type { KubeletLayout } from '../../src/agent/detect.js';
 import {
   applyConfig,
@@ -11,6 +12,7 @@ import {
   MANAGED_HEADER,
   planChanges,
   removeConfig,
+  renderDropin,
   restoreSnapshot,
   statePath,
   takeSnapshot,
@@ -175,5 +177,27 @@ describe('drop-in mode', () => {
     assert.equal(await removeConfig(layout), true);
     assert.deepEqual(await readdir(dropinDir), []);
     assert.equal(await removeConfig(layout), false);
+  });
+
+  test('a drop-in directory removed by someone is made again, by the default and the synchronous fs steps', async () => {
+    for (const ops of [undefined, syncFsOps]) {
+      const root = await mkdtemp(join(tmpdir(), 'files-dropin-'));
+      roots.push(root);
+      const dropinDir = join(root, 'etc', 'kubelet.conf.d');
+      const layout: KubeletLayout = { mode: 'dropin', configFile: join(root, 'config.yaml'), dropinDir };
+      assert.equal(await applyConfig(layout, { tracing: { endpoint: 'otel:4317' } }, ops), true);
+      assert.deepEqual(await readdir(dropinDir), ['90-nodetracing.conf']);
+    }
+  });
+
+  test('renders a config as it is now: a changed config, or one that differs only by -0, is rendered anew', () => {
+    const config: { tracing: { endpoint: string; samplingRatePerMillion: number } } = { tracing: { endpoint: 'otel:4317', samplingRatePerMillion: 0 } };
+    const first = renderDropin(config);
+    assert.match(first, /samplingRatePerMillion: 0\n/);
+    assert.equal(renderDropin({ tracing: { endpoint: 'otel:4317', samplingRatePerMillion: 0 } }), first);
+    config.tracing.samplingRatePerMillion = 5;
+    assert.match(renderDropin(config), /samplingRatePerMillion: 5\n/);
+    assert.match(renderDropin({ tracing: { endpoint: 'otel:4317', samplingRatePerMillion: -0 } }), /samplingRatePerMillion: -0\n/);
+    assert.equal(renderDropin({ tracing: { endpoint: 'otel:4317', samplingRatePerMillion: 0 } }), first);
   });
 });
