@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as k8s from '@kubernetes/client-node';
+import { PooledKubeConfig } from './pool.js';
 
 export class MergePatcher {
   private agent: http.Agent | undefined;
@@ -17,6 +18,16 @@ export class MergePatcher {
   /** PATCH path with a JSON merge patch; throws ApiException. The response body is read only on
    *  failure: callers of the hot path do not need the object back. */
   async patch(path: string, body: unknown): Promise<void> {
+    await this.send(path, body, false);
+  }
+
+  /** The same, resolving to the object the server returned, as JSON (not client-node's typed
+   *  model: the node agent reads a few of its fields). */
+  async patchObject<T>(path: string, body: unknown): Promise<T> {
+    return JSON.parse(await this.send(path, body, true)) as T;
+  }
+
+  private async send(path: string, body: unknown, wantBody: boolean): Promise<string> {
     const cluster = this.kc.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig has no current cluster');
     const url = new URL(cluster.server.replace(/\/+$/, '') + path);
@@ -32,16 +43,16 @@ export class MergePatcher {
         const chunks: Buffer[] = [];
         const ok = (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300;
         res.on('data', (c: Buffer) => {
-          if (!ok) chunks.push(c);
+          if (!ok || wantBody) chunks.push(c);
         });
         res.on('error', reject);
         res.on('end', () => {
           const code = res.statusCode ?? 0;
+          const text = Buffer.concat(chunks).toString('utf8');
           if (code >= 200 && code < 300) {
-            resolve();
+            resolve(text);
             return;
           }
-          const text = Buffer.concat(chunks).toString('utf8');
           const headers = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]));
           reject(new k8s.ApiException(code, `HTTP-Code: ${code}\nMessage: PATCH ${path}\nBody: ${text}`, text, headers));
         });
@@ -53,6 +64,8 @@ export class MergePatcher {
 
   /** One keep-alive agent per TLS identity: a rotated client certificate gets a new one. */
   private agentFor(protocol: string, o: https.RequestOptions): http.Agent {
+    // A config that pools its connections (the embedded cluster's agents share one) lends its pool.
+    if (this.kc instanceof PooledKubeConfig) return this.kc.poolFor(protocol === 'https:', o);
     const key = createHash('sha256')
       .update(JSON.stringify([protocol, material(o.ca), material(o.cert), material(o.key), material(o.pfx), o.rejectUnauthorized, o.servername]))
       .digest('hex');

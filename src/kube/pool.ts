@@ -18,7 +18,7 @@ import * as k8s from '@kubernetes/client-node';
 const MAX_SOCKETS = 128;
 const IDLE_MS = 10_000;
 
-type TlsOptions = Pick<https.AgentOptions, 'ca' | 'cert' | 'key' | 'pfx' | 'passphrase' | 'rejectUnauthorized' | 'servername'>;
+export type TlsOptions = Pick<https.AgentOptions, 'ca' | 'cert' | 'key' | 'pfx' | 'passphrase' | 'rejectUnauthorized' | 'servername'>;
 
 export class PooledKubeConfig extends k8s.KubeConfig {
   private readonly pools = new Map<string, http.Agent>();
@@ -41,7 +41,12 @@ export class PooledKubeConfig extends k8s.KubeConfig {
     const tls = made instanceof https.Agent;
     if (!tls && !(made instanceof http.Agent)) return undefined;
     if (made.constructor !== http.Agent && made.constructor !== https.Agent) return undefined; // proxy agents
-    const o = (made as http.Agent & { options: TlsOptions }).options;
+    return this.poolFor(tls, (made as http.Agent & { options: TlsOptions }).options);
+  }
+
+  /** The pool for one TLS identity (`tls` false: plain http), made on first use. Also for
+   *  requests made outside the generated clients (MergePatcher). */
+  poolFor(tls: boolean, o: TlsOptions): http.Agent {
     const id: TlsOptions = { ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase, rejectUnauthorized: o.rejectUnauthorized, servername: o.servername };
     const key = tls ? `https ${JSON.stringify(id)}` : 'http';
     let agent = this.pools.get(key);
