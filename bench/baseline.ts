@@ -58,7 +58,7 @@ export interface ChildReport {
 }
 
 export type ParentMessage = { type: 'mark'; maxUnavailable: number; profile?: string } | { type: 'report' } | { type: 'stop' };
-export type ChildMessage = { type: 'synced'; heapBefore: number; heapSynced: number; syncMs: number } | { type: 'report'; report: ChildReport };
+export type ChildMessage = { type: 'synced'; heapBefore: number; heapSynced: number; syncMs: number } | { type: 'marked' } | { type: 'report'; report: ChildReport };
 
 function gcHeap(): number {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -198,6 +198,7 @@ async function child(mode: ChildMode, kubeconfigPath: string): Promise<void> {
         loop.reset();
         loop.enable();
         marked = true;
+        send({ type: 'marked' });
       } else if (m.type === 'report') {
         marked = false;
         const cpu = process.cpuUsage(cpu0);

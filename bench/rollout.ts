@@ -82,7 +82,15 @@ function phases(cluster: SimCluster): RolloutBenchResult['phases'] {
   return out;
 }
 
-type Child = { proc: ChildProcess; synced: Promise<Extract<ChildMessage, { type: 'synced' }>>; send: (m: ParentMessage) => void; report: () => Promise<ChildReport>; stop: () => Promise<void> };
+type Child = {
+  proc: ChildProcess;
+  synced: Promise<Extract<ChildMessage, { type: 'synced' }>>;
+  send: (m: ParentMessage) => void;
+  /** Sends the mark and waits until the child counts from it (its profiler, if asked for, started). */
+  mark: (m: Extract<ParentMessage, { type: 'mark' }>) => Promise<void>;
+  report: () => Promise<ChildReport>;
+  stop: () => Promise<void>;
+};
 
 export function forkChild(mode: ChildMode, kubeconfig: string): Child {
   const proc = fork(join(here, 'baseline.ts'), [mode, kubeconfig], { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -102,6 +110,11 @@ export function forkChild(mode: ChildMode, kubeconfig: string): Child {
     proc,
     synced: next('synced'),
     send: (m) => void proc.send(m),
+    mark: async (m) => {
+      const marked = next('marked');
+      proc.send(m);
+      await marked;
+    },
     report: async () => {
       const r = next('report');
       proc.send({ type: 'report' } satisfies ParentMessage);
@@ -158,7 +171,9 @@ export async function runRolloutBench(o: RolloutBenchOptions): Promise<RolloutBe
     server.resetRequestCounts();
     const tag = `${o.nodes}n-${o.restartMs}ms`;
     const harnessProf = o.profileDir ? await profileSelf() : undefined;
-    ctl.send({ type: 'mark', maxUnavailable, ...(o.profileDir ? { profile: join(o.profileDir, `controller-${tag}.cpuprofile`) } : {}) });
+    // The clock starts once the controller counts (its profiler, when asked for, takes ~0.1 s to
+    // start, and that is not the rollout's).
+    await ctl.mark({ type: 'mark', maxUnavailable, ...(o.profileDir ? { profile: join(o.profileDir, `controller-${tag}.cpuprofile`) } : {}) });
     const cpu0 = process.cpuUsage();
     const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
     loop.enable();
