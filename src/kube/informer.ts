@@ -32,6 +32,7 @@ import * as k8s from '@kubernetes/client-node';
 import { type Logger, silentLogger } from '../log.js';
 import { Backoff, type BackoffOptions, jitter } from '../util/backoff.js';
 import { type Clock, realClock, sleep } from '../util/clock.js';
+import { watchStream } from './watch-stream.js';
 import {
   afterWatch, applyEvent, applyList, type Cache, type Change, describeError, isTooLargeResourceVersion, listWentBack,
   type ObjectWithMeta, type RelistReason, type Reset, tooLargeReset, type WatchEnd, type WatchResult,
@@ -48,7 +49,7 @@ export interface ListRequest {
   fieldSelector?: string;
 }
 
-/** client-node's Watch.watch: opens one watch, calls onEvent per event and onDone once. */
+/** Opens one watch, calls onEvent per event and onDone once (client-node's Watch.watch contract). */
 export type WatchFn = (
   path: string,
   params: Record<string, string | number | boolean | undefined>,
@@ -57,8 +58,7 @@ export type WatchFn = (
 ) => Promise<{ abort(): void }>;
 
 export function kubeWatch(kc: k8s.KubeConfig): WatchFn {
-  const w = new k8s.Watch(kc);
-  return (path, params, onEvent, onDone) => w.watch(path, params, onEvent, onDone);
+  return (path, params, onEvent, onDone) => watchStream(kc, path, params, onEvent, onDone);
 }
 
 export interface InformerOptions<T extends ObjectWithMeta, U> {
