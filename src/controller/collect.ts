@@ -19,6 +19,8 @@ export interface Target {
 export interface Collected {
   /** Nodes this policy owns and configures, with their render. */
   targets: Target[];
+  /** One of `targets` by node name, where the collector keeps them indexed (PlanState). */
+  target?: (name: string) => Target | undefined;
   /** Nodes carrying this policy's configuration that nobody else owns now: to clean up. */
   removals: CachedNode[];
   /** Owned nodes whose kubelet cannot take the configuration. */

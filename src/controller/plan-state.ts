@@ -95,6 +95,11 @@ class NamedList<T> {
     return this.names;
   }
 
+  get(name: string): T | undefined {
+    const i = this.at.get(name);
+    return i === undefined ? undefined : this.items[i];
+  }
+
   clear(): void {
     this.items.length = 0;
     this.names.length = 0;
@@ -343,6 +348,7 @@ export class PlanState {
     });
     const c: Collected = {
       targets: this.targets.items,
+      target: (name) => this.targets.get(name),
       removals: [...this.removals.values()],
       unsupported: this.unsupported,
       unsupportedNodes: [...this.unsupportedNodes.values()],

@@ -243,13 +243,18 @@ export class Reconciler {
    *  own rollout and removals, a force-deleted policy's orphans, and stray drop-ins (`owner`
    *  undefined) all go through it. The releases are counted (expected) as they are sent and not
    *  waited for: `writes` settles when they are answered. */
-  private async act(owner: RolloutOwner | undefined, plan: Plan, c: Pick<Collected, 'targets' | 'removals'>, now: number): Promise<{ writes?: Promise<void> }> {
-    // Only the released nodes are looked up (a few, out of thousands of targets).
-    const released = new Set(plan.release);
-    const byName = new Map(plan.release.length === 0 ? [] : c.targets.filter((t) => released.has(t.node.name)).map((t) => [t.node.name, t]));
+  private async act(owner: RolloutOwner | undefined, plan: Plan, c: Pick<Collected, 'targets' | 'target' | 'removals'>, now: number): Promise<{ writes?: Promise<void> }> {
+    // Only the released nodes are looked up (a few, out of thousands of targets): through the
+    // collector's index where it keeps one, else one pass over the targets.
+    let target = c.target;
+    if (!target && plan.release.length > 0) {
+      const released = new Set(plan.release);
+      const byName = new Map(c.targets.filter((t) => released.has(t.node.name)).map((t) => [t.node.name, t]));
+      target = (name) => byName.get(name);
+    }
     const removals = new Map(c.removals.map((n) => [n.name, n]));
     const sent = plan.release.map((nodeName) => {
-      const t = byName.get(nodeName);
+      const t = target?.(nodeName);
       const node = t?.node ?? removals.get(nodeName);
       const repairOf = node && repairToken(node, plan);
       return this.release(owner, { name: nodeName, uid: node?.uid }, t ? t.hash : REMOVED_HASH, t ? t.config : null, now, repairOf);
