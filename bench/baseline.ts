@@ -19,6 +19,7 @@ import { A_DESIRED_HASH, A_STATE, A_STATE_HASH } from '../src/api/annotations.js
 import { Controller } from '../src/controller/controller.js';
 import { trimNode, type CachedNode } from '../src/controller/nodes.js';
 import { startInformer } from '../src/kube/informer.js';
+import { PROFILE_INTERVAL_US } from './cpuprofile.js';
 
 const LOOP_RESOLUTION_MS = 5;
 
@@ -190,6 +191,7 @@ async function child(mode: ChildMode, kubeconfigPath: string): Promise<void> {
           const session = new Session();
           session.connect();
           await session.post('Profiler.enable');
+          await session.post('Profiler.setSamplingInterval', { interval: PROFILE_INTERVAL_US });
           await session.post('Profiler.start');
           profiler = { session, file: m.profile };
         }
