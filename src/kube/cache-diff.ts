@@ -74,7 +74,8 @@ export function isTooLargeResourceVersion(err: unknown): boolean {
 export function describeError(err: unknown): string {
   const s = err instanceof k8s.ApiException ? statusOf(err) : undefined;
   if (s) return `HTTP ${s.code ?? '?'}${s.message ? `: ${s.message}` : ''}`;
-  // client-node's Watch fails with the response's status text and statusCode.
+  // A watch (watch-stream.ts, as client-node's Watch) fails with the response's status text and
+  // statusCode.
   const code = typeof err === 'object' && err !== null && 'statusCode' in err ? err.statusCode : undefined;
   const msg = err instanceof Error ? err.message : String(err);
   return typeof code === 'number' ? `HTTP ${code}: ${msg}` : msg;

@@ -7,9 +7,9 @@
 //    connections at a time, queueing beyond that.
 //  - An idle pooled connection is closed by the client after IDLE_MS, before the server's
 //    keep-alive timeout (30 s here) can close it under a request that reuses it (ECONNRESET).
-//  - Watches keep a connection of their own (k8s.Watch, through applyToHTTPSOptions): a watch
-//    holds it for as long as it lasts, and client-node's Watch walks every socket of the agent it
-//    is given on each new watch, which a shared pool would make quadratic.
+//  - Watches keep a connection of their own (watch-stream.ts, through applyToHTTPSOptions): a
+//    watch holds it for as long as it lasts.
+//  - MergePatcher's patches (the agents' reports) borrow the pool (poolFor).
 // One pool per TLS identity, so rotated client credentials get fresh connections.
 import * as http from 'node:http';
 import * as https from 'node:https';
