@@ -1,9 +1,8 @@
 // A resilient informer: list, then watch from the list's resourceVersion, keeping a cache keyed
 // by metadata.name (cluster-scoped objects). Built on one watch request at a time (watch-stream.ts)
-// with our own loop because
-// client-node's informer stops for good on any watch error but 410. Like client-go's reflector,
-// every round starts with a list, so whatever ended the watch, the cache is checked against the
-// server before the next one:
+// with our own loop because client-node's informer stops for good on any watch error but 410.
+// Like client-go's reflector, every round starts with a list, so whatever ended the watch, the
+// cache is checked against the server before the next one:
 //  - after a watch, the list asks for resourceVersion=<last seen>, resourceVersionMatch=
 //    NotOlderThan (cheap: the watch cache serves it). "Too large resource version" means the
 //    server never reached what we saw: its history is not ours (an etcd restore, a new server
