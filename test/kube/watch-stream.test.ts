@@ -137,3 +137,26 @@ test('a refused connection ends the watch with the error', async () => {
   await watchStream(s.kc, '/api/v1/nodes', {}, c.onEvent, c.onDone);
   assert.equal(((await c.seen.done) as { code?: string }).code, 'ECONNREFUSED');
 });
+
+test('a handler that throws ends the watch with its error; no later event is delivered', async (t) => {
+  const s = await serve((_req, res) => {
+    res.writeHead(200);
+    res.write(['a', 'b'].map((name) => JSON.stringify({ type: 'ADDED', object: { metadata: { name } } })).join('\n') + '\n');
+  });
+  t.after(s.close);
+  const c = collect();
+  const boom = new Error('handler failed');
+  await watchStream(
+    s.kc,
+    '/api/v1/nodes',
+    {},
+    (ty, o) => {
+      c.onEvent(ty, o);
+      throw boom;
+    },
+    c.onDone,
+  );
+  assert.equal(await c.seen.done, boom);
+  assert.equal(c.seen.events.length, 1);
+  assert.equal(c.doneCalls(), 1);
+});
