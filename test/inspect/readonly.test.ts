@@ -35,6 +35,10 @@ test('kto plan, kto status and kto status -w write nothing to the API server', a
   assert.equal(status.code, 0, status.stderr);
   const watch = startKto(['status', '-w', '--kubeconfig', kc]);
   await watch.waitFor(/^basic\s/m);
+  // Its watches start once the lists are drawn; one cut by the SIGINT before the server read it
+  // would not be counted.
+  const deadline = Date.now() + 10_000;
+  while ((cluster.server.requestCounts().byVerb.watch ?? 0) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   assert.equal((await watch.stop('SIGINT')).code, 0);
   const counts = cluster.server.requestCounts();
   assert.equal(counts.writes, 0, JSON.stringify(counts.byVerb));
