@@ -42,6 +42,8 @@ export interface ReconcileDeps {
 
 /** Least time between two status writes that change only counts. */
 export const STATUS_INTERVAL_MS = 1000;
+/** How soon a reconcile that found its policy's previous status write unanswered looks again. */
+export const STATUS_BUSY_RETRY_MS = 50;
 
 /** The queue key of the nodes no policy owns that still carry a hand-off of ours without naming a
  *  policy: a drop-in that came back after its removal (drift, reported by the agent). Not a
@@ -111,6 +113,9 @@ export class Reconciler {
   /** Drift reports already announced, per policy (UNOWNED_KEY too): node -> the report. */
   private readonly announcedDrift = new Map<string, Map<string, string>>();
   private readonly lastStatusWrite = new Map<string, number>();
+  /** A status write (and its Events) still unanswered, per policy: the next one waits for it, so
+   *  they land in order; node releases do not. */
+  private readonly statusWrites = new Map<string, Promise<void>>();
   /** Each policy's last valid rollout settings: the removal of a policy that became invalid, or
    *  was force-deleted, keeps them. */
   private readonly lastRollout = new Map<string, ResolvedRollout>();
@@ -125,6 +130,8 @@ export class Reconciler {
     this.plans.clear();
     this.announced.clear();
     this.announcedDrift.clear();
+    // A status write still unanswered went to the old history: the next one does not wait for it.
+    this.statusWrites.clear();
     this.d.verifier?.forget();
   }
 
@@ -177,7 +184,8 @@ export class Reconciler {
     // An invalid spec cannot say what to render, but its removal needs no spec: a delete goes on.
     if (!checked.ok && !deleting) {
       const message = checked.errors.map(formatFieldError).join('; ');
-      await this.writeStatus(policy, invalidSummary(policy, message));
+      await (this.statusWrites.get(name) ?? Promise.resolve()).catch(() => undefined);
+      await this.writeStatus(policy, invalidSummary(policy, message)).write;
       throw new TerminalError(`policy ${name} is invalid: ${message}`);
     }
     const finalizers = policy.metadata.finalizers ?? [];
@@ -203,11 +211,14 @@ export class Reconciler {
       await this.d.writer.setPolicyFinalizers(name, finalizers.filter((f) => f !== FINALIZER), policy.metadata.resourceVersion);
       return;
     }
-    const statusDeferredMs = await this.writeStatus(policy, summary);
+    // Not waited for: a hand-over that frees a slot must not wait for the status write's answer
+    // (under load, a round trip of 0.1-0.5 s that held the policy's next reconcile).
+    const status = this.writeStatus(policy, summary);
     const recheckMs = this.d.verifier?.nextRecheckMs(policy, now);
-    const requeue = [plan.requeueAfterMs, statusDeferredMs, recheckMs].filter((v): v is number => v !== undefined);
-    if (requeue.length === 0 && !writes) return undefined;
-    return { ...(requeue.length ? { requeueAfterMs: Math.min(...requeue) } : {}), ...(writes ? { writes } : {}) };
+    const requeue = [plan.requeueAfterMs, status.deferredMs, recheckMs].filter((v): v is number => v !== undefined);
+    const all = writes && status.write ? Promise.all([writes, status.write]).then(() => undefined) : (writes ?? status.write);
+    if (requeue.length === 0 && !all) return undefined;
+    return { ...(requeue.length ? { requeueAfterMs: Math.min(...requeue) } : {}), ...(all ? { writes: all } : {}) };
   }
 
   /** The policy's nodes and plan at `now`. Kept between reconciles (PlanState: the cost follows
@@ -341,26 +352,46 @@ export class Reconciler {
 
   /** Writes the status when it changed. A change of counts alone is written at most once per
    *  STATUS_INTERVAL_MS (a 5,000-node rollout would otherwise patch its status thousands of
-   *  times); condition transitions and new generations go out at once. Returns how long a
-   *  deferred write waits, for the requeue. */
-  private async writeStatus(policy: NodeTracingPolicy, summary: RolloutSummary): Promise<number | undefined> {
+   *  times); condition transitions and new generations go out at once. The write (and the Events
+   *  of its transitions) is started, not waited for: `write` settles when it is answered, and a
+   *  failure fails the key as a thrown error did. While one is unanswered the next is deferred,
+   *  so they land in order. `deferredMs`: how long a deferred write waits, for the requeue. */
+  private writeStatus(policy: NodeTracingPolicy, summary: RolloutSummary): { deferredMs?: number; write?: Promise<void> } {
     const name = policy.metadata.name ?? '';
     const now = this.d.now();
     const next = buildStatus(policy.status, summary, new Date(now));
-    if (sameStatus(policy.status, next)) return undefined;
+    if (sameStatus(policy.status, next)) return {};
+    if (this.statusWrites.has(name)) return { deferredMs: STATUS_BUSY_RETRY_MS };
     const changed = transitions(policy.status, next);
-    const since = now - (this.lastStatusWrite.get(name) ?? Number.NEGATIVE_INFINITY);
+    const last = this.lastStatusWrite.get(name);
+    const since = now - (last ?? Number.NEGATIVE_INFINITY);
     if (changed.length === 0 && policy.status?.observedGeneration === next.observedGeneration && since < STATUS_INTERVAL_MS) {
-      return STATUS_INTERVAL_MS - since;
+      return { deferredMs: STATUS_INTERVAL_MS - since };
     }
-    await this.d.writer.patchPolicyStatus(name, next);
     this.lastStatusWrite.set(name, now);
-    for (const c of changed) {
-      if (c.status !== 'True') continue;
-      const warning = c.type === 'Stalled' || c.type === 'Degraded' || c.type === 'Conflict';
-      await this.d.writer.event({ kind: 'NodeTracingPolicy', name, uid: policy.metadata.uid }, warning ? 'Warning' : 'Normal', c.reason, c.message);
-    }
-    return undefined;
+    const write = (async () => {
+      try {
+        await this.d.writer.patchPolicyStatus(name, next);
+      } catch (err: unknown) {
+        // Not written: the next reconcile writes it, not held back by the interval.
+        if (this.lastStatusWrite.get(name) === now) {
+          if (last === undefined) this.lastStatusWrite.delete(name);
+          else this.lastStatusWrite.set(name, last);
+        }
+        throw err;
+      }
+      for (const c of changed) {
+        if (c.status !== 'True') continue;
+        const warning = c.type === 'Stalled' || c.type === 'Degraded' || c.type === 'Conflict';
+        await this.d.writer.event({ kind: 'NodeTracingPolicy', name, uid: policy.metadata.uid }, warning ? 'Warning' : 'Normal', c.reason, c.message);
+      }
+    })();
+    this.statusWrites.set(name, write);
+    const done = (): void => {
+      if (this.statusWrites.get(name) === write) this.statusWrites.delete(name);
+    };
+    write.then(done, done);
+    return { write };
   }
 
   /** The policy is gone without its finalizer having run (force-deleted): still take our

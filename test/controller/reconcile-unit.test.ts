@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { A_DESIRED_HASH, A_POLICY, REMOVED_HASH } from '../../src/api/annotations.js';
 import { FINALIZER } from '../../src/api/types.js';
 import type { ControllerHooks, RolloutOwner } from '../../src/controller/hooks.js';
-import { Reconciler, STALE_CACHE_RETRY_MS, STATUS_INTERVAL_MS, UNOWNED_KEY } from '../../src/controller/reconcile.js';
+import { Reconciler, STALE_CACHE_RETRY_MS, STATUS_BUSY_RETRY_MS, STATUS_INTERVAL_MS, UNOWNED_KEY } from '../../src/controller/reconcile.js';
 import { TerminalError } from '../../src/controller/result.js';
 import { MemoryCluster } from './memory.js';
 
@@ -286,6 +286,39 @@ describe('Reconciler: over several reconciles', () => {
     await r.reconcile('p');
     assert.equal(statuses(), 3, 'Ready turning True is a transition: not deferred');
     assert.equal(m.condition('p', 'Ready'), 'True');
+  });
+
+  it('a status write is not waited for: a slot freed while it is unanswered is handed over at once; the next status write waits for it', { timeout: 10_000 }, async () => {
+    const m = new MemoryCluster();
+    ['n1', 'n2', 'n3'].forEach((n) => m.addNode(n));
+    m.addPolicy('p', { rollout: { ...FAST, maxUnavailable: 1 } });
+    const write = m.patchPolicyStatus.bind(m);
+    const answers: (() => void)[] = [];
+    m.patchPolicyStatus = async (name, status) => {
+      await new Promise<void>((r) => answers.push(r));
+      await write(name, status);
+    };
+    const r = reconciler(m);
+    const first = await r.reconcile('p');
+    const [one, ...none] = m.released();
+    assert.ok(one !== undefined && none.length === 0, 'one node released');
+    assert.equal(answers.length, 1, 'the first status write is sent');
+    assert.ok(first?.writes, 'and left to the queue, unanswered');
+
+    m.now += 100;
+    m.report(one);
+    const second = await r.reconcile('p');
+    assert.equal(m.released(1).length, 1, 'the freed slot is handed over while the status write is unanswered');
+    assert.equal(answers.length, 1, 'no second status write while the first is unanswered');
+    assert.ok((second?.requeueAfterMs ?? Infinity) <= STATUS_BUSY_RETRY_MS, 'the status is looked at again soon');
+
+    answers[0]?.();
+    await first.writes;
+    assert.equal(m.policies.get('p')?.status?.updatedNodes, 0, 'the first status is what was planned then');
+    m.now += STATUS_INTERVAL_MS;
+    await r.reconcile('p');
+    assert.equal(answers.length, 2, 'the next status write goes out once the first is answered');
+    answers[1]?.();
   });
 
   it('calls the hooks it is given: wrapPlan around the planner, onPlan with the outcome', async () => {
