@@ -35,12 +35,8 @@ export class Store extends ObjectStore {
 
   /** Like get, but undefined instead of a 404. */
   tryGet<T extends object = KubeObject>(res: ResourceRef, name: string, namespace?: string): T | undefined {
-    const def = this.def(res);
-    try {
-      return this.get<T>(def, name, namespace);
-    } catch {
-      return undefined;
-    }
+    const e = this.findEntry(res, name, namespace);
+    return e && (copy(e) as T);
   }
 
   list<T extends object = KubeObject>(res: ResourceRef, opts: ListOptions = {}): KubeList<T> {

@@ -153,11 +153,21 @@ export class StoreState {
   // ---- reads ------------------------------------------------------------------------------
 
   getEntry(res: ResourceRef, name: string, namespace?: string): Entry {
+    const e = this.findEntry(res, name, namespace);
+    if (!e) {
+      const def = this.def(res);
+      throw notFound(def.resource, def.group, name);
+    }
+    return e;
+  }
+
+  /** Like getEntry, but undefined instead of a 404 (no error made: the embedded cluster's
+   *  start asks this of thousands of objects that are not there yet). */
+  findEntry(res: ResourceRef, name: string, namespace?: string): Entry | undefined {
     const def = this.def(res);
     const ns = def.namespaced ? (namespace ?? 'default') : undefined;
     const e = this.table(this.storageOf(def)).entries.get(objKey(ns, name));
-    if (!e) throw notFound(def.resource, def.group, name);
-    return this.view(def, e);
+    return e && this.view(def, e);
   }
 
   listEntries(res: ResourceRef, opts: ListOptions = {}): ListResult {
