@@ -36,7 +36,9 @@ export class MergePatcher {
       headers: { 'Content-Type': 'application/merge-patch+json', Accept: 'application/json' },
     };
     await this.kc.applyToHTTPSOptions(opts);
-    opts.agent = this.agentFor(url.protocol, opts);
+    // A proxy's agent (the cluster's proxy-url) is used as the KubeConfig made it, one per request
+    // as client-node does; only a direct connection is kept and reused.
+    if (!isProxyAgent(opts.agent)) opts.agent = this.agentFor(url.protocol, opts);
     const payload = JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const req = (url.protocol === 'https:' ? https : http).request(url, opts, (res) => {
@@ -84,6 +86,11 @@ export class MergePatcher {
     this.agent?.destroy();
     this.agent = undefined;
   }
+}
+
+/** Whether the KubeConfig made a proxy's agent (anything but node's own http(s).Agent). */
+function isProxyAgent(agent: unknown): boolean {
+  return typeof agent === 'object' && agent !== null && agent.constructor !== http.Agent && agent.constructor !== https.Agent;
 }
 
 /** TLS material as text for a cache key: PEM strings and buffers as they are, lists item by item,
