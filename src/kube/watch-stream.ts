@@ -11,6 +11,7 @@
 // connection of the watch's own, closed when it ends, with TCP keep-alive on it.
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import type * as k8s from '@kubernetes/client-node';
 
 export type WatchParams = Record<string, string | number | boolean | undefined>;
@@ -89,7 +90,8 @@ export async function watchStream(
     res.on('close', () => finish(null));
     res.on('error', finish);
   });
-  req.on('socket', (s) => s.setKeepAlive(true, 30_000));
+  // A proxy agent may hand over a stream that is not a TCP socket.
+  req.on('socket', (s: Partial<Pick<Socket, 'setKeepAlive'>>) => s.setKeepAlive?.(true, 30_000));
   req.on('error', finish);
   req.end();
   return handle;
