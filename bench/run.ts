@@ -3,7 +3,8 @@
 // controller's own figures beside the harness's, with the targets; then the cache-memory
 // comparison with a naive full-object cache (bench/baseline.ts).
 // Options: --nodes N (default 5000), --restart-ms 200,2000, --profile-dir DIR (default: a temp
-// dir), --no-cache-comparison.
+// dir), --no-profile (no CPU profiler running: figures without its cost, and no summary of
+// where the time went), --no-cache-comparison.
 //
 // What is counted (controller figures are measured inside the controller process, over the
 // rollout: from creating the policy to status Ready with updatedNodes == targetNodes):
@@ -146,17 +147,19 @@ function report(r: RolloutBenchResult): { text: string; met: Verdicts } {
 
 const nodes = Number(arg('nodes') ?? 5000);
 const restarts = (arg('restart-ms') ?? '200,2000').split(',').map(Number);
-const profileDir = arg('profile-dir') ?? (await mkdtemp(join(tmpdir(), 'kto-bench-prof-')));
+const profileDir = process.argv.includes('--no-profile') ? undefined : (arg('profile-dir') ?? (await mkdtemp(join(tmpdir(), 'kto-bench-prof-'))));
 const out: string[] = [];
 for (const restartMs of restarts) {
-  const r = await runRolloutBench({ nodes, restartMs, profileDir, log: (m) => console.error(m) });
+  const r = await runRolloutBench({ nodes, restartMs, ...(profileDir ? { profileDir } : {}), log: (m) => console.error(m) });
   const { text, met } = report(r);
   out.push(`## ${nodes} nodes, kubelet restart ${restartMs} ms\n\n${text}`);
   const missed = Object.entries(met).filter(([, ok]) => !ok).map(([k]) => k);
-  if (missed.length > 0) {
+  if (missed.length > 0 && profileDir) {
     out.push(`Missed: ${missed.join(', ')}. Where the CPU went during the rollout (profiles in ${profileDir}):`);
     if (r.controller.profile) out.push(`controller (${r.controller.profile}):\n${summarize(r.controller.profile, 12)}`);
     if (r.harnessProfile) out.push(`harness (${r.harnessProfile}):\n${summarize(r.harnessProfile, 12)}`);
+  } else if (missed.length > 0) {
+    out.push(`Missed: ${missed.join(', ')}.`);
   }
 }
 if (!process.argv.includes('--no-cache-comparison')) {
