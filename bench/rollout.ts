@@ -68,11 +68,55 @@ export interface RolloutBenchResult {
    *  the kubelet restart beginning (the agent reacting), the restart itself, and from the kubelet
    *  healthy to the agent's Applied report (state-time). */
   phases: { reactMs: number[]; restartMs: number[]; reportMs: number[] };
+  /** The same turns by wave: the nodes in the order they were released, maxUnavailable at a time
+   *  (times in ms from the policy's creation). Where a rollout runs over its ideal, this says in
+   *  which waves and in which step. */
+  waves: Wave[];
+}
+
+export interface Wave {
+  /** First and last release (the controller's desired-time) of the wave. */
+  released: [number, number];
+  /** Kubelet restarts begun: first, median, last. */
+  restarted: [number, number, number];
+  /** p50 and p99 of release -> restart, of restart -> healthy, and of healthy -> Applied. */
+  reactMs: [number, number];
+  restartMs: [number, number];
+  reportMs: [number, number];
+  /** The wave's last Applied report. */
+  doneMs: number;
+}
+
+function quantile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? 0;
+}
+
+/** Turns (release, restart began, healthy, reported; epoch ms) grouped into waves of `size`. */
+export function waves(turns: [number, number, number, number][], size: number, t0: number): Wave[] {
+  const sorted = [...turns].sort((a, b) => a[0] - b[0]);
+  const out: Wave[] = [];
+  for (let i = 0; i < sorted.length; i += size) {
+    const g = sorted.slice(i, i + size);
+    const at = (k: 0 | 1 | 3): number[] => g.map((t) => t[k] - t0);
+    const step = (from: 0 | 1 | 2, to: 1 | 2 | 3): [number, number] => {
+      const d = g.map((t) => t[to] - t[from]);
+      return [quantile(d, 50), quantile(d, 99)];
+    };
+    const started = at(1);
+    out.push({
+      released: [Math.min(...at(0)), Math.max(...at(0))],
+      restarted: [Math.min(...started), quantile(started, 50), Math.max(...started)],
+      reactMs: step(0, 1), restartMs: step(1, 2), reportMs: step(2, 3),
+      doneMs: Math.max(...at(3)),
+    });
+  }
+  return out;
 }
 
 /** Where each node's turn went on the harness's side, from its annotations and its kubelet's log. */
-function phases(cluster: SimCluster): RolloutBenchResult['phases'] {
-  const out: RolloutBenchResult['phases'] = { reactMs: [], restartMs: [], reportMs: [] };
+function phases(cluster: SimCluster): RolloutBenchResult['phases'] & { turns: [number, number, number, number][] } {
+  const out: RolloutBenchResult['phases'] & { turns: [number, number, number, number][] } = { reactMs: [], restartMs: [], reportMs: [], turns: [] };
   for (const n of cluster.server.store.list<{ metadata: { name: string; annotations?: Record<string, string> } }>(NODES).items) {
     const restart = cluster.kubelets.get(n.metadata.name)?.restartLog[1];
     const released = Date.parse(n.metadata.annotations?.[A_DESIRED_TIME] ?? '');
@@ -81,6 +125,7 @@ function phases(cluster: SimCluster): RolloutBenchResult['phases'] {
     out.reactMs.push(restart.startedAt - released);
     out.restartMs.push(restart.readyAt - restart.startedAt);
     out.reportMs.push(reported - restart.readyAt);
+    out.turns.push([released, restart.startedAt, restart.readyAt, reported]);
   }
   return out;
 }
@@ -182,6 +227,7 @@ export async function runRolloutBench(o: RolloutBenchOptions): Promise<RolloutBe
     const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
     loop.enable();
     const start = performance.now();
+    const startWall = Date.now();
     server.store.create(POLICIES, {
       apiVersion: `${GROUP}/${VERSION}`, kind: 'NodeTracingPolicy', metadata: { name: 'bench' },
       spec: { tracing: { endpoint: 'otel-collector.observability.svc:4317', samplingRatePerMillion: 10_000 }, rollout: { maxUnavailable: '10%', minReadySeconds: 0, nodeTimeoutSeconds: 600 } },
@@ -210,12 +256,14 @@ export async function runRolloutBench(o: RolloutBenchOptions): Promise<RolloutBe
     const controller = await ctl.report();
     const harnessProfile = o.profileDir ? join(o.profileDir, `harness-${tag}.cpuprofile`) : undefined;
     if (harnessProf && harnessProfile) await harnessProf.stop(harnessProfile);
+    const { turns, ...turnPhases } = phases(cluster);
     return {
       nodes: o.nodes, maxUnavailable, restartMs: o.restartMs, clusterStartMs, syncMs: synced.syncMs, rolloutMs,
       idealMs: Math.ceil(o.nodes / maxUnavailable) * o.restartMs, controller, requests,
       agentWrites: requests.writes - controller.nodeWrites - controller.otherWrites,
       restarts: cluster.restarts().length, maxConcurrentRestarts: cluster.maxConcurrentRestarts(),
-      harnessCpuMs: (cpu.user + cpu.system) / 1000, harnessLoopDelayMs, ...(harnessProfile ? { harnessProfile } : {}), phases: phases(cluster),
+      harnessCpuMs: (cpu.user + cpu.system) / 1000, harnessLoopDelayMs, ...(harnessProfile ? { harnessProfile } : {}), phases: turnPhases,
+      waves: waves(turns, maxUnavailable, startWall),
     };
   } finally {
     await ctl.stop();

@@ -19,6 +19,8 @@
 //  - watch bytes: bytes the controller's watch connections received, per node.
 // Where a target is missed, the top self-time functions of the controller's and the harness's
 // CPU profiles of the rollout window are printed.
+// Where the rollout runs over its ideal, a table by wave (maxUnavailable nodes each, in the order
+// released) says in which waves and in which step of a node's turn the time went.
 // `npm run bench` runs the harness with --max-semi-space-size=64: a larger young generation keeps
 // the agents' per-request garbage from being promoted, which halved the harness's GC time and its
 // event-loop stalls. The controller's child runs with Node's defaults, as in production.
@@ -145,6 +147,15 @@ function report(r: RolloutBenchResult): { text: string; met: Verdicts } {
   return { text: table(rows), met };
 }
 
+/** Each wave's turns: when it was released and restarted, and where its nodes' time went. */
+function waveTable(r: RolloutBenchResult): string {
+  const rows = [['wave', 'released', 'restarts begun (first / median / last)', 'release -> restart p50 / p99', 'restart p99', 'healthy -> Applied p99', 'last Applied']];
+  r.waves.forEach((w, i) => {
+    rows.push([String(i), `${w.released[0].toFixed(0)}-${w.released[1].toFixed(0)}`, w.restarted.map((v) => v.toFixed(0)).join(' / '), w.reactMs.map((v) => v.toFixed(0)).join(' / '), w.restartMs[1].toFixed(0), w.reportMs[1].toFixed(0), w.doneMs.toFixed(0)]);
+  });
+  return table(rows);
+}
+
 const nodes = Number(arg('nodes') ?? 5000);
 const restarts = (arg('restart-ms') ?? '200,2000').split(',').map(Number);
 const profileDir = process.argv.includes('--no-profile') ? undefined : (arg('profile-dir') ?? (await mkdtemp(join(tmpdir(), 'kto-bench-prof-'))));
@@ -154,6 +165,7 @@ for (const restartMs of restarts) {
   const { text, met } = report(r);
   out.push(`## ${nodes} nodes, kubelet restart ${restartMs} ms\n\n${text}`);
   const missed = Object.entries(met).filter(([, ok]) => !ok).map(([k]) => k);
+  if (!met.rollout) out.push(`The rollout by wave (${r.maxUnavailable} nodes each, in the order released; ms from the policy's creation):\n\n${waveTable(r)}`);
   if (missed.length > 0 && profileDir) {
     out.push(`Missed: ${missed.join(', ')}. Where the CPU went during the rollout (profiles in ${profileDir}):`);
     if (r.controller.profile) out.push(`controller (${r.controller.profile}):\n${summarize(r.controller.profile, 12)}`);
