@@ -9,7 +9,7 @@
 //    kubelets' heartbeats. Its CPU is printed beside the controller's.
 // Both can be CPU-profiled over the rollout window (V8 sampling profiler, every PROFILE_INTERVAL_US:
 // at V8's default of 1 ms the profilers themselves cost the harness about 15% more CPU and the
-// controller about 0.15 ms per node, which the figures then reported as theirs).
+// controller 0.3 ms or more per node, which the figures then reported as theirs).
 //
 // Run: node --import tsx bench/rollout.ts [--nodes 5000] [--restart-ms 200] [--profile DIR]
 import { fork, type ChildProcess } from 'node:child_process';
