@@ -8,6 +8,7 @@ import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../../src/api/types.js';
 import { SimCluster } from '../../src/sim/cluster.js';
 import { runKto } from '../helpers/cli.js';
+import { waitFor } from '../helpers/poll.js';
 import { startKto } from '../helpers/proc.js';
 import { newPolicy } from '../../src/api/policy.js';
 
@@ -37,8 +38,7 @@ test('kto plan, kto status and kto status -w write nothing to the API server', a
   await watch.waitFor(/^basic\s/m);
   // Its watches start once the lists are drawn; one cut by the SIGINT before the server read it
   // would not be counted.
-  const deadline = Date.now() + 10_000;
-  while ((cluster.server.requestCounts().byVerb.watch ?? 0) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  await waitFor('kto status -w watching', () => (cluster.server.requestCounts().byVerb.watch ?? 0) >= 2, 10_000, 10);
   assert.equal((await watch.stop('SIGINT')).code, 0);
   const counts = cluster.server.requestCounts();
   assert.equal(counts.writes, 0, JSON.stringify(counts.byVerb));
