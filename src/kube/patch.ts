@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as k8s from '@kubernetes/client-node';
-import { PooledKubeConfig } from './pool.js';
+import { isProxyAgent, PooledKubeConfig } from './pool.js';
 
 export class MergePatcher {
   private agent: http.Agent | undefined;
@@ -86,11 +86,6 @@ export class MergePatcher {
     this.agent?.destroy();
     this.agent = undefined;
   }
-}
-
-/** Whether the KubeConfig made a proxy's agent (anything but node's own http(s).Agent). */
-function isProxyAgent(agent: unknown): boolean {
-  return typeof agent === 'object' && agent !== null && agent.constructor !== http.Agent && agent.constructor !== https.Agent;
 }
 
 /** TLS material as text for a cache key: PEM strings and buffers as they are, lists item by item,

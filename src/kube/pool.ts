@@ -20,6 +20,12 @@ const IDLE_MS = 10_000;
 
 export type TlsOptions = Pick<https.AgentOptions, 'ca' | 'cert' | 'key' | 'pfx' | 'passphrase' | 'rejectUnauthorized' | 'servername'>;
 
+/** Whether the KubeConfig made a proxy's agent (anything but node's own http(s).Agent): it is
+ *  used as made, never pooled. */
+export function isProxyAgent(agent: unknown): boolean {
+  return typeof agent === 'object' && agent !== null && agent.constructor !== http.Agent && agent.constructor !== https.Agent;
+}
+
 export class PooledKubeConfig extends k8s.KubeConfig {
   private readonly pools = new Map<string, http.Agent>();
 
@@ -38,10 +44,8 @@ export class PooledKubeConfig extends k8s.KubeConfig {
   /** The keep-alive agent for the one client-node just made, or undefined to keep its own (a
    *  proxy agent, or no agent at all). */
   private pooled(made: unknown): http.Agent | undefined {
-    const tls = made instanceof https.Agent;
-    if (!tls && !(made instanceof http.Agent)) return undefined;
-    if (made.constructor !== http.Agent && made.constructor !== https.Agent) return undefined; // proxy agents
-    return this.poolFor(tls, (made as http.Agent & { options: TlsOptions }).options);
+    if (!(made instanceof http.Agent) || isProxyAgent(made)) return undefined;
+    return this.poolFor(made instanceof https.Agent, (made as http.Agent & { options: TlsOptions }).options);
   }
 
   /** The pool for one TLS identity (`tls` false: plain http), made on first use. Also for
