@@ -87,9 +87,10 @@ export interface Wave {
   doneMs: number;
 }
 
-function quantile(xs: number[], p: number): number {
+export function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) return 0;
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? 0;
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? 0;
 }
 
 /** Turns (release, restart began, healthy, reported; epoch ms) grouped into waves of `size`. */
@@ -101,12 +102,12 @@ export function waves(turns: [number, number, number, number][], size: number, t
     const at = (k: 0 | 1 | 3): number[] => g.map((t) => t[k] - t0);
     const step = (from: 0 | 1 | 2, to: 1 | 2 | 3): [number, number] => {
       const d = g.map((t) => t[to] - t[from]);
-      return [quantile(d, 50), quantile(d, 99)];
+      return [percentile(d, 50), percentile(d, 99)];
     };
     const started = at(1);
     out.push({
       released: [Math.min(...at(0)), Math.max(...at(0))],
-      restarted: [Math.min(...started), quantile(started, 50), Math.max(...started)],
+      restarted: [Math.min(...started), percentile(started, 50), Math.max(...started)],
       reactMs: step(0, 1), restartMs: step(1, 2), reportMs: step(2, 3),
       doneMs: Math.max(...at(3)),
     });

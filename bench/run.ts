@@ -32,7 +32,7 @@ import { A_APPLIED_HASH, A_DESIRED_CONFIG, A_DESIRED_HASH, A_DESIRED_TIME, A_POL
 import { ApiServer, CRDS, NODES } from '../src/sim/apiserver/index.js';
 import { simNodeObject } from '../src/sim/nodes.js';
 import { summarize } from './cpuprofile.js';
-import { forkChild, runRolloutBench, type RolloutBenchResult } from './rollout.js';
+import { forkChild, percentile, runRolloutBench, type RolloutBenchResult } from './rollout.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -43,11 +43,6 @@ const MB = 1024 * 1024;
 const mb = (b: number): string => `${(b / MB).toFixed(1)} MB`;
 const ms = (v: number): string => `${v.toFixed(v < 10 ? 2 : 0)} ms`;
 
-export function percentile(xs: number[], p: number): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? 0;
-}
 
 const dist = (xs: number[], what: string): string => `${ms(percentile(xs, 50))} / ${ms(percentile(xs, 99))} / ${ms(Math.max(0, ...xs))} (${xs.length} ${what})`;
 
