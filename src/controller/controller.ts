@@ -110,6 +110,7 @@ export class Controller {
       policies: () => this.started().policies.list(),
       policy: (name) => this.started().policies.get(name),
       nodes: () => this.started().nodes.list(),
+      nodeFeed: () => this.started().nodes,
       ownership: () => (this.owned ??= assignOwners(this.started().policies.list(), this.started().nodes.list())),
       writer: this.writer,
       now: this.o.now ?? Date.now,
@@ -168,6 +169,7 @@ export class Controller {
       path: '/api/v1/nodes',
       listFn: (req) => core.listNode(req),
       transform: trimNode,
+      changeLog: true,
       onAdd: (n) => this.nodeChanged(n),
       onUpdate: (n, old) => this.nodeChanged(n, old),
       onDelete: (n) => {

@@ -26,6 +26,15 @@ export interface PlanContext {
   own: Ownership;
 }
 
+/** The nodes as the controller's cache holds them, with its log of the names that changed
+ *  (Informer.changeMark and changesSince): a reconcile then looks at those alone. */
+export interface NodeFeed {
+  list(): CachedNode[];
+  get(name: string): CachedNode | undefined;
+  changeMark(): number;
+  changesSince(mark: number): readonly string[] | undefined;
+}
+
 /** The state's own arrays: read them before the next update(). */
 export interface Planned {
   c: Collected;
@@ -117,8 +126,12 @@ export class PlanState {
   private rollout: ResolvedRollout | undefined;
   private renders = new Map<string, ReturnType<typeof render>>();
   private readonly entries = new Map<string, Entry>();
-  /** The cache's list at the last update: an element that is the same object is unchanged. */
+  /** The cache's list at the last update from a list: an element that is the same object is
+   *  unchanged. */
   private last: CachedNode[] = [];
+  /** The feed of the last update from a feed, and its mark then. */
+  private feed: NodeFeed | undefined;
+  private mark: number | undefined;
   /** Nodes to decide again although their cached object is the same (released since). */
   private readonly dirty = new Set<string>();
 
@@ -153,12 +166,16 @@ export class PlanState {
     if (this.entries.has(node)) this.dirty.add(node);
   }
 
-  /** The collect and the plan at `now`, from the nodes that changed since the last call. */
-  update(ctx: PlanContext, nodes: CachedNode[], now: number, overlay: (n: PlanNode) => PlanNode): Planned {
+  /** The collect and the plan at `now`, from the nodes that changed since the last call: those
+   *  the feed names, or those of the list that are not the same objects as last time. */
+  update(ctx: PlanContext, nodes: CachedNode[] | NodeFeed, now: number, overlay: (n: PlanNode) => PlanNode): Planned {
     const key = contextKey(ctx);
     if (key !== this.key || ctx.own !== this.own) this.restart(key, ctx);
     const refresh = (n: CachedNode): void => this.refresh(ctx, n, now, overlay);
-    this.walk(nodes, refresh);
+    if (Array.isArray(nodes)) {
+      this.mark = undefined;
+      this.walk(nodes, refresh);
+    } else this.follow(nodes, refresh);
     // Released since, their cached object unchanged (refresh takes each out of `dirty`).
     for (const name of [...this.dirty]) {
       const e = this.entries.get(name);
@@ -182,6 +199,7 @@ export class PlanState {
     this.renders = new Map();
     this.entries.clear();
     this.last = [];
+    this.mark = undefined;
     this.dirty.clear();
     this.selected = this.unsupported = this.borrowed = this.held = 0;
     this.counts = NO_COUNTS();
@@ -204,14 +222,37 @@ export class PlanState {
     }
     if (reshaped) {
       const names = new Set(nodes.map((n) => n.name));
-      for (const [name, e] of [...this.entries]) {
-        if (names.has(name)) continue;
-        this.account(e, -1);
-        this.entries.delete(name);
-        this.syncOrder(name, undefined);
-      }
+      for (const [name, e] of [...this.entries]) if (!names.has(name)) this.forget(name, e);
     }
     this.last = nodes;
+  }
+
+  /** Decides again the nodes the feed says changed since the last update, or walks its list when
+   *  there was none or its log does not reach back that far. */
+  private follow(feed: NodeFeed, refresh: (n: CachedNode) => void): void {
+    const names = this.mark === undefined || feed !== this.feed ? undefined : feed.changesSince(this.mark);
+    this.feed = feed;
+    this.mark = feed.changeMark();
+    if (names === undefined) {
+      this.walk(feed.list(), refresh);
+      return;
+    }
+    // The list walked last no longer describes the cache: a later walk compares every node.
+    this.last = [];
+    for (const name of names) {
+      const n = feed.get(name);
+      const e = this.entries.get(name);
+      if (n === undefined) {
+        if (e) this.forget(name, e);
+      } else if (e?.node !== n) refresh(n);
+    }
+  }
+
+  private forget(name: string, e: Entry): void {
+    this.account(e, -1);
+    this.entries.delete(name);
+    this.syncOrder(name, undefined);
+    this.dirty.delete(name);
   }
 
   private refresh(ctx: PlanContext, n: CachedNode, now: number, overlay: (p: PlanNode) => PlanNode): void {

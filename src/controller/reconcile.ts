@@ -11,7 +11,7 @@ import { collect, driftOf, hasOurConfig, invalidSummary, rolloutFor, summarize, 
 import { ownerOf, toPlanNode, type CachedNode } from './nodes.js';
 import { assignOwners, type Ownership } from './ownership.js';
 import { inFlight, planRollout, type Plan, type PlanNode } from './planner.js';
-import { PlanState } from './plan-state.js';
+import { type NodeFeed, PlanState } from './plan-state.js';
 import { buildStatus, describeFailure, sameStatus, transitions, type RolloutSummary } from './status.js';
 import { TerminalError, type Result } from './result.js';
 import type { ControllerHooks, RolloutOwner } from './hooks.js';
@@ -28,6 +28,9 @@ export interface ReconcileDeps {
   policies: () => NodeTracingPolicy[];
   policy: (name: string) => NodeTracingPolicy | undefined;
   nodes: () => CachedNode[];
+  /** The same nodes with the cache's log of changed names (the controller's node informer), so
+   *  a policy's kept plan is brought up to date from the nodes that changed alone. */
+  nodeFeed?: () => NodeFeed;
   /** Who owns which node, when the caller keeps it between reconciles (it changes only with the
    *  policies and the nodes' labels); computed from policies() and nodes() otherwise. */
   ownership?: () => Ownership;
@@ -237,7 +240,7 @@ export class Reconciler {
     if (rollout.verify !== 'Configz' || !this.d.verifier) {
       const state = this.plans.get(name) ?? new PlanState();
       this.plans.set(name, state);
-      const { c, planned, plan } = wrap(() => state.update({ policy, deleting, rollout, own: this.owners() }, this.d.nodes(), now, overlay));
+      const { c, planned, plan } = wrap(() => state.update({ policy, deleting, rollout, own: this.owners() }, this.d.nodeFeed?.() ?? this.d.nodes(), now, overlay));
       return { c, verified: planned, plan };
     }
     this.plans.delete(name);

@@ -18,7 +18,7 @@ export interface CacheEntry<U> {
 export type Cache<U> = Map<string, CacheEntry<U>>;
 
 /** A handler call the change makes. */
-export type Change<U> = { type: 'add'; obj: U } | { type: 'update'; obj: U; old: U } | { type: 'delete'; obj: U };
+export type Change<U> = { name: string } & ({ type: 'add'; obj: U } | { type: 'update'; obj: U; old: U } | { type: 'delete'; obj: U });
 
 /** Why the informer listed again:
  *  - watch_closed: the server ended the watch (its timeout): routine, every 5-10 minutes;
@@ -92,7 +92,7 @@ export function upsert<T extends ObjectWithMeta, U>(cache: Cache<U>, raw: T, tra
   if (!force && old !== undefined && rv !== undefined && old.rv === rv && old.uid === uid) return undefined;
   const obj = transform(raw);
   cache.set(name, { obj, rv, uid });
-  return old === undefined ? { type: 'add', obj } : { type: 'update', obj, old: old.obj };
+  return old === undefined ? { name, type: 'add', obj } : { name, type: 'update', obj, old: old.obj };
 }
 
 export function remove<T extends ObjectWithMeta, U>(cache: Cache<U>, raw: T, transform: (o: T) => U): Change<U> | undefined {
@@ -100,7 +100,7 @@ export function remove<T extends ObjectWithMeta, U>(cache: Cache<U>, raw: T, tra
   if (name === undefined) return undefined;
   const old = cache.get(name);
   cache.delete(name);
-  return { type: 'delete', obj: old?.obj ?? transform(raw) };
+  return { name, type: 'delete', obj: old?.obj ?? transform(raw) };
 }
 
 /** Replaces the cache with a list: the differences, or every object when `all`. */
@@ -116,7 +116,7 @@ export function applyList<T extends ObjectWithMeta, U>(cache: Cache<U>, items: r
   for (const [name, entry] of [...cache]) {
     if (seen.has(name)) continue;
     cache.delete(name);
-    changes.push({ type: 'delete', obj: entry.obj });
+    changes.push({ name, type: 'delete', obj: entry.obj });
   }
   return changes;
 }

@@ -83,6 +83,10 @@ export interface InformerOptions<T extends ObjectWithMeta, U> {
   /** Server-side watch timeout. Default: 300-600 s, drawn per watch (as client-go: spreads
    *  reconnects out). */
   watchTimeoutSeconds?: number;
+  /** Keep a log of the names that changed, for changesSince (a reader of many objects that
+   *  wants the few that changed: the controller's nodes). Without it, changesSince answers only
+   *  for the current mark. */
+  changeLog?: boolean;
   /** Sync with a streaming list when the cache has nothing to compare with (see above). */
   watchList?: boolean;
   /** Told about every list after the first, once it succeeded, with why it was made. */
@@ -109,12 +113,21 @@ export interface Informer<U> {
   synced: Promise<void>;
   list(): U[];
   get(name: string): U | undefined;
+  /** Where the log of changed names is now: pass it to changesSince later. */
+  changeMark(): number;
+  /** The names whose cached object changed (added, replaced or deleted) since `mark`, oldest
+   *  first and possibly repeated; undefined when the log no longer reaches back that far (read
+   *  list() instead). Lets a reader of 5,000 objects look at the few that changed. */
+  changesSince(mark: number): readonly string[] | undefined;
   health(): InformerHealth;
   stop(): void;
 }
 
 /** A watch that ends within this long of opening, without news, is a failure (don't spin). */
 const QUICK_MS = 1000;
+
+/** The change log keeps at least this many names (see dispatch). */
+const CHANGE_LOG_MIN = 1024;
 
 /** The annotation of the bookmark that ends a streaming list's initial events. */
 export const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
@@ -152,6 +165,9 @@ export class ListWatch<T extends ObjectWithMeta, U = T> implements Informer<U> {
   private failSync: (e: Error) => void = () => undefined;
   /** The server refused a streaming list: list and watch from now on. */
   private streamRefused = false;
+  /** Names changed in the cache, in order (changesSince); `changedFrom` is the mark of the first. */
+  private changed: string[] = [];
+  private changedFrom = 0;
 
   constructor(private readonly o: InformerOptions<T, U>) {
     this.transform = o.transform ?? ((x: T) => x as unknown as U);
@@ -175,6 +191,15 @@ export class ListWatch<T extends ObjectWithMeta, U = T> implements Informer<U> {
 
   get(name: string): U | undefined {
     return this.cache.get(name)?.obj;
+  }
+
+  changeMark(): number {
+    return this.changedFrom + this.changed.length;
+  }
+
+  changesSince(mark: number): readonly string[] | undefined {
+    if (mark < this.changedFrom || mark > this.changeMark()) return undefined;
+    return this.changed.slice(mark - this.changedFrom);
   }
 
   health(): InformerHealth {
@@ -397,6 +422,14 @@ export class ListWatch<T extends ObjectWithMeta, U = T> implements Informer<U> {
   }
 
   private dispatch(changes: Change<U>[]): void {
+    if (this.o.changeLog === true) for (const c of changes) this.changed.push(c.name);
+    else this.changedFrom += changes.length;
+    // Twice the cache in names: a reader further behind than that reads the list, about as cheap.
+    if (this.changed.length > Math.max(CHANGE_LOG_MIN, 2 * this.cache.size)) {
+      const drop = this.changed.length >> 1;
+      this.changed = this.changed.slice(drop);
+      this.changedFrom += drop;
+    }
     for (const c of changes) {
       if (c.type === 'add') this.call('add', () => this.o.onAdd?.(c.obj));
       else if (c.type === 'update') this.call('update', () => this.o.onUpdate?.(c.obj, c.old));

@@ -14,7 +14,7 @@ import { resolveRollout, type NodeTracingPolicy, type NodeTracingPolicySpec, typ
 import { collect, type Collected } from '../../src/controller/collect.js';
 import { toPlanNode, type CachedNode } from '../../src/controller/nodes.js';
 import { assignOwners, type Ownership } from '../../src/controller/ownership.js';
-import { PlanState } from '../../src/controller/plan-state.js';
+import { type NodeFeed, PlanState } from '../../src/controller/plan-state.js';
 import { planRollout, type Plan, type PlanNode } from '../../src/controller/planner.js';
 import { render } from '../../src/render/render.js';
 import { prng } from '../helpers/prng.js';
@@ -171,7 +171,58 @@ function same(got: ReturnType<typeof reference>, want: ReturnType<typeof referen
   assert.deepEqual(byName(got.planned), byName(want.planned), `${where}: plan nodes`);
 }
 
-function history(seed: number, steps: number): void {
+/** The controller's node cache as PlanState reads it (NodeFeed): the informer logs the name of
+ *  each object it adds, replaces or deletes. Here the cache is brought up to the world's nodes
+ *  before each reconcile, logging what it changes; `forget` drops the log (as the informer's
+ *  trimming does for a reader that fell behind). */
+class Feed implements NodeFeed {
+  private readonly cache = new Map<string, CachedNode>();
+  private log: string[] = [];
+  private from = 0;
+
+  sync(nodes: readonly CachedNode[]): void {
+    const names = new Set<string>();
+    for (const n of nodes) {
+      names.add(n.name);
+      if (this.cache.get(n.name) !== n) {
+        this.cache.set(n.name, n);
+        this.log.push(n.name);
+      }
+    }
+    for (const name of [...this.cache.keys()]) {
+      if (names.has(name)) continue;
+      this.cache.delete(name);
+      this.log.push(name);
+    }
+  }
+
+  forget(): void {
+    this.from += this.log.length;
+    this.log = [];
+  }
+
+  list(): CachedNode[] {
+    return [...this.cache.values()];
+  }
+
+  get(name: string): CachedNode | undefined {
+    return this.cache.get(name);
+  }
+
+  changeMark(): number {
+    return this.from + this.log.length;
+  }
+
+  changesSince(mark: number): readonly string[] | undefined {
+    return mark < this.from ? undefined : this.log.slice(mark - this.from);
+  }
+}
+
+/** How each reconcile hands PlanState the nodes: the cache's list, its feed, or either at random
+ *  (with the feed's log now and then dropped, or the feed replaced by a new cache). */
+type Source = 'list' | 'feed' | 'mixed';
+
+function history(seed: number, steps: number, source: Source = 'list'): void {
   const rnd = prng(seed);
   let id = 0;
   const w: World = {
@@ -183,6 +234,7 @@ function history(seed: number, steps: number): void {
   for (let i = 0; i < count; i++) w.nodes.push(newNode(w, id++));
   reown(w);
   const state = new PlanState();
+  let feed = new Feed();
   for (let s = 0; s < steps; s++) {
     // One to three changes between two reconciles (a node deleted and another added keeps the
     // list's length).
@@ -190,7 +242,11 @@ function history(seed: number, steps: number): void {
     for (let k = 0; k < changes; k++) for (const t of step(w, () => id++)) state.touch(t);
     // As rolloutFor does: a deletion is never paused.
     const rollout = { ...resolveRollout(w.a.spec), ...(w.deleting ? { paused: false } : {}) };
-    const got = state.update({ policy: w.a, deleting: w.deleting, rollout, own: w.own }, [...w.nodes], w.now, overlayOf(w));
+    if (source === 'mixed' && rnd() < 0.1) feed = new Feed();
+    if (source === 'mixed' && rnd() < 0.1) feed.forget();
+    feed.sync(w.nodes);
+    const nodes = source === 'list' || (source === 'mixed' && rnd() < 0.3) ? [...w.nodes] : feed;
+    const got = state.update({ policy: w.a, deleting: w.deleting, rollout, own: w.own }, nodes, w.now, overlayOf(w));
     same(got, reference(w, rollout), `seed ${seed}, step ${s}`);
   }
 }
@@ -198,6 +254,14 @@ function history(seed: number, steps: number): void {
 describe('PlanState: the plan kept between reconciles equals the plan made from scratch', () => {
   it('on 200 random histories of 60 steps', () => {
     for (let seed = 1; seed <= 200; seed++) history(seed, 60);
+  });
+
+  it('on 200 random histories read from the cache\'s change log', () => {
+    for (let seed = 1; seed <= 200; seed++) history(seed, 60, 'feed');
+  });
+
+  it('on 200 random histories read from the list and the log by turns, the log sometimes lost or its cache replaced', () => {
+    for (let seed = 1; seed <= 200; seed++) history(seed, 60, 'mixed');
   });
 
   it('a node whose cached object did not change is not decided again (its view is the same object)', () => {

@@ -204,6 +204,49 @@ describe('ListWatch with a fake watch and clock', () => {
     inf.stop();
   });
 
+  test('the change log: the names changed since a mark, in order; a relist logs its differences; a mark older than the log kept is refused', async () => {
+    const h = harness({ changeLog: true });
+    h.list.answer = () => ({ items: [obj('a', '5'), obj('b', '5')], metadata: { resourceVersion: '7' } });
+    const inf = h.make();
+    await inf.synced;
+    await flush();
+    const start = inf.changeMark();
+    assert.deepEqual(inf.changesSince(0), ['a', 'b'], 'the first list');
+    h.watch.last.event('MODIFIED', obj('a', '8', 'x'));
+    h.watch.last.event('MODIFIED', obj('a', '8', 'x')); // the same resourceVersion again: no change
+    h.watch.last.event('ADDED', obj('c', '9'));
+    h.watch.last.event('DELETED', obj('b', '10'));
+    h.watch.last.event('BOOKMARK', { metadata: { resourceVersion: '11' } });
+    assert.deepEqual(inf.changesSince(start), ['a', 'c', 'b']);
+    const mark = inf.changeMark();
+    assert.deepEqual(inf.changesSince(mark), []);
+    // The server ends the watch; the relist finds c changed and d new.
+    h.list.answer = () => ({ items: [obj('a', '8', 'x'), obj('c', '12', 'y'), obj('d', '12')], metadata: { resourceVersion: '12' } });
+    h.watch.last.done(null);
+    await flush();
+    assert.deepEqual(inf.changesSince(mark), ['c', 'd']);
+    // Far more changes than twice the cache: the oldest marks are no longer served.
+    for (let i = 0; i < 3000; i++) h.watch.last.event('MODIFIED', obj('a', String(13 + i), `v${i}`));
+    assert.equal(inf.changesSince(start), undefined);
+    assert.equal(inf.changesSince(inf.changeMark() - 5)?.length, 5);
+    assert.equal(inf.changesSince(inf.changeMark() + 1), undefined, 'a mark it never gave');
+    inf.stop();
+  });
+
+  test('without changeLog, no names are kept: only the current mark is answered', async () => {
+    const h = harness();
+    h.list.answer = () => ({ items: [obj('a', '5')], metadata: { resourceVersion: '7' } });
+    const inf = h.make();
+    await inf.synced;
+    await flush();
+    const mark = inf.changeMark();
+    assert.deepEqual(inf.changesSince(mark), []);
+    h.watch.last.event('MODIFIED', obj('a', '8', 'x'));
+    assert.equal(inf.changesSince(mark), undefined);
+    assert.deepEqual(inf.changesSince(inf.changeMark()), []);
+    inf.stop();
+  });
+
   test('410 Gone on the watch: relisted as expired', async () => {
     const h = harness();
     const inf = h.make();
