@@ -23,3 +23,13 @@ export const silentLogger: Logger = { debug: nothing, info: nothing, warn: nothi
 export function isLogLevel(v: string): v is LogLevel {
   return (LOG_LEVELS as readonly string[]).includes(v);
 }
+
+/** `log` with `fields` added to every line (as pino's child(), for a plain Logger). */
+export function withFields(log: Logger, fields: object): Logger {
+  return {
+    debug: (f, msg) => log.debug({ ...fields, ...f }, msg),
+    info: (f, msg) => log.info({ ...fields, ...f }, msg),
+    warn: (f, msg) => log.warn({ ...fields, ...f }, msg),
+    error: (f, msg) => log.error({ ...fields, ...f }, msg),
+  };
+}

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { runAgent, type RunAgentOptions } from '../agent/agent.js';
 import { PooledKubeConfig } from '../kube/pool.js';
-import type { Logger, LogLevel } from '../log.js';
+import { type Logger, type LogLevel, withFields } from '../log.js';
 import { AgentThread, type AgentSpec, simAgentOptions } from './agent-thread.js';
 import { ApiServer } from './apiserver/index.js';
 import { CRDS, NODES, resKey } from './apiserver/types.js';
@@ -258,7 +258,8 @@ export class SimCluster {
       runAgent({
         kubeConfig: this.o.agentKubeConfig?.(spec.nodeName, this.server) ?? this.agentKubeConfig,
         ...simAgentOptions(spec, kubelet, { signal: abort.signal, syncFs: this.onTmpfs, drift: this.o.agentDrift }),
-        log: this.o.agentLog,
+        // Which node's agent said it: the way `kto agent` names its node in every line.
+        ...(this.o.agentLog ? { log: withFields(this.o.agentLog, { node: spec.nodeName }) } : {}),
         ...this.o.agentHooks?.(spec.nodeName),
       }).catch(() => undefined),
     );

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { A_APPLIED_HASH, A_POLICY, A_STATE, DROPIN_FILE } from '../../src/api/annotations.js';
 import { SimCluster, type SimClusterOptions } from '../../src/sim/cluster.js';
+import { formatEntry, recordingLogger } from '../helpers/log.js';
 import { condition, converged, startEnv, waitFor, type Env } from '../helpers/rollout.js';
 
 const OPTIONS: SimClusterOptions = { nodes: 4, versions: ['v1.30.10', 'v1.33.1'], restartMs: 40, notReadyAfterMs: 2_000, installCrd: true };
@@ -67,7 +68,13 @@ test('etcd restored from a snapshot taken before the rollout: same kubelets and 
   const port = Number(new URL(env.cluster.url).port);
   const adminToken = env.cluster.server.adminToken;
   await env.cluster.stop();
-  env.cluster = await SimCluster.start({ ...OPTIONS, port, stateDir, adminToken });
+  // The agents' last lines, every level, for the message of a wait that times out.
+  const agentLines: string[] = [];
+  const agentLog = recordingLogger((e) => {
+    agentLines.push(`${new Date().toISOString()} ${formatEntry(e)}`);
+    if (agentLines.length > 400) agentLines.splice(0, 100);
+  });
+  env.cluster = await SimCluster.start({ ...OPTIONS, port, stateDir, adminToken, agentLog });
   try {
     const server = env.cluster.server;
     await server.restart(); // flushes the state file: the "backup"
@@ -80,6 +87,7 @@ test('etcd restored from a snapshot taken before the rollout: same kubelets and 
     await server.stop();
     await writeFile(join(stateDir, 'apiserver-state.json'), backup);
     await server.restart();
+    const restoredAt = `${new Date().toISOString()}, resourceVersion ${server.store.resourceVersion} (it was ${rolledOutRv})`;
     assert.ok(server.store.resourceVersion < rolledOutRv, 'the restore took resourceVersions back');
     assert.equal(await env.getPolicy('r'), undefined, 'the restored state predates the policy');
     await waitFor('the controller watching the restored server', () => server.store.hub.count() >= 6);
@@ -92,7 +100,8 @@ test('etcd restored from a snapshot taken before the rollout: same kubelets and 
       // This wait timed out now and then in full runs and never alone: say what was left undone.
       const p = await env.getPolicy('r');
       const nodes = await env.core.listNode();
-      return `at the timeout: ${JSON.stringify({ status: p?.status, nodes: nodes.items.map((n) => ({ name: n.metadata?.name, annotations: n.metadata?.annotations })), kubelets: [...env.cluster.kubelets].map(([name, k]) => ({ name, ...k.status(), restarts: k.restartLog.length })) })}`;
+      const state = { status: p?.status, nodes: nodes.items.map((n) => ({ name: n.metadata?.name, rv: n.metadata?.resourceVersion, annotations: n.metadata?.annotations })), kubelets: [...env.cluster.kubelets].map(([name, k]) => ({ name, ...k.status(), restarts: k.restartLog.length })) };
+      return `at the timeout: ${JSON.stringify(state)}\nthe agents' last lines (the server restored at ${restoredAt}):\n${agentLines.join('\n')}`;
     });
     assert.equal(p.status?.updatedNodes, 4);
     for (const name of env.cluster.nodeNames()) {
