@@ -127,6 +127,21 @@ export function listWentBack(listRv: string | undefined, seen: string | undefine
   return { why: `list resourceVersion ${listRv ?? ''} is older than ${seen ?? ''}, already seen`, reason: 'resource_version_went_back' };
 }
 
+/** An object listed (or watched) at a lower resourceVersion than the same object (name and uid)
+ *  already cached: within one history an object's resourceVersion only grows, so this is
+ *  another one. It is the sign of an etcd restore that a list alone misses once the restored
+ *  server's resourceVersion has passed the one last seen (the list is then "not older"). */
+export function objectWentBack<U>(cache: Cache<U>, items: readonly ObjectWithMeta[]): Reset | undefined {
+  for (const item of items) {
+    const name = item.metadata?.name;
+    const old = name === undefined ? undefined : cache.get(name);
+    const rv = item.metadata?.resourceVersion;
+    if (old === undefined || old.uid !== item.metadata?.uid || !olderThan(rv, old.rv)) continue;
+    return { why: `${name ?? ''} at resourceVersion ${rv ?? ''} is older than its ${old.rv ?? ''}, already seen`, reason: 'resource_version_went_back' };
+  }
+  return undefined;
+}
+
 export function tooLargeReset(seen: string, err: unknown): Reset {
   return { why: `the server has not reached resourceVersion ${seen} (${describeError(err)})`, reason: 'too_large_resource_version' };
 }
@@ -148,9 +163,13 @@ export function applyEvent<T extends ObjectWithMeta, U>(cache: Cache<U>, phase: 
     return { end: 'error', err };
   }
   const rv = obj.metadata?.resourceVersion;
-  // Within one history a watch only moves forward from where it started.
+  // Within one history a watch only moves forward from where it started, and each object too.
   if (olderThan(rv, from)) {
     return { end: 'reset', reset: { why: `watch event resourceVersion ${rv ?? ''} is older than ${from ?? ''}, where the watch started`, reason: 'resource_version_went_back' } };
+  }
+  if (phase !== 'BOOKMARK') {
+    const back = objectWentBack(cache, [obj]);
+    if (back) return { end: 'reset', reset: back };
   }
   let change: Change<U> | undefined;
   switch (phase) {

@@ -6,8 +6,10 @@
 //  - after a watch, the list asks for resourceVersion=<last seen>, resourceVersionMatch=
 //    NotOlderThan (cheap: the watch cache serves it). "Too large resource version" means the
 //    server never reached what we saw: its history is not ours (an etcd restore, a new server
-//    on the same address). So does a list or event resourceVersion lower than one already seen.
-//    Either way the cache is rebuilt from a fresh list, every object handed to the handlers
+//    on the same address). So does a list or event resourceVersion lower than one already seen,
+//    and an object listed or watched at a lower resourceVersion than its cached self (same uid):
+//    a restored server that has already written past what we saw answers the list, and only its
+//    objects show the restore. Either way the cache is rebuilt from a fresh list, every object handed to the handlers
 //    again, and onReset says so: whatever the owner derived from the old history is void;
 //  - 410 Gone (as an HTTP status or an ERROR event) -> relist at once;
 //  - any other failure (list or watch) -> retry with exponential back-off capped at 10 s;
@@ -34,7 +36,7 @@ import { Backoff, type BackoffOptions, jitter } from '../util/backoff.js';
 import { type Clock, realClock, sleep } from '../util/clock.js';
 import { watchStream } from './watch-stream.js';
 import {
-  afterWatch, applyEvent, applyList, type Cache, type Change, describeError, isTooLargeResourceVersion, listWentBack,
+  afterWatch, applyEvent, applyList, type Cache, type Change, describeError, isTooLargeResourceVersion, listWentBack, objectWentBack,
   type ObjectWithMeta, type RelistReason, type Reset, tooLargeReset, type WatchEnd, type WatchResult,
 } from './cache-diff.js';
 
@@ -300,7 +302,7 @@ export class ListWatch<T extends ObjectWithMeta, U = T> implements Informer<U> {
     res ??= await this.o.listFn(selectors);
     if (this.stopped) return undefined;
     const rv = res.metadata?.resourceVersion;
-    reset ??= listWentBack(rv, seen);
+    reset ??= listWentBack(rv, seen) ?? objectWentBack(this.cache, res.items);
     this.dispatch(applyList(this.cache, res.items, this.transform, reset !== undefined));
     this.listed(rv, reset);
     return reset;
@@ -391,8 +393,8 @@ export class ListWatch<T extends ObjectWithMeta, U = T> implements Informer<U> {
     if (phase === 'BOOKMARK') {
       if (obj.metadata?.annotations?.[INITIAL_EVENTS_END] !== 'true') return false;
       const rv = obj.metadata.resourceVersion;
-      const reset = this.pendingReset ?? listWentBack(rv, initial.seen);
       const objects = [...initial.objects.values()];
+      const reset = this.pendingReset ?? listWentBack(rv, initial.seen) ?? objectWentBack(this.cache, objects);
       // The connection's closures keep `initial` for as long as the watch lasts: not its objects.
       initial.objects.clear();
       this.dispatch(applyList(this.cache, objects, this.transform, reset !== undefined));

@@ -247,6 +247,46 @@ describe('ListWatch with a fake watch and clock', () => {
     inf.stop();
   });
 
+  test('a restored server already past what was seen: the list succeeds, but an object older than its cached self is another history', async () => {
+    const h = harness();
+    h.list.answer = () => ({ items: [obj('a', '5'), obj('b', '6')], metadata: { resourceVersion: '7' } });
+    const inf = h.make();
+    await inf.synced;
+    await flush();
+    h.watch.last.event('MODIFIED', obj('a', '20', 'x'));
+    h.watch.last.event('BOOKMARK', { metadata: { resourceVersion: '25' } });
+    // The restore took the server back to 7; it wrote on to 30 before this list (NotOlderThan 25
+    // is answered), but `a` is as it was at 5.
+    h.list.answer = () => ({ items: [obj('a', '5'), obj('b', '6')], metadata: { resourceVersion: '30' } });
+    h.watch.last.done(null);
+    await flush();
+    assert.deepEqual(h.list.requests[1], { resourceVersion: '25', resourceVersionMatch: 'NotOlderThan' });
+    assert.equal(h.resets.length, 1, 'told as another history');
+    assert.match(h.resets[0] ?? '', /a at resourceVersion 5 is older than its 20/);
+    assert.deepEqual(h.relists, ['resource_version_went_back']);
+    assert.deepEqual(h.seen.slice(-2), ['update a', 'update b'], 'every object handed again');
+    assert.equal(inf.get('a')?.v, '');
+    inf.stop();
+  });
+
+  test('a watch event older than the cached object (same uid) ends the watch as another history; a new object of the same name (another uid) does not', async () => {
+    const h = harness();
+    h.list.answer = () => ({ items: [obj('a', '50'), obj('b', '40')], metadata: { resourceVersion: '50' } });
+    const inf = h.make();
+    await inf.synced;
+    await flush();
+    h.watch.last.event('MODIFIED', obj('b', '60', 'new', 'uid-b2'));
+    assert.equal(inf.get('b')?.v, 'new');
+    h.list.answer = () => ({ items: [obj('a', '52', 'y'), obj('b', '60', 'new', 'uid-b2')], metadata: { resourceVersion: '70' } });
+    h.watch.last.event('MODIFIED', obj('a', '52', 'y'));
+    assert.equal(h.resets.length, 0);
+    h.watch.last.event('MODIFIED', obj('a', '51', 'z'));
+    await flush();
+    assert.equal(h.resets.length, 1);
+    assert.equal(inf.get('a')?.v, 'y', 'the stale event is not cached; the relist is');
+    inf.stop();
+  });
+
   test('410 Gone on the watch: relisted as expired', async () => {
     const h = harness();
     const inf = h.make();
