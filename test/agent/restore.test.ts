@@ -16,7 +16,7 @@ import { LEASES, NODES } from '../../src/sim/apiserver/index.js';
 import { resKey } from '../../src/sim/apiserver/types.js';
 import { SimCluster } from '../../src/sim/cluster.js';
 import { microTime, NODE_LEASE_NAMESPACE } from '../../src/sim/heartbeat.js';
-import { waitFor } from '../helpers/poll.js';
+import { samplingRate, waitFor } from '../helpers/rollout.js';
 
 const VERSION = 'v1.33.1';
 
@@ -28,8 +28,7 @@ test('a release written on a restored server that is already past what the agent
     const store = server.store;
     const [node] = cluster.nodeNames();
     assert.ok(node !== undefined);
-    const kubelet = cluster.kubelets.get(node);
-    const rate = (): unknown => (kubelet?.configz()?.kubeletconfig['tracing'] as { samplingRatePerMillion?: number } | undefined)?.samplingRatePerMillion;
+    const rate = (): number | undefined => samplingRate(cluster, node);
     const watching = (): boolean => store.hub.count(resKey(NODES)) >= 1;
     // A release as the controller writes it, made in-process (no controller runs here).
     const release = (samplingRatePerMillion: number): string => {

@@ -10,6 +10,11 @@ import { Stack } from '../../src/wiring.js';
 
 export { waitFor } from './poll.js';
 
+/** The sampling rate a simulated node's kubelet runs with, as its /configz shows it. */
+export function samplingRate(cluster: SimCluster, node: string): number | undefined {
+  return (cluster.kubelets.get(node)?.configz()?.kubeletconfig['tracing'] as { samplingRatePerMillion?: number } | undefined)?.samplingRatePerMillion;
+}
+
 export interface Env {
   cluster: SimCluster;
   /** The wiring underneath (src/wiring.ts): telemetry, the cluster, the controllers. */

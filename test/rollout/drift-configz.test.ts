@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { dropinOf, events } from '../helpers/drift.js';
-import { converged, restartsByNode, startEnv, waitFor, type Env } from '../helpers/rollout.js';
+import { converged, restartsByNode, samplingRate, startEnv, waitFor, type Env } from '../helpers/rollout.js';
 
 let env: Env;
 
@@ -18,8 +18,7 @@ before(async () => {
 });
 after(async () => env?.stop());
 
-const rate = (node: string): number | undefined =>
-  (env.cluster.kubelets.get(node)?.configz()?.kubeletconfig.tracing as { samplingRatePerMillion?: number } | undefined)?.samplingRatePerMillion;
+const rate = (node: string): number | undefined => samplingRate(env.cluster, node);
 
 test('a kubelet restarted on another config is found through /configz and repaired', async () => {
   const kubelet = env.cluster.kubelets.get('node-01');

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { A_POLICY } from '../../src/api/annotations.js';
-import { condition, converged, restartsByNode, startEnv, waitFor, type Env } from '../helpers/rollout.js';
+import { condition, converged, restartsByNode, samplingRate, startEnv, waitFor, type Env } from '../helpers/rollout.js';
 
 let env: Env;
 const bare: string[] = [];
@@ -20,8 +20,7 @@ after(async () => {
 });
 
 const rollout = { maxUnavailable: 1, minReadySeconds: 0 };
-const rate = (node: string): number | undefined =>
-  (env.cluster.kubelets.get(node)?.configz()?.kubeletconfig['tracing'] as { samplingRatePerMillion?: number } | undefined)?.samplingRatePerMillion;
+const rate = (node: string): number | undefined => samplingRate(env.cluster, node);
 
 async function owners(): Promise<string[]> {
   return (await env.core.listNode()).items.map((n) => n.metadata?.annotations?.[A_POLICY] ?? '-');

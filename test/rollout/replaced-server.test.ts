@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { A_APPLIED_HASH, A_POLICY, A_STATE, DROPIN_FILE } from '../../src/api/annotations.js';
 import { SimCluster, type SimClusterOptions } from '../../src/sim/cluster.js';
 import { formatEntry, recordingLogger } from '../helpers/log.js';
-import { condition, converged, startEnv, waitFor, type Env } from '../helpers/rollout.js';
+import { condition, converged, samplingRate, startEnv, waitFor, type Env } from '../helpers/rollout.js';
 
 const OPTIONS: SimClusterOptions = { nodes: 4, versions: ['v1.30.10', 'v1.33.1'], restartMs: 40, notReadyAfterMs: 2_000, installCrd: true };
 const SPEC = { tracing: { samplingRatePerMillion: 3 }, rollout: { maxUnavailable: 2, minReadySeconds: 0 } };
@@ -59,7 +59,7 @@ test('API server replaced, resourceVersions back to the start: the policy applie
     assert.equal(node.metadata?.annotations?.[A_POLICY], 'p', name);
     assert.equal(node.metadata?.annotations?.[A_STATE], 'Applied', name);
     assert.equal(await exists(join(kubelet.root, 'etc/kubernetes/kubelet.conf.d', DROPIN_FILE)), true, `${name}: drop-in written`);
-    assert.equal((kubelet.configz()?.kubeletconfig['tracing'] as { samplingRatePerMillion?: number } | undefined)?.samplingRatePerMillion, 3, name);
+    assert.equal(samplingRate(env.cluster, name), 3, name);
   }
 });
 
