@@ -74,6 +74,9 @@ export interface RolloutBenchResult {
   waves: Wave[];
 }
 
+/** A node's turn on the harness's side: released, restart began, healthy, reported (epoch ms). */
+export type Turn = [number, number, number, number];
+
 export interface Wave {
   /** First and last release (the controller's desired-time) of the wave. */
   released: [number, number];
@@ -93,8 +96,8 @@ export function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? 0;
 }
 
-/** Turns (release, restart began, healthy, reported; epoch ms) grouped into waves of `size`. */
-export function waves(turns: [number, number, number, number][], size: number, t0: number): Wave[] {
+/** Turns grouped into waves of `size`, in the order released. */
+export function waves(turns: Turn[], size: number, t0: number): Wave[] {
   const sorted = [...turns].sort((a, b) => a[0] - b[0]);
   const out: Wave[] = [];
   for (let i = 0; i < sorted.length; i += size) {
@@ -115,20 +118,22 @@ export function waves(turns: [number, number, number, number][], size: number, t
   return out;
 }
 
-/** Where each node's turn went on the harness's side, from its annotations and its kubelet's log. */
-function phases(cluster: SimCluster): RolloutBenchResult['phases'] & { turns: [number, number, number, number][] } {
-  const out: RolloutBenchResult['phases'] & { turns: [number, number, number, number][] } = { reactMs: [], restartMs: [], reportMs: [], turns: [] };
+/** Each node's turn on the harness's side, from its annotations and its kubelet's log. */
+function turnsOf(cluster: SimCluster): Turn[] {
+  const out: Turn[] = [];
   for (const n of cluster.server.store.list<{ metadata: { name: string; annotations?: Record<string, string> } }>(NODES).items) {
     const restart = cluster.kubelets.get(n.metadata.name)?.restartLog[1];
     const released = Date.parse(n.metadata.annotations?.[A_DESIRED_TIME] ?? '');
     const reported = Date.parse(n.metadata.annotations?.[A_STATE_TIME] ?? '');
     if (!restart || restart.readyAt === undefined || Number.isNaN(released) || Number.isNaN(reported)) continue;
-    out.reactMs.push(restart.startedAt - released);
-    out.restartMs.push(restart.readyAt - restart.startedAt);
-    out.reportMs.push(reported - restart.readyAt);
-    out.turns.push([released, restart.startedAt, restart.readyAt, reported]);
+    out.push([released, restart.startedAt, restart.readyAt, reported]);
   }
   return out;
+}
+
+/** Where the turns went: release -> restart, the restart, healthy -> Applied. */
+function phases(turns: Turn[]): RolloutBenchResult['phases'] {
+  return { reactMs: turns.map((t) => t[1] - t[0]), restartMs: turns.map((t) => t[2] - t[1]), reportMs: turns.map((t) => t[3] - t[2]) };
 }
 
 type Child = {
@@ -257,13 +262,13 @@ export async function runRolloutBench(o: RolloutBenchOptions): Promise<RolloutBe
     const controller = await ctl.report();
     const harnessProfile = o.profileDir ? join(o.profileDir, `harness-${tag}.cpuprofile`) : undefined;
     if (harnessProf && harnessProfile) await harnessProf.stop(harnessProfile);
-    const { turns, ...turnPhases } = phases(cluster);
+    const turns = turnsOf(cluster);
     return {
       nodes: o.nodes, maxUnavailable, restartMs: o.restartMs, clusterStartMs, syncMs: synced.syncMs, rolloutMs,
       idealMs: Math.ceil(o.nodes / maxUnavailable) * o.restartMs, controller, requests,
       agentWrites: requests.writes - controller.nodeWrites - controller.otherWrites,
       restarts: cluster.restarts().length, maxConcurrentRestarts: cluster.maxConcurrentRestarts(),
-      harnessCpuMs: (cpu.user + cpu.system) / 1000, harnessLoopDelayMs, ...(harnessProfile ? { harnessProfile } : {}), phases: turnPhases,
+      harnessCpuMs: (cpu.user + cpu.system) / 1000, harnessLoopDelayMs, ...(harnessProfile ? { harnessProfile } : {}), phases: phases(turns),
       waves: waves(turns, maxUnavailable, startWall),
     };
   } finally {

@@ -43,7 +43,6 @@ const MB = 1024 * 1024;
 const mb = (b: number): string => `${(b / MB).toFixed(1)} MB`;
 const ms = (v: number): string => `${v.toFixed(v < 10 ? 2 : 0)} ms`;
 
-
 const dist = (xs: number[], what: string): string => `${ms(percentile(xs, 50))} / ${ms(percentile(xs, 99))} / ${ms(Math.max(0, ...xs))} (${xs.length} ${what})`;
 
 /** Cache memory of the two informers over the same N nodes, as they look mid-rollout. */
