@@ -161,16 +161,21 @@ function harness(over: Partial<ConstructorParameters<typeof ListWatch<Obj>>[0]> 
       onReset: (why) => resets.push(why),
       ...over,
     });
-  return { watch, list, clock, seen, relists, resets, make };
+  /** Answers the first list with `items` at `rv`, starts the informer and waits until it watches. */
+  const started = async (items: Obj[], rv: string) => {
+    list.answer = () => ({ items, metadata: { resourceVersion: rv } });
+    const inf = make();
+    await inf.synced;
+    await flush();
+    return inf;
+  };
+  return { watch, list, clock, seen, relists, resets, make, started };
 }
 
 describe('ListWatch with a fake watch and clock', () => {
   test('lists, then watches from the list resourceVersion with the selectors; events reach the handlers', async () => {
     const h = harness({ fieldSelector: 'metadata.name=a' });
-    h.list.answer = () => ({ items: [obj('a', '5')], metadata: { resourceVersion: '7' } });
-    const inf = h.make();
-    await inf.synced;
-    await flush();
+    const inf = await h.started([obj('a', '5')], '7');
     assert.deepEqual(h.list.requests, [{ fieldSelector: 'metadata.name=a' }]);
     assert.deepEqual(h.seen, ['add a']);
     assert.equal(h.watch.last.params['resourceVersion'], '7');
@@ -187,10 +192,7 @@ describe('ListWatch with a fake watch and clock', () => {
 
   test('the server closes the watch: a list not older than the last event, told as watch_closed; the next watch resumes', async () => {
     const h = harness();
-    h.list.answer = () => ({ items: [obj('a', '5')], metadata: { resourceVersion: '7' } });
-    const inf = h.make();
-    await inf.synced;
-    await flush();
+    const inf = await h.started([obj('a', '5')], '7');
     h.clock.advance(5_000);
     h.watch.last.event('BOOKMARK', { metadata: { resourceVersion: '9' } });
     h.list.answer = () => ({ items: [obj('a', '5')], metadata: { resourceVersion: '9' } });
@@ -206,10 +208,7 @@ describe('ListWatch with a fake watch and clock', () => {
 
   test('the change log: the names changed since a mark, in order; a relist logs its differences; a mark older than the log kept is refused', async () => {
     const h = harness({ changeLog: true });
-    h.list.answer = () => ({ items: [obj('a', '5'), obj('b', '5')], metadata: { resourceVersion: '7' } });
-    const inf = h.make();
-    await inf.synced;
-    await flush();
+    const inf = await h.started([obj('a', '5'), obj('b', '5')], '7');
     const start = inf.changeMark();
     assert.deepEqual(inf.changesSince(0), ['a', 'b'], 'the first list');
     h.watch.last.event('MODIFIED', obj('a', '8', 'x'));
@@ -235,10 +234,7 @@ describe('ListWatch with a fake watch and clock', () => {
 
   test('without changeLog, no names are kept: only the current mark is answered', async () => {
     const h = harness();
-    h.list.answer = () => ({ items: [obj('a', '5')], metadata: { resourceVersion: '7' } });
-    const inf = h.make();
-    await inf.synced;
-    await flush();
+    const inf = await h.started([obj('a', '5')], '7');
     const mark = inf.changeMark();
     assert.deepEqual(inf.changesSince(mark), []);
     h.watch.last.event('MODIFIED', obj('a', '8', 'x'));
@@ -249,10 +245,7 @@ describe('ListWatch with a fake watch and clock', () => {
 
   test('a restored server already past what was seen: the list succeeds, but an object older than its cached self is another history', async () => {
     const h = harness();
-    h.list.answer = () => ({ items: [obj('a', '5'), obj('b', '6')], metadata: { resourceVersion: '7' } });
-    const inf = h.make();
-    await inf.synced;
-    await flush();
+    const inf = await h.started([obj('a', '5'), obj('b', '6')], '7');
     h.watch.last.event('MODIFIED', obj('a', '20', 'x'));
     h.watch.last.event('BOOKMARK', { metadata: { resourceVersion: '25' } });
     // The restore took the server back to 7; it wrote on to 30 before this list (NotOlderThan 25
@@ -271,10 +264,7 @@ describe('ListWatch with a fake watch and clock', () => {
 
   test('a watch event older than the cached object (same uid) ends the watch as another history; a new object of the same name (another uid) does not', async () => {
     const h = harness();
-    h.list.answer = () => ({ items: [obj('a', '50'), obj('b', '40')], metadata: { resourceVersion: '50' } });
-    const inf = h.make();
-    await inf.synced;
-    await flush();
+    const inf = await h.started([obj('a', '50'), obj('b', '40')], '50');
     h.watch.last.event('MODIFIED', obj('b', '60', 'new', 'uid-b2'));
     assert.equal(inf.get('b')?.v, 'new');
     h.list.answer = () => ({ items: [obj('a', '52', 'y'), obj('b', '60', 'new', 'uid-b2')], metadata: { resourceVersion: '70' } });
