@@ -137,6 +137,8 @@ describe('node heartbeats', () => {
     assert.deepEqual(strip(renewed), strip(viaUpdate));
     assert.ok(Number(renewed.metadata.resourceVersion) > Number(before.metadata.resourceVersion), 'resourceVersion advances');
     assert.deepEqual(seen.slice(initial), [{ type: 'MODIFIED', renewTime: renewTime(store, 'n1'), rv: renewed.metadata.resourceVersion }], 'one MODIFIED event');
+    // A renewal's text is made when first read: it is the stored object's.
+    assert.deepEqual(JSON.parse(store.getEntry(LEASES, 'n1', NODE_LEASE_NAMESPACE).json), renewed);
   });
 });
 
@@ -207,6 +209,28 @@ describe('heartbeats in a running cluster (client-node over HTTP)', () => {
     coord = kc.makeApiClient(k8s.CoordinationV1Api);
   });
   after(async () => cluster?.stop());
+
+  test('a watch over HTTP receives the renewals, their text made from the stored Lease', async () => {
+    const list = await coord.listNamespacedLease({ namespace: 'kube-node-lease' });
+    const events: Array<{ type: string; lease: k8s.V1Lease }> = [];
+    const req = await new k8s.Watch(cluster.kubeConfig()).watch(
+      '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases',
+      { resourceVersion: list.metadata?.resourceVersion, fieldSelector: 'metadata.name=node-01' },
+      (type: string, lease: k8s.V1Lease) => events.push({ type, lease }),
+      () => undefined,
+    );
+    try {
+      await waitFor('a renewal of node-01 watched', async () => events.some((e) => e.type === 'MODIFIED'));
+    } finally {
+      req.abort();
+    }
+    const ev = events.find((e) => e.type === 'MODIFIED');
+    assert.ok(ev);
+    assert.ok(Number(ev.lease.metadata?.resourceVersion) > Number(list.metadata?.resourceVersion));
+    assert.equal(ev.lease.spec?.holderIdentity, 'node-01');
+    // Watch hands over the decoded JSON as it came: metav1.MicroTime text.
+    assert.match(String(ev.lease.spec?.renewTime), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+  });
 
   test('one Lease per node; a crash-looping kubelet makes its node NotReady, a good start brings it back', async () => {
     const leases = await coord.listNamespacedLease({ namespace: 'kube-node-lease' });

@@ -53,6 +53,20 @@ export interface Entry {
   json: string;
 }
 
+/** A stored object whose text is made when first read, and kept from then on: for the writes
+ *  that are seldom read, the simulated kubelets' Lease renewals (500 a second at 5,000 nodes,
+ *  read by the in-process lifecycle controller from the object). Making and keeping their text
+ *  at every write was most of what the embedded cluster did at idle, and the garbage collection
+ *  of it: each text lived for the Lease's 10 s between renewals, long enough to be moved to the
+ *  old generation before it became garbage. */
+export class LazyEntry implements Entry {
+  private text: string | undefined;
+  constructor(readonly obj: KubeObject) {}
+  get json(): string {
+    return (this.text ??= JSON.stringify(this.obj));
+  }
+}
+
 export interface ListResult {
   def: ResourceDef;
   items: Entry[];

@@ -1,7 +1,7 @@
 // The write side of the store: create/update/patch/delete with the real apiserver's rules
 // (resourceVersion, generation, status subresource split, finalizers, namespaces, CRDs),
 // feeding the watch cache on every commit. Stored objects are never mutated; each write stores
-// a fresh object and its JSON text.
+// a fresh object and its JSON text (a Lease renewal's text is made when first read).
 
 import { randomUUID } from 'node:crypto';
 import { ApiError, alreadyExists, badRequest, conflict, invalid, notFound, type StatusCause } from './errors.js';
@@ -15,7 +15,7 @@ import { processCustomResource } from './schema.js';
 import { crdRuleCauses } from './schema-rules.js';
 import { objectMetaTypeProblem } from './objectmeta.js';
 import { type AdmissionRequest, ValidatingAdmission, VAP, VAPB, admissionObjectCauses, isAdmissionKind, registerAdmissionKinds, withDefaults } from './admission/index.js';
-import { DNS_SUBDOMAIN, type Entry, StoreState, type WriteOptions, now, objKey } from './store-state.js';
+import { DNS_SUBDOMAIN, type Entry, LazyEntry, StoreState, type WriteOptions, now, objKey } from './store-state.js';
 import { type JsonObject, type KubeObject, type ResourceRef, CRDS, LEASES, NAMESPACES, arrayOf, deleteKey, groupVersion, isObject, resKey, scalarText } from './types.js';
 import type { UserInfo } from './userinfo.js';
 
@@ -42,16 +42,20 @@ export class ObjectStore extends StoreState {
 
   // ---- writes -----------------------------------------------------------------------------
 
-  private commit(def: ResourceDef, key: string, type: StoredEvent['type'], obj: KubeObject, prev?: KubeObject): Entry {
+  /** Stores a new version and sends its event. `lazyText`: its text is made only if someone
+   *  reads it (a watcher over HTTP, a GET, a list); see LazyEntry. */
+  private commit(def: ResourceDef, key: string, type: StoredEvent['type'], obj: KubeObject, prev?: KubeObject, lazyText = false): Entry {
     this.rv++;
     const stored: KubeObject = { ...obj, metadata: { ...obj.metadata, resourceVersion: String(this.rv) } };
-    const json = JSON.stringify(stored);
+    const json = lazyText ? undefined : JSON.stringify(stored);
     const storageKey = this.storageOf(def);
-    const entry = { obj: stored, json };
+    const entry: Entry = json === undefined ? new LazyEntry(stored) : { obj: stored, json };
     if (type === 'DELETED') this.table(storageKey).delete(key);
     else this.table(storageKey).set(key, entry);
     if (isAdmissionKind(def)) this.admission.invalidate();
-    const ev: StoredEvent = { rv: this.rv, res: storageKey, key, type, obj: stored, json };
+    // Without its text, each watcher over HTTP makes it (once per event, shared: see memo).
+    const ev: StoredEvent = { rv: this.rv, res: storageKey, key, type, obj: stored };
+    if (json !== undefined) ev.json = json;
     if (prev) ev.prev = prev;
     this.hub.push(ev);
     this.onCommit?.(ev);
@@ -207,7 +211,8 @@ export class ObjectStore extends StoreState {
    * A Lease renewal by a component of this process (the simulated kubelets: 500 a second at
    * 5,000 nodes): the stored Lease with a new spec.renewTime, committed as updateEntry commits
    * it (a new resourceVersion and generation, a MODIFIED event to its watchers), without
-   * decoding and validating again an object of which only a timestamp changes. Like every
+   * decoding and validating again an object of which only a timestamp changes, and without
+   * making its text until someone reads it (LazyEntry). Like every
    * in-process write without a user, it passes no admission. 404 when the Lease is gone.
    */
   renewLease(name: string, namespace: string, renewTime: string): Entry {
@@ -219,7 +224,7 @@ export class ObjectStore extends StoreState {
     if (spec['renewTime'] === renewTime) return this.view(def, cur);
     const metadata = { ...cur.obj.metadata };
     if (!def.noGeneration) metadata.generation = (metadata.generation ?? 1) + 1;
-    return this.view(def, this.commit(def, key, 'MODIFIED', { ...cur.obj, metadata, spec: { ...spec, renewTime } }, cur.obj));
+    return this.view(def, this.commit(def, key, 'MODIFIED', { ...cur.obj, metadata, spec: { ...spec, renewTime } }, cur.obj, true));
   }
 
   patchEntry(res: ResourceRef, name: string, type: PatchType, body: unknown, opts: WriteOptions = {}): Entry {
