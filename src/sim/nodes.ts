@@ -1,5 +1,7 @@
 // Realistic Node objects for the embedded cluster: labels, conditions, addresses, capacity and an
 // image list, a few KB each, as a kubeadm/EKS node reports them.
+import { createHash } from 'node:crypto';
+
 const ZONES = ['zone-a', 'zone-b', 'zone-c'];
 const IMAGES = [
   ['registry.k8s.io/kube-proxy', 30_000_000], ['registry.k8s.io/pause', 300_000], ['docker.io/calico/node', 110_000_000],
@@ -7,6 +9,31 @@ const IMAGES = [
   ['otel/opentelemetry-collector-contrib', 80_000_000], ['docker.io/library/nginx', 70_000_000], ['ghcr.io/example/api', 120_000_000],
   ['ghcr.io/example/worker', 140_000_000], ['docker.io/library/redis', 45_000_000], ['docker.io/library/postgres', 150_000_000],
 ] as const;
+
+/** What every node reports alike, built once and shared by every Node object: a stored object is
+ *  never changed in place (a write stores a new object that keeps the parts it did not change),
+ *  so 5,000 nodes hold one image list, not 5,000 copies of it. Frozen, so a change in place
+ *  fails loudly instead of changing every node. */
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null) {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+const SHARED = deepFreeze({
+  capacity: { cpu: '4', memory: '16314640Ki', pods: '110', 'ephemeral-storage': '102626232Ki' },
+  allocatable: { cpu: '3800m', memory: '15700000Ki', pods: '110', 'ephemeral-storage': '94580335255' },
+  daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+  // Real nodes list every image they hold (up to 50): the bulk of a Node's size. An image has
+  // the same digest on every node that pulled it.
+  images: Array.from({ length: 20 }, (_, j) => {
+    const [image, size] = IMAGES[j % IMAGES.length] ?? ['registry.k8s.io/pause', 300_000];
+    const digest = createHash('sha256').update(`${image}:v1.${j}.0`).digest('hex');
+    return { names: [`${image}@sha256:${digest}`, `${image}:v1.${j}.0`], sizeBytes: size + j };
+  }),
+});
 
 /** The embedded cluster's node names: node-01 .. node-NN, zero-padded to the widest. */
 export function simNodeName(index: number, total: number): string {
@@ -45,8 +72,8 @@ export function simNodeObject(name: string, index: number, kubeletVersion: strin
     },
     spec: { podCIDR: `10.244.${index % 256}.0/24`, providerID: `sim://${name}` },
     status: {
-      capacity: { cpu: '4', memory: '16314640Ki', pods: '110', 'ephemeral-storage': '102626232Ki' },
-      allocatable: { cpu: '3800m', memory: '15700000Ki', pods: '110', 'ephemeral-storage': '94580335255' },
+      capacity: SHARED.capacity,
+      allocatable: SHARED.allocatable,
       conditions: [
         cond('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
         cond('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
@@ -54,7 +81,7 @@ export function simNodeObject(name: string, index: number, kubeletVersion: strin
         cond('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status'),
       ],
       addresses: [{ type: 'InternalIP', address: ip }, { type: 'Hostname', address: name }],
-      daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+      daemonEndpoints: SHARED.daemonEndpoints,
       nodeInfo: {
         machineID: `${index}`.padStart(32, '0'),
         systemUUID: `00000000-0000-0000-0000-${String(index).padStart(12, '0')}`,
@@ -67,12 +94,7 @@ export function simNodeObject(name: string, index: number, kubeletVersion: strin
         operatingSystem: 'linux',
         architecture: 'amd64',
       },
-      // Real nodes list every image they hold (up to 50): the bulk of a Node's size.
-      images: Array.from({ length: 20 }, (_, j) => {
-        const [image, size] = IMAGES[j % IMAGES.length] ?? ['registry.k8s.io/pause', 300_000];
-        const tag = `v1.${j}.0`;
-        return { names: [`${image}@sha256:${(index * 31 + j).toString(16).padStart(64, '0')}`, `${image}:${tag}`], sizeBytes: size + j };
-      }),
+      images: SHARED.images,
     },
   };
 }

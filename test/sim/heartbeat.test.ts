@@ -106,6 +106,26 @@ describe('node heartbeats', () => {
     assert.deepEqual(store.hub.since('/v1/nodes', rv).map((e) => e.key), ['/n1'], 'a restarted kubelet posts its status');
   });
 
+  test('every Node holds the one image list, through its status reports too, and it cannot be changed in place', () => {
+    // Registered as the cluster registers them (createEntry keeps the object it is given).
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    const store = new Store();
+    ['n1', 'n2'].forEach((n, i) => store.createEntry(NODES, simNodeObject(n, i, 'v1.31.6')));
+    const hb = new NodeHeartbeats({ store, now: () => now, timer: false });
+    for (const n of ['n1', 'n2']) hb.add(n, () => true);
+    const images = (name: string): unknown => (store.getEntry(NODES, name).obj['status'] as { images: unknown }).images;
+    const shared = images('n1');
+    assert.ok(Array.isArray(shared) && shared.length > 0);
+    const rv = store.resourceVersion;
+    now += 10_000;
+    hb.started('n1');
+    assert.deepEqual(store.hub.since('/v1/nodes', rv).map((e) => e.key), ['/n1'], 'n1 reported its status');
+    assert.equal(images('n1'), shared);
+    assert.equal(images('n2'), shared);
+    assert.throws(() => (shared as Array<{ sizeBytes: number }>)[0]!.sizeBytes++, TypeError);
+    assert.match(store.getEntry(NODES, 'n2').json, /"images":\[\{"names":\["registry\.k8s\.io\/kube-proxy@sha256:[0-9a-f]{64}"/);
+  });
+
   test('Lease writes are never offered to watchers of other resources', () => {
     const { store, interval } = setup(['n1', 'n2']);
     let offered = 0;
@@ -137,7 +157,7 @@ describe('node heartbeats', () => {
     assert.deepEqual(strip(renewed), strip(viaUpdate));
     assert.ok(Number(renewed.metadata.resourceVersion) > Number(before.metadata.resourceVersion), 'resourceVersion advances');
     assert.deepEqual(seen.slice(initial), [{ type: 'MODIFIED', renewTime: renewTime(store, 'n1'), rv: renewed.metadata.resourceVersion }], 'one MODIFIED event');
-    // A renewal's text is made when first read: it is the stored object's.
+    // A renewal's text is made when it is read: it is the stored object's.
     assert.deepEqual(JSON.parse(store.getEntry(LEASES, 'n1', NODE_LEASE_NAMESPACE).json), renewed);
   });
 });

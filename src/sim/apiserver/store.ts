@@ -1,7 +1,7 @@
 // The write side of the store: create/update/patch/delete with the real apiserver's rules
 // (resourceVersion, generation, status subresource split, finalizers, namespaces, CRDs),
 // feeding the watch cache on every commit. Stored objects are never mutated; each write stores
-// a fresh object and its JSON text (a Lease renewal's text is made when first read).
+// a fresh object, sharing the parts it did not change with the version before.
 
 import { randomUUID } from 'node:crypto';
 import { ApiError, alreadyExists, badRequest, conflict, invalid, notFound, type StatusCause } from './errors.js';
@@ -42,14 +42,14 @@ export class ObjectStore extends StoreState {
 
   // ---- writes -----------------------------------------------------------------------------
 
-  /** Stores a new version and sends its event. `lazyText`: its text is made only if someone
-   *  reads it (a watcher over HTTP, a GET, a list); see LazyEntry. */
+  /** Stores a new version and sends its event, with its text for the watchers over HTTP.
+   *  `lazyText`: no text; such a watcher makes it (see LazyEntry). */
   private commit(def: ResourceDef, key: string, type: StoredEvent['type'], obj: KubeObject, prev?: KubeObject, lazyText = false): Entry {
     this.rv++;
     const stored: KubeObject = { ...obj, metadata: { ...obj.metadata, resourceVersion: String(this.rv) } };
     const json = lazyText ? undefined : JSON.stringify(stored);
     const storageKey = this.storageOf(def);
-    const entry: Entry = json === undefined ? new LazyEntry(stored) : { obj: stored, json };
+    const entry: Entry = new LazyEntry(stored);
     if (type === 'DELETED') this.table(storageKey).delete(key);
     else this.table(storageKey).set(key, entry);
     if (isAdmissionKind(def)) this.admission.invalidate();
@@ -59,7 +59,8 @@ export class ObjectStore extends StoreState {
     if (prev) ev.prev = prev;
     this.hub.push(ev);
     this.onCommit?.(ev);
-    return entry;
+    // The writer's answer carries the text already made.
+    return json === undefined ? entry : { obj: stored, json };
   }
 
   /** Schema handling for custom resources and CRD checks; returns the object to store. */
@@ -212,7 +213,7 @@ export class ObjectStore extends StoreState {
    * 5,000 nodes): the stored Lease with a new spec.renewTime, committed as updateEntry commits
    * it (a new resourceVersion and generation, a MODIFIED event to its watchers), without
    * decoding and validating again an object of which only a timestamp changes, and without
-   * making its text until someone reads it (LazyEntry). Like every
+   * making its text unless someone reads it (LazyEntry). Like every
    * in-process write without a user, it passes no admission. 404 when the Lease is gone.
    */
   renewLease(name: string, namespace: string, renewTime: string): Entry {
@@ -363,7 +364,7 @@ export class ObjectStore extends StoreState {
     for (const d of this.registry.all()) if (d.fromCRD) this.registry.removeCRD(d.fromCRD);
     for (const { res, obj } of state.objects) {
       const key = objKey(obj.metadata.namespace, obj.metadata.name ?? '');
-      this.table(res).set(key, { obj, json: JSON.stringify(obj) });
+      this.table(res).set(key, new LazyEntry(obj));
       if (res === resKey(CRDS)) this.registry.addCRD(obj);
     }
     this.rv = state.resourceVersion;
