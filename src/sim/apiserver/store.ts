@@ -1,7 +1,7 @@
 // The write side of the store: create/update/patch/delete with the real apiserver's rules
 // (resourceVersion, generation, status subresource split, finalizers, namespaces, CRDs),
 // feeding the watch cache on every commit. Stored objects are never mutated; each write stores
-// a fresh object, sharing the parts it did not change with the version before.
+// a fresh object (a patch's keeps the parts it did not change), and no text (see LazyEntry).
 
 import { randomUUID } from 'node:crypto';
 import { ApiError, alreadyExists, badRequest, conflict, invalid, notFound, type StatusCause } from './errors.js';
