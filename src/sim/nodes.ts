@@ -1,6 +1,7 @@
 // Realistic Node objects for the embedded cluster: labels, conditions, addresses, capacity and an
 // image list, a few KB each, as a kubeadm/EKS node reports them.
 import { createHash } from 'node:crypto';
+import { deepFreeze } from '../util/freeze.js';
 
 const ZONES = ['zone-a', 'zone-b', 'zone-c'];
 const IMAGES = [
@@ -14,14 +15,6 @@ const IMAGES = [
  *  never changed in place (a write stores a new object that keeps the parts it did not change),
  *  so 5,000 nodes hold one image list, not 5,000 copies of it. Frozen, so a change in place
  *  fails loudly instead of changing every node. */
-function deepFreeze<T>(v: T): T {
-  if (typeof v === 'object' && v !== null) {
-    for (const x of Object.values(v)) deepFreeze(x);
-    Object.freeze(v);
-  }
-  return v;
-}
-
 const SHARED = deepFreeze({
   capacity: { cpu: '4', memory: '16314640Ki', pods: '110', 'ephemeral-storage': '102626232Ki' },
   allocatable: { cpu: '3800m', memory: '15700000Ki', pods: '110', 'ephemeral-storage': '94580335255' },

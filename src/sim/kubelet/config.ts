@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { goUrlScheme } from './gourl.js';
 import { deleteKey } from '../apiserver/types.js';
+import { deepFreeze } from '../../util/freeze.js';
 
 export const KUBELET_API_VERSION = 'kubelet.config.k8s.io/v1beta1';
 export const KUBELET_KIND = 'KubeletConfiguration';
@@ -168,14 +169,6 @@ function parseOnce(text: string): unknown {
   if (parsed.size >= 64) parsed.delete(parsed.keys().next().value ?? '');
   parsed.set(text, doc);
   return doc;
-}
-
-function deepFreeze<T>(v: T): T {
-  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const x of Object.values(v)) deepFreeze(x);
-  }
-  return v;
 }
 
 function decodeKubeletConfiguration(text: string, file: string): JsonObject {
