@@ -131,13 +131,19 @@ export function listWentBack(listRv: string | undefined, seen: string | undefine
  *  already cached: within one history an object's resourceVersion only grows, so this is
  *  another one. It is the sign of an etcd restore that a list alone misses once the restored
  *  server's resourceVersion has passed the one last seen (the list is then "not older"). */
-export function objectWentBack<U>(cache: Cache<U>, items: readonly ObjectWithMeta[]): Reset | undefined {
+export function objectWentBack<U>(cache: Cache<U>, item: ObjectWithMeta): Reset | undefined {
+  const name = item.metadata?.name;
+  const old = name === undefined ? undefined : cache.get(name);
+  const rv = item.metadata?.resourceVersion;
+  if (old === undefined || old.uid !== item.metadata?.uid || !olderThan(rv, old.rv)) return undefined;
+  return { why: `${name ?? ''} at resourceVersion ${rv ?? ''} is older than its ${old.rv ?? ''}, already seen`, reason: 'resource_version_went_back' };
+}
+
+/** objectWentBack for the first listed object that did. */
+export function listedObjectWentBack<U>(cache: Cache<U>, items: readonly ObjectWithMeta[]): Reset | undefined {
   for (const item of items) {
-    const name = item.metadata?.name;
-    const old = name === undefined ? undefined : cache.get(name);
-    const rv = item.metadata?.resourceVersion;
-    if (old === undefined || old.uid !== item.metadata?.uid || !olderThan(rv, old.rv)) continue;
-    return { why: `${name ?? ''} at resourceVersion ${rv ?? ''} is older than its ${old.rv ?? ''}, already seen`, reason: 'resource_version_went_back' };
+    const back = objectWentBack(cache, item);
+    if (back) return back;
   }
   return undefined;
 }
@@ -168,7 +174,7 @@ export function applyEvent<T extends ObjectWithMeta, U>(cache: Cache<U>, phase: 
     return { end: 'reset', reset: { why: `watch event resourceVersion ${rv ?? ''} is older than ${from ?? ''}, where the watch started`, reason: 'resource_version_went_back' } };
   }
   if (phase !== 'BOOKMARK') {
-    const back = objectWentBack(cache, [obj]);
+    const back = objectWentBack(cache, obj);
     if (back) return { end: 'reset', reset: back };
   }
   let change: Change<U> | undefined;

@@ -9,8 +9,9 @@
 //    on the same address). So does a list or event resourceVersion lower than one already seen,
 //    and an object listed or watched at a lower resourceVersion than its cached self (same uid):
 //    a restored server that has already written past what we saw answers the list, and only its
-//    objects show the restore. Either way the cache is rebuilt from a fresh list, every object handed to the handlers
-//    again, and onReset says so: whatever the owner derived from the old history is void;
+//    objects show the restore. Either way the cache is rebuilt from a fresh list, every object
+//    handed to the handlers again, and onReset says so: whatever the owner derived from the old
+//    history is void;
 //  - 410 Gone (as an HTTP status or an ERROR event) -> relist at once;
 //  - any other failure (list or watch) -> retry with exponential back-off capped at 10 s;
 //  - no event or bookmark for watchdogMs -> the connection is presumed dead: list and re-watch.
@@ -36,7 +37,7 @@ import { Backoff, type BackoffOptions, jitter } from '../util/backoff.js';
 import { type Clock, realClock, sleep } from '../util/clock.js';
 import { watchStream } from './watch-stream.js';
 import {
-  afterWatch, applyEvent, applyList, type Cache, type Change, describeError, isTooLargeResourceVersion, listWentBack, objectWentBack,
+  afterWatch, applyEvent, applyList, type Cache, type Change, describeError, isTooLargeResourceVersion, listWentBack, listedObjectWentBack,
   type ObjectWithMeta, type RelistReason, type Reset, tooLargeReset, type WatchEnd, type WatchResult,
 } from './cache-diff.js';
 
@@ -302,7 +303,7 @@ export class ListWatch<T extends ObjectWithMeta, U = T> implements Informer<U> {
     res ??= await this.o.listFn(selectors);
     if (this.stopped) return undefined;
     const rv = res.metadata?.resourceVersion;
-    reset ??= listWentBack(rv, seen) ?? objectWentBack(this.cache, res.items);
+    reset ??= listWentBack(rv, seen) ?? listedObjectWentBack(this.cache, res.items);
     this.dispatch(applyList(this.cache, res.items, this.transform, reset !== undefined));
     this.listed(rv, reset);
     return reset;
@@ -394,7 +395,7 @@ export class ListWatch<T extends ObjectWithMeta, U = T> implements Informer<U> {
       if (obj.metadata?.annotations?.[INITIAL_EVENTS_END] !== 'true') return false;
       const rv = obj.metadata.resourceVersion;
       const objects = [...initial.objects.values()];
-      const reset = this.pendingReset ?? listWentBack(rv, initial.seen) ?? objectWentBack(this.cache, objects);
+      const reset = this.pendingReset ?? listWentBack(rv, initial.seen) ?? listedObjectWentBack(this.cache, objects);
       // The connection's closures keep `initial` for as long as the watch lasts: not its objects.
       initial.objects.clear();
       this.dispatch(applyList(this.cache, objects, this.transform, reset !== undefined));
