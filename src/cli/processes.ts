@@ -291,8 +291,8 @@ export async function simCommand(f: SimFlags): Promise<number> {
   // No memory reducer for the agents' worker: once allocation slows down after the start, V8
   // runs up to three extra full collections of a heap to give memory back. At 5,000 nodes
   // those of the worker's 130 MB heap cost about 3.5% of a core over the 30 s after the agents
-  // watch, to give back ~25 MB of RSS. Set at run time, the flag holds for the heaps made after it (the
-  // worker's, started below), not for this thread's: its reducer still runs once.
+  // watch, to give back ~25 MB of RSS. Set at run time, the flag holds for the heaps made after
+  // it (the worker's, started below), not for this thread's: its reducer still runs once.
   setFlagsFromString('--no-memory-reducer');
   // First: a busy collector port stops the command before the cluster starts.
   const collector = f.collector === undefined ? undefined : await startSimCollector(f.collector, (l) => process.stdout.write(l));

@@ -19,9 +19,9 @@ export interface StoredEvent {
   key: string;
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
   obj: KubeObject;
-  /** JSON text of `obj`, while the event is being dispatched (the history keeps objects, not
-   *  their text: the current version's text is in the store's table, older ones are rarely
-   *  replayed). */
+  /** JSON text of `obj`, while the event is being dispatched, when the write made it (a Lease
+   *  renewal does not: its watchers over HTTP make it). The history keeps objects, not their
+   *  text, as the store's table does (LazyEntry). */
   json?: string;
   prev?: KubeObject;
   /** Set while the event is dispatched: encodings of it shared by every watcher that receives
