@@ -14,7 +14,7 @@ import { parse, stringify } from 'yaml';
 import { DROPIN_FILE } from '../src/api/annotations.js';
 import { render } from '../src/render/render.js';
 import { OtlpReceiver } from '../src/sim/collector/index.js';
-import { IDLE_KUBELET_SPANS_PER_SECOND } from '../src/sim/kubelet/tracing.js';
+import { IDLE_KUBELET_SPANS_PER_SECOND } from '../src/sim/kubelet/span-mix.js';
 import type { SimKubelet } from '../src/sim/kubelet/kubelet.js';
 import { Stack } from '../src/wiring.js';
 

@@ -4,20 +4,23 @@ import { basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { completionScript, SHELLS, type Shell } from './cli/completion.js';
-import { demoCommand, type DemoFlags } from './cli/demo.js';
+import type { DemoFlags } from './cli/demo.js';
 import { OUTPUT_FORMATS, type OutputFormat } from './cli/output.js';
-import { DEFAULT_RESTART_SECONDS, planCommand, type PlanFlags } from './cli/plan.js';
-import { agentCommand, controllerCommand, simCommand, type AgentFlags, type ControllerFlags, type SimFlags } from './cli/processes.js';
-import { crdCommand, renderCommand, validateCommand } from './cli/static.js';
+import type { PlanFlags } from './cli/plan.js';
+import type { AgentFlags, ControllerFlags, SimFlags } from './cli/processes.js';
 import { LOG_LEVELS } from './log.js';
 import { LogLevelError, resolveLogLevel } from './telemetry/log.js';
-import { statusCommand, type StatusFlags } from './cli/status.js';
+import type { StatusFlags } from './cli/status.js';
 import { parseKubeletVersion } from './render/version.js';
-import { IDLE_KUBELET_SPANS_PER_SECOND } from './sim/kubelet/tracing.js';
+import { IDLE_KUBELET_SPANS_PER_SECOND } from './sim/kubelet/span-mix.js';
 import { OTLP_PROTOCOLS, OtlpFlagError, otelSettings } from './telemetry/otel-env.js';
 import { VERSION } from './version.js';
 
 const EXIT_USAGE = 2;
+
+/** The default of `kto plan --restart-seconds`: from release to the agent's Applied on a real
+ *  node (a `systemctl restart kubelet` and the kubelet's healthz answering ok), with room to spare. */
+export const DEFAULT_RESTART_SECONDS = 30;
 
 /** Run as a kubectl plugin (`kubectl kto ...` runs kubectl-kto), the usage lines say so. */
 function programName(argv1: string | undefined): string {
@@ -44,7 +47,7 @@ export function buildProgram(name = 'kto'): Command {
       'kto validate -o json policies/',
     ]))
     .action(async (paths: string[], opts: { output?: OutputFormat }) => {
-      process.exitCode = await validateCommand(paths, opts);
+      process.exitCode = await (await import('./cli/static.js')).validateCommand(paths, opts);
     });
 
   program
@@ -59,7 +62,7 @@ export function buildProgram(name = 'kto'): Command {
       'kto render examples/basic.yaml --kubelet-version v1.33.1 -o json',
     ]))
     .action(async (source: string, opts: { kubeletVersion: string; name?: string; output?: OutputFormat }) => {
-      process.exitCode = await renderCommand(source, opts);
+      process.exitCode = await (await import('./cli/static.js')).renderCommand(source, opts);
     });
 
   program
@@ -67,8 +70,8 @@ export function buildProgram(name = 'kto'): Command {
     .description('print the NodeTracingPolicy CustomResourceDefinition')
     .addOption(outputOption())
     .addHelpText('after', examples(['kto crd | kubectl apply -f -']))
-    .action((opts: { output?: OutputFormat }) => {
-      process.exitCode = crdCommand(opts);
+    .action(async (opts: { output?: OutputFormat }) => {
+      process.exitCode = (await import('./cli/static.js')).crdCommand(opts);
     });
 
   program
@@ -86,7 +89,7 @@ export function buildProgram(name = 'kto'): Command {
       'kto status basic -o json | jq .counts',
     ]))
     .action(async (policy: string | undefined, opts: StatusFlags) => {
-      process.exitCode = await statusCommand(policy, opts);
+      process.exitCode = await (await import('./cli/status.js')).statusCommand(policy, opts);
     });
 
   program
@@ -102,7 +105,7 @@ export function buildProgram(name = 'kto'): Command {
       'kustomize build overlays/prod | kto plan -f - -o json',
     ]))
     .action(async (opts: PlanFlags) => {
-      process.exitCode = await planCommand(opts);
+      process.exitCode = await (await import('./cli/plan.js')).planCommand(opts);
     });
 
   program
@@ -140,7 +143,7 @@ export function buildProgram(name = 'kto'): Command {
       if (o.renewDeadline <= o.retryPeriod * 1.2) cmd.error('error: --renew-deadline must be greater than 1.2 x --retry-period', { exitCode: EXIT_USAGE });
     });
   serviceOptions(controller, 'port of /metrics, /healthz, /readyz (0: none)', 8080).action(async (opts: ControllerFlags) => {
-    process.exitCode = await controllerCommand(opts);
+    process.exitCode = await (await import('./cli/processes.js')).controllerCommand(opts);
   });
 
   const agent = program
@@ -159,7 +162,7 @@ export function buildProgram(name = 'kto'): Command {
     .option('--drift-check-seconds <n>', 'how often the files the agent applied are checked again for drift, besides the file watch (0: no drift detection)', nonNegativeInt, 60);
   // The agent shares the host's network (to reach the kubelet's 127.0.0.1:10248): a host port.
   serviceOptions(agent, 'host port of /metrics, /healthz, /readyz (0: none)', 9809).action(async (opts: AgentFlags) => {
-    process.exitCode = await agentCommand(opts);
+    process.exitCode = await (await import('./cli/processes.js')).agentCommand(opts);
   });
 
   const sim = program
@@ -184,7 +187,7 @@ export function buildProgram(name = 'kto'): Command {
     .addOption(new Option('--not-ready-after-ms <ms>', "node-monitor-grace-period: how long a node's Lease may go unrenewed before its node turns NotReady").argParser(nonNegativeInt).default(40_000))
     .addHelpText('after', '\nNo pods are scheduled (as in envtest or kwok): Deployments and DaemonSets are stored and served but run no pods.')
     .action(async (opts: SimFlags) => {
-      process.exitCode = await simCommand(opts);
+      process.exitCode = await (await import('./cli/processes.js')).simCommand(opts);
     });
 
   const demo = program
@@ -198,7 +201,7 @@ export function buildProgram(name = 'kto'): Command {
     .option('--otlp-endpoint <url>', OTLP_ENDPOINT_HELP)
     .addOption(otlpProtocolOption());
   checkOtlpFlags(demo).action(async (opts: DemoFlags) => {
-      process.exitCode = await demoCommand(opts);
+      process.exitCode = await (await import('./cli/demo.js')).demoCommand(opts);
     });
 
   return program;

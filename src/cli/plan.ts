@@ -20,10 +20,6 @@ export interface PlanFlags {
   restartSeconds: number;
 }
 
-/** The default of --restart-seconds: from release to the agent's Applied on a real node (a
- *  `systemctl restart kubelet` and the kubelet's healthz answering ok), with room to spare. */
-export const DEFAULT_RESTART_SECONDS = 30;
-
 /** Lists longer than this are cut short in text (-o json has them all). */
 const TEXT_MAX = 50;
 

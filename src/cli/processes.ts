@@ -18,20 +18,8 @@ import { createLogger } from '../telemetry/log.js';
 import { processRegistry, type Registry } from '../telemetry/metrics.js';
 import type { Tracing } from '../telemetry/tracing.js';
 import { agentTelemetry, controllerTelemetry, Stack, wireController } from '../wiring.js';
+import { untilSignal } from './signals.js';
 import { reportExportErrors, SIM_COLLECTOR_EXAMPLE_ENDPOINT, type SimCollector, startSimCollector } from './sim-spans.js';
-
-/** Resolves on the first SIGINT or SIGTERM. */
-export function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (sig: NodeJS.Signals) => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(sig);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
-}
 
 export interface ControllerFlags {
   kubeconfig?: string;

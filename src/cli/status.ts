@@ -9,7 +9,7 @@ import { policyView, type NodeRow, type PolicyView } from '../inspect/rollout-vi
 import { humanDuration } from '../util/duration.js';
 import { apiError, NO_CRD, plain, policyList, POLICIES_PATH, readCluster } from './cluster.js';
 import { formatted, stdio, type Output, type OutputFormat } from './output.js';
-import { untilSignal } from './processes.js';
+import { untilSignal } from './signals.js';
 import { oneLine, table } from './table.js';
 
 export interface StatusFlags {

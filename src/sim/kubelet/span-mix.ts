@@ -80,3 +80,6 @@ export const KUBELET_SPAN_CYCLE: readonly KubeletSpan[] = Array.from({ length: 1
   ...(second === 7 ? [SANDBOX_STATS, CONTAINER_STATS] : []),
   ...(second === 8 ? [GET_NODE] : []),
 ]).flat();
+
+/** An idle kubelet's own span rate: the cycle covers ten seconds. */
+export const IDLE_KUBELET_SPANS_PER_SECOND = KUBELET_SPAN_CYCLE.length / 10;

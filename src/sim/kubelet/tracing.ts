@@ -28,9 +28,6 @@ import { isObject, type JsonObject } from './config.js';
 import { DEFAULT_KUBELET_ENDPOINT, EndpointExport, type EndpointStats, type ExportQueueOptions } from './otlp-export.js';
 import { KUBELET_SPAN_CYCLE, OTELGRPC_SCOPE, OTELHTTP_SCOPE } from './span-mix.js';
 
-/** An idle kubelet's own span rate: the cycle in span-mix.ts covers ten seconds. */
-export const IDLE_KUBELET_SPANS_PER_SECOND = KUBELET_SPAN_CYCLE.length / 10;
-
 export interface KubeletTracingOptions extends Partial<ExportQueueOptions> {
   /** Root spans each traced kubelet starts per second, before sampling. */
   spansPerSecond: number;
