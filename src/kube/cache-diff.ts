@@ -2,6 +2,7 @@
 // handler calls that makes), when the server's history is not the cached one, and what to do
 // after a watch ended. As client-node's cache.ts keeps addOrUpdateObject / deleteItems apart from
 // its ListWatch, so they are tested on their own (test/kube/informer-unit.test.ts).
+import { isDeepStrictEqual } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 
 export interface ObjectWithMeta {
@@ -82,15 +83,20 @@ export function describeError(err: unknown): string {
 }
 
 /** Adds or replaces one object. The same object again (resourceVersion and uid) is no change,
- *  unless `force`: what the handlers derived from the old history no longer holds. */
-export function upsert<T extends ObjectWithMeta, U>(cache: Cache<U>, raw: T, transform: (o: T) => U, force: boolean): Change<U> | undefined {
+ *  unless `force`: what the handlers derived from the old history no longer holds. A listed one
+ *  (`listed`) is no change only if it also reads the same: after an etcd restore, another version
+ *  of an object can carry the resourceVersion of the one cached (the numbers start again from the
+ *  snapshot's), and a list is where an informer meets the restored server. */
+export function upsert<T extends ObjectWithMeta, U>(cache: Cache<U>, raw: T, transform: (o: T) => U, force: boolean, listed = false): Change<U> | undefined {
   const name = raw.metadata?.name;
   if (name === undefined) return undefined;
   const rv = raw.metadata?.resourceVersion;
   const uid = raw.metadata?.uid;
   const old = cache.get(name);
-  if (!force && old !== undefined && rv !== undefined && old.rv === rv && old.uid === uid) return undefined;
+  const same = !force && old !== undefined && rv !== undefined && old.rv === rv && old.uid === uid;
+  if (same && !listed) return undefined;
   const obj = transform(raw);
+  if (same && isDeepStrictEqual(obj, old.obj)) return undefined;
   cache.set(name, { obj, rv, uid });
   return old === undefined ? { name, type: 'add', obj } : { name, type: 'update', obj, old: old.obj };
 }
@@ -103,14 +109,15 @@ export function remove<T extends ObjectWithMeta, U>(cache: Cache<U>, raw: T, tra
   return { name, type: 'delete', obj: old?.obj ?? transform(raw) };
 }
 
-/** Replaces the cache with a list: the differences, or every object when `all`. */
+/** Replaces the cache with a list: the differences (an object listed with its cached uid and
+ *  resourceVersion is compared with the cached one: see upsert), or every object when `all`. */
 export function applyList<T extends ObjectWithMeta, U>(cache: Cache<U>, items: readonly T[], transform: (o: T) => U, all: boolean): Change<U>[] {
   const changes: Change<U>[] = [];
   const seen = new Set<string>();
   for (const item of items) {
     const name = item.metadata?.name;
     if (name !== undefined) seen.add(name);
-    const c = upsert(cache, item, transform, all);
+    const c = upsert(cache, item, transform, all, true);
     if (c) changes.push(c);
   }
   for (const [name, entry] of [...cache]) {

@@ -31,6 +31,12 @@ describe('applyList', () => {
     applyList(cache, [obj('a', '1')], id, false);
     assert.deepEqual(summary(applyList(cache, [obj('a', '1', 'new', 'other')], id, false)), ['update a=new']);
   });
+  test('same uid and resourceVersion but another content (an etcd restore reused the number): an update', () => {
+    const cache: Cache<Obj> = new Map();
+    applyList(cache, [obj('a', '1', 'old')], id, false);
+    assert.deepEqual(summary(applyList(cache, [obj('a', '1', 'restored')], id, false)), ['update a=restored']);
+    assert.equal(cache.get('a')?.obj.v, 'restored');
+  });
   test('all (a history reset): every object handed again', () => {
     const cache: Cache<Obj> = new Map();
     applyList(cache, [obj('a', '1')], id, false);
