@@ -36,6 +36,8 @@ export interface ControllerOptions extends ControllerHooks {
   log?: Logger;
   /** verify: Configz re-reads an agreeing /configz this often, to find drift. Default 5 min. */
   configzRecheckMs?: number;
+  /** A write unanswered this long fails (and is retried as a refused one): REQUEST_DEADLINE_MS. */
+  writeDeadlineMs?: number;
 }
 
 /** How long a Node event waits for others before its policy is reconciled, as the Job
@@ -75,6 +77,7 @@ export class Controller {
       canWrite: () => this.leading && !this.abort.signal.aborted,
       component: 'kubelet-tracing-controller',
       observe: o.onWrite,
+      ...(o.writeDeadlineMs !== undefined ? { deadlineMs: o.writeDeadlineMs } : {}),
     });
   }
 

@@ -16,11 +16,30 @@ import { isProxyAgent, PooledKubeConfig } from './pool.js';
  *  note of issue 14); 8 and 4 were no better. */
 const MAX_SOCKETS = 16;
 
+/** How long a write may go unanswered before it fails. A real API server answers every request
+ *  within its request timeout (kube-apiserver --request-timeout, 60 s by default; 504 after it),
+ *  so only a request lost on the way (a half-open connection, a black-holed network) waits this
+ *  long: without a deadline it would wait for ever, and what waits for it with it (a policy's
+ *  later status writes, a node's slot). */
+export const REQUEST_DEADLINE_MS = 70_000;
+
+/** A request that got no answer within its deadline. Whether the server applied it is unknown. */
+export class NoAnswerError extends Error {
+  constructor(what: string, ms: number) {
+    super(`${what}: no answer within ${ms / 1000} s (the connection is closed; the write may or may not have been applied)`);
+    this.name = 'NoAnswerError';
+  }
+}
+
 export class MergePatcher {
   private agent: http.Agent | undefined;
   private agentKey = '';
 
-  constructor(private readonly kc: k8s.KubeConfig) {}
+  constructor(
+    private readonly kc: k8s.KubeConfig,
+    /** A request silent this long fails with NoAnswerError. */
+    private readonly deadlineMs = REQUEST_DEADLINE_MS,
+  ) {}
 
   /** PATCH path with a JSON merge patch; throws ApiException. The response body is read only on
    *  failure: callers of the hot path do not need the object back. */
@@ -67,6 +86,9 @@ export class MergePatcher {
         });
       });
       req.on('error', reject);
+      // Silence, not the whole exchange: the socket's timer, reset by every byte, which a kept
+      // connection has anyway (no timer of its own per request, on the hand-offs' hot path).
+      req.setTimeout(this.deadlineMs, () => req.destroy(new NoAnswerError(`PATCH ${path}`, this.deadlineMs)));
       req.end(payload);
     });
   }

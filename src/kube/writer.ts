@@ -6,7 +6,7 @@ import * as k8s from '@kubernetes/client-node';
 import { API_VERSION, GROUP, PLURAL, VERSION, type NodeTracingPolicyStatus } from '../api/types.js';
 import type { EventTarget, Writer } from '../controller/writer.js';
 import { mergePatch } from './client.js';
-import { MergePatcher } from './patch.js';
+import { MergePatcher, NoAnswerError, REQUEST_DEADLINE_MS } from './patch.js';
 
 export class NotLeaderError extends Error {
   constructor() {
@@ -36,11 +36,32 @@ export class ApiWriter implements Writer {
       instance?: string;
       eventNamespace?: string;
       observe?: WriteObserver;
+      /** A write unanswered this long fails with NoAnswerError (default REQUEST_DEADLINE_MS). */
+      deadlineMs?: number;
     },
   ) {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    this.patcher = new MergePatcher(kc);
+    this.patcher = new MergePatcher(kc, opts.deadlineMs);
+  }
+
+  /** A call of client-node's generated clients, aborted if unanswered by the deadline. */
+  private async generated<T>(what: string, call: (o: k8s.ConfigurationOptions) => Promise<T>, o: k8s.ConfigurationOptions = {}): Promise<T> {
+    const ms = this.opts.deadlineMs ?? REQUEST_DEADLINE_MS;
+    const signal = AbortSignal.timeout(ms);
+    const abort: k8s.ObservableMiddleware = {
+      pre: (ctx) => {
+        ctx.setSignal(signal);
+        return new k8s.Observable(Promise.resolve(ctx));
+      },
+      post: (res) => new k8s.Observable(Promise.resolve(res)),
+    };
+    try {
+      return await call({ ...o, middleware: [...(o.middleware ?? []), abort], middlewareMergeStrategy: 'append' });
+    } catch (err) {
+      if (signal.aborted) throw new NoAnswerError(what, ms);
+      throw err;
+    }
   }
 
   private async write<T>(verb: string, resource: string, name: string, fn: () => Promise<T>): Promise<T> {
@@ -69,8 +90,9 @@ export class ApiWriter implements Writer {
 
   async patchPolicyStatus(name: string, status: NodeTracingPolicyStatus): Promise<void> {
     await this.write('patch', `${PLURAL}/status`, name, () =>
-      this.custom.patchClusterCustomObjectStatus(
-        { group: GROUP, version: VERSION, plural: PLURAL, name, body: { status } },
+      this.generated(
+        `PATCH ${PLURAL}/${name}/status`,
+        (o) => this.custom.patchClusterCustomObjectStatus({ group: GROUP, version: VERSION, plural: PLURAL, name, body: { status } }, o),
         mergePatch,
       ),
     );
@@ -79,8 +101,9 @@ export class ApiWriter implements Writer {
   /** Sets the finalizers list, guarded by resourceVersion so a concurrent change is not lost. */
   async setPolicyFinalizers(name: string, finalizers: string[], resourceVersion: string | undefined): Promise<void> {
     await this.write('patch', PLURAL, name, () =>
-      this.custom.patchClusterCustomObject(
-        { group: GROUP, version: VERSION, plural: PLURAL, name, body: { metadata: { finalizers, resourceVersion } } },
+      this.generated(
+        `PATCH ${PLURAL}/${name}`,
+        (o) => this.custom.patchClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name, body: { metadata: { finalizers, resourceVersion } } }, o),
         mergePatch,
       ),
     );
@@ -114,7 +137,7 @@ export class ApiWriter implements Writer {
       count: 1,
     };
     try {
-      await this.write('create', 'events', target.name, () => this.core.createNamespacedEvent({ namespace, body }));
+      await this.write('create', 'events', target.name, () => this.generated(`POST events in ${namespace}`, (o) => this.core.createNamespacedEvent({ namespace, body }, o)));
     } catch {
       /* events are advisory */
     }

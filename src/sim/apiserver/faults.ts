@@ -5,9 +5,14 @@ export interface FaultMatch {
   resource?: string;
 }
 
+/** 429 (with Retry-After: 1) or 500, or 'stall': no answer at all, the request held until the
+ *  client gives up, as when the network between loses it (a real server answers every request
+ *  within its request timeout, 60 s by default, but an answer lost on the way never comes). */
+export type InjectedFault = 429 | 500 | 'stall';
+
 interface Pending {
   count: number;
-  status: 429 | 500;
+  status: InjectedFault;
   match: FaultMatch | undefined;
 }
 
@@ -19,8 +24,8 @@ export class Faults {
   /** Set by the server: closes every open watch stream. */
   dropHandler: (() => void) | undefined;
 
-  /** The next `count` matching requests fail with `status` (429 carries Retry-After: 1). */
-  failNext(count: number, status: 429 | 500, match?: FaultMatch): void {
+  /** The next `count` matching requests fail with `status` (see InjectedFault). */
+  failNext(count: number, status: InjectedFault, match?: FaultMatch): void {
     this.pending.push({ count, status, match });
   }
 
@@ -41,7 +46,7 @@ export class Faults {
   }
 
   /** Consumes a pending failure for this request, if any. */
-  takeFailure(verb: string, resource: string): 429 | 500 | undefined {
+  takeFailure(verb: string, resource: string): InjectedFault | undefined {
     for (const p of this.pending) {
       if (p.match?.verb !== undefined && p.match.verb !== verb) continue;
       if (p.match?.resource !== undefined && p.match.resource !== resource) continue;

@@ -315,7 +315,10 @@ export class Router {
     const t = resourceTarget(seg, this.d.store.registry);
     const verb = verbOf(method, t, url.searchParams);
     this.d.count(verb);
-    this.injectFault(verb, t);
+    if (this.injectFault(verb, t) === 'stall') {
+      await new Promise((resolve) => res.once('close', resolve));
+      return;
+    }
     if (await this.serveAuthApi(call, t, verb)) return;
     checkServed(t);
     if (t.sub === 'proxy') return this.proxy(call, t);
@@ -349,13 +352,15 @@ export class Router {
     return true;
   }
 
-  /** A failure injected by the tests (faults.failNext) for this verb on this resource. */
-  private injectFault(verb: string, t: Target): void {
+  /** A failure injected by the tests (faults.failNext) for this verb on this resource: thrown,
+   *  or 'stall' for the caller to leave the request unanswered. */
+  private injectFault(verb: string, t: Target): 'stall' | undefined {
     const { faults } = this.d;
     const resource = t.def.resource;
     const fault = faults.takeFailure(verb, t.sub ? `${resource}/${t.sub}` : resource) ?? faults.takeFailure(verb, resource);
     if (fault === 429) throw tooManyRequests();
     if (fault === 500) throw internalError('injected fault');
+    return fault;
   }
 
   /** The create-only review kinds and ServiceAccount TokenRequests; false for anything else. */
