@@ -1,8 +1,8 @@
 // `kto sim` at scale runs its cluster in a worker thread, so that the cluster's heaps run
 // without V8's memory reducer. Once allocation slows down after the start, the reducer runs up
 // to three extra full collections of a heap to give memory back. At 5,000 nodes, without it the
-// cluster idles at 2.0-2.7% of a core in the 30 s after its agents watch instead of 4.2%, and
-// keeps 445-480 MB of RSS instead of 375-425. The flag, set at run time, holds only for the heaps
+// cluster idles at 1.9-2.7% of a core in the 30 s after its agents watch instead of 4.2-4.3%, and
+// keeps 444-481 MB of RSS instead of 376-425. The flag, set at run time, holds only for the heaps
 // made after it: this thread's was made before, so the cluster runs in a thread of its own (its
 // agents' thread inside it), and this one keeps only the command line and the signals. This
 // module is the light part: the cluster's code is loaded in the thread, or, for a small cluster,

@@ -70,8 +70,8 @@ test('a rollout whose first release and first status writes are never answered c
   const env = await startEnv({ nodes: 4, versions: ['v1.30.10'], restartMs: 100 });
   envs.push(env);
   const faults = env.cluster.server.faults;
-  // Lost: the first hand-off (a node patch; the agents have written theirs at start) and the
-  // first two status writes of the policy.
+  // Lost: the first node patch, which is the first hand-off (an agent writes nothing to its Node
+  // before one), and the first two status writes of the policy.
   faults.failNext(1, 'stall', { verb: 'patch', resource: 'nodes' });
   faults.failNext(2, 'stall', { verb: 'patch', resource: `${PLURAL}/status` });
   await env.startController({ writeDeadlineMs: 500 });
