@@ -22,7 +22,8 @@ export type Cache<U> = Map<string, CacheEntry<U>>;
 export type Change<U> = { name: string } & ({ type: 'add'; obj: U } | { type: 'update'; obj: U; old: U } | { type: 'delete'; obj: U });
 
 /** Why the informer listed again:
- *  - watch_closed: the server ended the watch (its timeout): routine, every 5-10 minutes;
+ *  - watch_closed: the server ended the watch before its timeout (a restart, a proxy); one that
+ *    ran to its timeout is followed by another watch, without a list (informer.ts);
  *  - watchdog: no event or bookmark for watchdogMs: the connection was presumed dead;
  *  - expired: 410 Gone, the watch's resourceVersion was compacted away;
  *  - watch_error: the watch failed (or closed at once without news);

@@ -212,6 +212,36 @@ describe('ListWatch with a fake watch and clock', () => {
     inf.stop();
   });
 
+  test('a watch that runs to its timeoutSeconds: the next watch goes on from its resourceVersion without a list, as client-go does', async () => {
+    const h = harness();
+    const inf = await h.started([obj('a', '5')], '7');
+    // 450 s (the timeout asked for), a bookmark a minute and a change on the way.
+    for (let i = 0; i < 7; i++) {
+      h.clock.advance(60_000);
+      h.watch.last.event('BOOKMARK', { metadata: { resourceVersion: '7' } });
+    }
+    h.clock.advance(30_000);
+    h.watch.last.event('MODIFIED', obj('a', '8', 'x'));
+    h.watch.last.done(null);
+    await flush();
+    assert.equal(h.list.requests.length, 1, 'no list after the first');
+    assert.deepEqual(h.relists, []);
+    assert.equal(h.watch.opened.length, 2);
+    assert.equal(h.watch.last.params['resourceVersion'], '8');
+    assert.deepEqual(inf.health(), { synced: true, fresh: true });
+    h.watch.last.event('MODIFIED', obj('a', '9', 'y'));
+    assert.deepEqual(h.seen, ['add a', 'update a=x', 'update a=y']);
+    // That one closes early (a server restart, say): listed again before the next watch.
+    h.clock.advance(10_000);
+    h.list.answer = () => ({ items: [obj('a', '9', 'y')], metadata: { resourceVersion: '9' } });
+    h.watch.last.done(null);
+    await flush();
+    assert.deepEqual(h.list.requests[1], { resourceVersion: '9', resourceVersionMatch: 'NotOlderThan' });
+    assert.deepEqual(h.relists, ['watch_closed']);
+    assert.equal(h.watch.opened.length, 3);
+    inf.stop();
+  });
+
   test('the change log: the names changed since a mark, in order; a relist logs its differences; a mark older than the log kept is refused', async () => {
     const h = harness({ changeLog: true });
     const inf = await h.started([obj('a', '5'), obj('b', '5')], '7');
@@ -460,6 +490,27 @@ describe('ListWatch with watchList: the streaming list (KEP-3157)', () => {
     await flush();
     assert.deepEqual(h.list.requests, [{ resourceVersion: '9', resourceVersionMatch: 'NotOlderThan' }]);
     assert.deepEqual(h.relists, ['watch_closed']);
+    assert.equal(h.watch.last.params['sendInitialEvents'], undefined);
+    inf.stop();
+  });
+
+  test('when it runs to its timeoutSeconds, the next watch goes on from its resourceVersion: no list, no streaming list', async () => {
+    const h = harness({ watchList: true });
+    const inf = h.make();
+    await flush();
+    h.watch.last.event('ADDED', obj('a', '5'));
+    h.watch.last.event('BOOKMARK', end('9'));
+    await inf.synced;
+    for (let i = 0; i < 9; i++) {
+      h.clock.advance(50_000);
+      h.watch.last.event('BOOKMARK', { metadata: { resourceVersion: '9' } });
+    }
+    h.watch.last.done(null);
+    await flush();
+    assert.deepEqual(h.list.requests, []);
+    assert.deepEqual(h.relists, []);
+    assert.equal(h.watch.opened.length, 2);
+    assert.equal(h.watch.last.params['resourceVersion'], '9');
     assert.equal(h.watch.last.params['sendInitialEvents'], undefined);
     inf.stop();
   });
