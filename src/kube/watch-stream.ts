@@ -42,7 +42,9 @@ export async function watchStream(
     req?.destroy();
     onDone(err);
   };
-  const handle = { abort: () => finish(aborted()) };
+  // The error only for an abort that ends the watch (an Error captures a stack: the informer aborts
+  // every watch that already ended too).
+  const handle = { abort: () => void (done || finish(aborted())) };
   const opts: https.RequestOptions = { method: 'GET', headers: { Accept: 'application/json' } };
   try {
     await kc.applyToHTTPSOptions(opts);
