@@ -187,7 +187,7 @@ export function buildProgram(name = 'kto'): Command {
     .addOption(new Option('--not-ready-after-ms <ms>', "node-monitor-grace-period: how long a node's Lease may go unrenewed before its node turns NotReady").argParser(nonNegativeInt).default(40_000))
     .addHelpText('after', '\nNo pods are scheduled (as in envtest or kwok): Deployments and DaemonSets are stored and served but run no pods.')
     .action(async (opts: SimFlags) => {
-      process.exitCode = await (await import('./cli/sim-thread.js')).runSim(opts);
+      process.exitCode = await (await import('./cli/processes.js')).simCommand(opts);
     });
 
   const demo = program

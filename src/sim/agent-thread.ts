@@ -5,14 +5,13 @@
 // the thread boundary is only what crosses a host boundary in a real cluster: the agent asks
 // systemd to restart the kubelet and the kubelet whether it is healthy (here, the simulated
 // kubelet, which lives with the API server's thread because its heartbeats and /configz do).
-import type { Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import type { RunAgentOptions } from '../agent/agent.js';
 import { syncFsOps } from '../agent/atomic.js';
 import type { DriftOptions } from '../agent/drift-watch.js';
 import type { KubeletHealthProbeWithError, KubeletRestarter } from '../agent/interfaces.js';
 import type { LogLevel } from '../log.js';
 import type { SimKubelet } from './kubelet/index.js';
-import { moduleWorker } from '../util/worker.js';
 
 /** One agent to start in the worker. */
 export interface AgentSpec {
@@ -67,6 +66,15 @@ export type FromWorker =
   | { type: 'kubelet'; id: number; node: string; op: KubeletOp; timeoutMs?: number }
   | { type: 'stopped' };
 
+/** The worker: the compiled .js next to this module, or, run from the .ts sources under tsx,
+ *  the .ts entry behind tsx's loader registered in the thread (on Node 20 a worker does not
+ *  inherit the parent's `--import tsx`). */
+function newWorker(data: AgentWorkerData): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./agent-worker.js', import.meta.url), { workerData: data });
+  const entry = JSON.stringify(new URL('./agent-worker.ts', import.meta.url).href);
+  return new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${entry}); });`, { eval: true, workerData: data });
+}
+
 export class AgentThread {
   private readonly worker: Worker;
   private readonly exited: Promise<void>;
@@ -78,7 +86,7 @@ export class AgentThread {
     data: AgentWorkerData,
     private readonly kubelets: ReadonlyMap<string, SimKubelet>,
   ) {
-    this.worker = moduleWorker(import.meta.url, 'agent-worker', data);
+    this.worker = newWorker(data);
     this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
     this.worker.on('message', (m: FromWorker) => {
       if (m.type === 'kubelet') void this.serve(m);
