@@ -146,6 +146,15 @@ const flush = async (): Promise<void> => {
   for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
 };
 
+/** The watch open now runs to the harness's timeoutSeconds (450 s), a bookmark at `rv` every 50 s
+ *  keeping its watchdog quiet. */
+function runToTimeout(h: ReturnType<typeof harness>, rv: string): void {
+  for (let t = 0; t < 450_000; t += 50_000) {
+    h.clock.advance(50_000);
+    h.watch.last.event('BOOKMARK', { metadata: { resourceVersion: rv } });
+  }
+}
+
 function harness(over: Partial<ConstructorParameters<typeof ListWatch<Obj>>[0]> = {}) {
   const watch = new FakeWatch();
   const list = new FakeList();
@@ -215,12 +224,7 @@ describe('ListWatch with a fake watch and clock', () => {
   test('a watch that runs to its timeoutSeconds: the next watch goes on from its resourceVersion without a list, as client-go does', async () => {
     const h = harness();
     const inf = await h.started([obj('a', '5')], '7');
-    // 450 s (the timeout asked for), a bookmark a minute and a change on the way.
-    for (let i = 0; i < 7; i++) {
-      h.clock.advance(60_000);
-      h.watch.last.event('BOOKMARK', { metadata: { resourceVersion: '7' } });
-    }
-    h.clock.advance(30_000);
+    runToTimeout(h, '7');
     h.watch.last.event('MODIFIED', obj('a', '8', 'x'));
     h.watch.last.done(null);
     await flush();
@@ -447,6 +451,15 @@ describe('ListWatch with a fake watch and clock', () => {
 
 describe('ListWatch with watchList: the streaming list (KEP-3157)', () => {
   const end = (rv: string) => ({ metadata: { resourceVersion: rv, annotations: { 'k8s.io/initial-events-end': 'true' } } });
+  /** Starts the informer and syncs it with one streaming list: `a` at 5, the state at 9. */
+  const streamed = async (h: ReturnType<typeof harness>): Promise<ListWatch<Obj>> => {
+    const inf = h.make();
+    await flush();
+    h.watch.last.event('ADDED', obj('a', '5'));
+    h.watch.last.event('BOOKMARK', end('9'));
+    await inf.synced;
+    return inf;
+  };
 
   test('one request: the initial events are cached at the end bookmark, then the same watch goes on; no list', async () => {
     const h = harness({ watchList: true, fieldSelector: 'metadata.name=a' });
@@ -479,11 +492,7 @@ describe('ListWatch with watchList: the streaming list (KEP-3157)', () => {
 
   test('when that watch ends, the next round is a list from the last resourceVersion, as without watchList', async () => {
     const h = harness({ watchList: true });
-    const inf = h.make();
-    await flush();
-    h.watch.last.event('ADDED', obj('a', '5'));
-    h.watch.last.event('BOOKMARK', end('9'));
-    await inf.synced;
+    const inf = await streamed(h);
     h.clock.advance(5_000);
     h.list.answer = () => ({ items: [obj('a', '5')], metadata: { resourceVersion: '9' } });
     h.watch.last.done(null);
@@ -496,15 +505,8 @@ describe('ListWatch with watchList: the streaming list (KEP-3157)', () => {
 
   test('when it runs to its timeoutSeconds, the next watch goes on from its resourceVersion: no list, no streaming list', async () => {
     const h = harness({ watchList: true });
-    const inf = h.make();
-    await flush();
-    h.watch.last.event('ADDED', obj('a', '5'));
-    h.watch.last.event('BOOKMARK', end('9'));
-    await inf.synced;
-    for (let i = 0; i < 9; i++) {
-      h.clock.advance(50_000);
-      h.watch.last.event('BOOKMARK', { metadata: { resourceVersion: '9' } });
-    }
+    const inf = await streamed(h);
+    runToTimeout(h, '9');
     h.watch.last.done(null);
     await flush();
     assert.deepEqual(h.list.requests, []);
