@@ -3,11 +3,10 @@
 // handshake on a real cluster), for every request, and turn every response into a typed model;
 // for 5,000 node hand-offs that was a third of the controller's CPU. Authentication and TLS
 // settings still come from the KubeConfig on every call (tokens and exec credentials refresh).
-import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as k8s from '@kubernetes/client-node';
-import { isProxyAgent, PooledKubeConfig } from './pool.js';
+import { isProxyAgent, keepAliveAgent, PooledKubeConfig, tlsIdentityKey } from './pool.js';
 
 /** Connections kept for patches. A wave of hand-offs (500 at 5,000 nodes) queues on them, as
  *  client-go's requests share its one HTTP/2 connection. Each new connection is a TLS handshake
@@ -97,16 +96,10 @@ export class MergePatcher {
   private agentFor(protocol: string, o: https.RequestOptions): http.Agent {
     // A config that pools its connections (the embedded cluster's agents share one) lends its pool.
     if (this.kc instanceof PooledKubeConfig) return this.kc.poolFor(protocol === 'https:', o);
-    const key = createHash('sha256')
-      .update(JSON.stringify([protocol, material(o.ca), material(o.cert), material(o.key), material(o.pfx), o.rejectUnauthorized, o.servername]))
-      .digest('hex');
+    const key = tlsIdentityKey(protocol, o);
     if (this.agent && key === this.agentKey) return this.agent;
     this.agent?.destroy();
-    const common = { keepAlive: true, maxSockets: MAX_SOCKETS };
-    this.agent =
-      protocol === 'https:'
-        ? new https.Agent({ ...common, ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase, rejectUnauthorized: o.rejectUnauthorized, servername: o.servername })
-        : new http.Agent(common);
+    this.agent = keepAliveAgent(protocol === 'https:', o, { maxSockets: MAX_SOCKETS });
     this.agentKey = key;
     return this.agent;
   }
@@ -115,14 +108,4 @@ export class MergePatcher {
     this.agent?.destroy();
     this.agent = undefined;
   }
-}
-
-/** TLS material as text for a cache key: PEM strings and buffers as they are, lists item by item,
- *  `{ pem, passphrase }` entries as JSON. */
-function material(v: unknown): string {
-  if (v === undefined || v === null) return '';
-  if (typeof v === 'string') return v;
-  if (Buffer.isBuffer(v)) return v.toString('base64');
-  if (Array.isArray(v)) return v.map(material).join('\n');
-  return JSON.stringify(v);
 }

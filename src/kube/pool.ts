@@ -11,6 +11,7 @@
 //    watch holds it for as long as it lasts.
 //  - MergePatcher's patches (the agents' reports) borrow the pool (poolFor).
 // One pool per TLS identity, so rotated client credentials get fresh connections.
+import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as k8s from '@kubernetes/client-node';
@@ -19,6 +20,32 @@ const MAX_SOCKETS = 128;
 const IDLE_MS = 10_000;
 
 export type TlsOptions = Pick<https.AgentOptions, 'ca' | 'cert' | 'key' | 'pfx' | 'passphrase' | 'rejectUnauthorized' | 'servername'>;
+
+/** A key for one TLS identity (`protocol` 'http:' or 'https:'): connections kept for one are
+ *  never lent to another, so rotated client credentials get fresh connections. */
+export function tlsIdentityKey(protocol: string, o: TlsOptions): string {
+  return createHash('sha256')
+    .update(JSON.stringify([protocol, material(o.ca), material(o.cert), material(o.key), material(o.pfx), o.rejectUnauthorized, o.servername]))
+    .digest('hex');
+}
+
+/** TLS material as text for a key: PEM strings and buffers as they are, lists item by item,
+ *  `{ pem, passphrase }` entries as JSON. */
+function material(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'string') return v;
+  if (Buffer.isBuffer(v)) return v.toString('base64');
+  if (Array.isArray(v)) return v.map(material).join('\n');
+  return JSON.stringify(v);
+}
+
+/** A keep-alive agent for one TLS identity (`tls` false: plain http), with `extra`'s limits. */
+export function keepAliveAgent(tls: boolean, o: TlsOptions, extra: http.AgentOptions): http.Agent {
+  const common = { ...extra, keepAlive: true };
+  return tls
+    ? new https.Agent({ ...common, ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase, rejectUnauthorized: o.rejectUnauthorized, servername: o.servername })
+    : new http.Agent(common);
+}
 
 /** Whether the KubeConfig made a proxy's agent (anything but node's own http(s).Agent): it is
  *  used as made, never pooled. */
@@ -51,13 +78,11 @@ export class PooledKubeConfig extends k8s.KubeConfig {
   /** The pool for one TLS identity (`tls` false: plain http), made on first use. Also for
    *  requests made outside the generated clients (MergePatcher). */
   poolFor(tls: boolean, o: TlsOptions): http.Agent {
-    const id: TlsOptions = { ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase, rejectUnauthorized: o.rejectUnauthorized, servername: o.servername };
-    const key = tls ? `https ${JSON.stringify(id)}` : 'http';
+    const key = tlsIdentityKey(tls ? 'https:' : 'http:', o);
     let agent = this.pools.get(key);
     if (!agent) {
       // `timeout` closes a pooled connection idle that long (requests here are short).
-      const common = { keepAlive: true, maxSockets: MAX_SOCKETS, timeout: IDLE_MS };
-      agent = tls ? new https.Agent({ ...common, ...id }) : new http.Agent(common);
+      agent = keepAliveAgent(tls, o, { maxSockets: MAX_SOCKETS, timeout: IDLE_MS });
       this.pools.set(key, agent);
     }
     return agent;

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { test } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
-import { watchStream } from '../../src/kube/watch-stream.js';
+import { WATCH_IDLE_MS, watchStream } from '../../src/kube/watch-stream.js';
 
 /** A server that answers every request with `handler`; the kubeconfig for it, with a token. */
 async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ kc: k8s.KubeConfig; close: () => Promise<void> }> {
@@ -159,4 +159,43 @@ test('a handler that throws ends the watch with its error; no later event is del
   assert.equal(await c.seen.done, boom);
   assert.equal(c.seen.events.length, 1);
   assert.equal(c.doneCalls(), 1);
+});
+
+test('a watch the server ended leaves its connection to the next watch; an aborted one closes its own; a kept one that no watch takes closes after WATCH_IDLE_MS', async (t) => {
+  const sockets: Socket[] = [];
+  const s = await serve((req, res) => {
+    sockets.push(req.socket);
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.write(JSON.stringify({ type: 'ADDED', object: { metadata: { name: `n${sockets.length}` } } }) + '\n');
+    // The second watch is left open, for the client to abort.
+    if (sockets.length !== 2) res.end();
+  });
+  t.after(s.close);
+  const closed = (sock: Socket | undefined): Promise<void> => new Promise((r) => (sock?.destroyed ? r() : sock?.once('close', () => r())));
+  const watch = async (): Promise<{ c: ReturnType<typeof collect>; handle: { abort(): void } }> => {
+    const c = collect();
+    const handle = await watchStream(s.kc, '/api/v1/nodes', {}, c.onEvent, c.onDone);
+    return { c, handle };
+  };
+
+  const a = await watch();
+  assert.equal(await a.c.seen.done, null);
+  a.handle.abort(); // as the informer does after every watch: a no-op on one that ended
+  const b = await watch();
+  while (b.c.seen.events.length === 0) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(sockets.length, 2);
+  assert.equal(sockets[1], sockets[0], 'the second watch went over the first watch connection');
+  b.handle.abort();
+  assert.equal(((await b.c.seen.done) as Error).name, 'AbortError');
+  await closed(sockets[1]);
+
+  const c = await watch();
+  assert.equal(await c.c.seen.done, null);
+  assert.equal(sockets.length, 3);
+  assert.notEqual(sockets[2], sockets[1], 'an aborted watch connection is not reused');
+  // Kept, not closed at the watch's end: closed when idle for WATCH_IDLE_MS (by the client, or by
+  // a server whose keep-alive timeout is shorter).
+  const started = Date.now();
+  await closed(sockets[2]);
+  assert.ok(Date.now() - started >= WATCH_IDLE_MS - 500, `closed ${Date.now() - started} ms after the watch ended`);
 });
