@@ -11,6 +11,7 @@ import { POLICIES, testPolicyCRD } from '../../src/sim/apiserver/fixtures.js';
 import { type StoredEvent, type Watcher, WatchHub, deliver } from '../../src/sim/apiserver/history.js';
 import type { ResourceDef } from '../../src/sim/apiserver/registry.js';
 import { combine, parseFieldSelector, parseLabelSelector, pinnedName } from '../../src/sim/apiserver/selectors.js';
+import { DeadlineClock } from '../../src/sim/apiserver/watch-http.js';
 import { CONFIGMAPS, resKey } from '../../src/sim/apiserver/types.js';
 import { prng } from '../helpers/prng.js';
 
@@ -314,5 +315,50 @@ describe('watch window, query parameters and single-key lists over HTTP', () => 
     assert.equal(got[3]?.[2]?.object['kind'], 'Table');
     const [added] = server.store.hub.since(resKey(NODES), server.store.resourceVersion - 2);
     assert.equal(added?.frames, undefined, 'encodings are not kept in the history');
+  });
+});
+
+describe('watch deadlines', () => {
+  test('a watch ends in the first whole-second tick at or after its timeoutSeconds, never before, and those due in the same second end in the same tick (seeded property)', (t) => {
+    t.mock.timers.enable({ apis: ['setInterval', 'Date'], now: 10_250 });
+    const r = prng(14);
+    const clock = new DeadlineClock();
+    const ends: { at: number; endedAt?: number; tick?: number }[] = [];
+    let ticks = 0;
+    // The test's tick counter runs first in each second: a counter interval made before the clock's.
+    const counter = setInterval(() => ticks++, 1000);
+    const cancelled: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const e: { at: number; endedAt?: number; tick?: number } = { at: 10_250 + Math.floor(r() * 20_000) };
+      ends.push(e);
+      const cancel = clock.add(e.at, () => {
+        assert.equal(e.endedAt, undefined, 'ended twice');
+        e.endedAt = Date.now();
+        e.tick = ticks;
+      });
+      if (i % 10 === 0) {
+        cancel();
+        cancel(); // twice: a no-op
+        cancelled.push(i);
+      }
+    }
+    for (let now = 10_250; now < 33_000; now += 50) t.mock.timers.tick(50);
+    clearInterval(counter);
+    for (const [i, e] of ends.entries()) {
+      if (cancelled.includes(i)) {
+        assert.equal(e.endedAt, undefined, `cancelled deadline ${i} ended`);
+        continue;
+      }
+      assert.ok(e.endedAt !== undefined, `deadline ${i} (${e.at}) never ended`);
+      assert.ok(e.endedAt >= e.at, `deadline ${i} ended at ${e.endedAt}, before ${e.at}`);
+      assert.ok(e.endedAt < e.at + 2000, `deadline ${i} ended at ${e.endedAt}, 2 s after ${e.at}`);
+    }
+    const bySecond = new Map<number, Set<number | undefined>>();
+    for (const [i, e] of ends.entries()) {
+      if (cancelled.includes(i)) continue;
+      const second = Math.ceil(e.at / 1000);
+      bySecond.set(second, (bySecond.get(second) ?? new Set()).add(e.tick));
+    }
+    for (const [second, inTicks] of bySecond) assert.equal(inTicks.size, 1, `the deadlines of second ${second} ended in ${inTicks.size} ticks`);
   });
 });

@@ -58,14 +58,14 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, ctx: Watch
   };
 
   let stop: (() => void) | undefined;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: (() => void) | undefined;
   let bookmarks: (() => void) | undefined;
   let done = false;
   function finish(): void {
     if (done) return;
     done = true;
     stop?.();
-    if (timer) clearTimeout(timer);
+    timer?.();
     bookmarks?.();
     ctx.open.delete(res);
     // Its last writes (an ERROR event) go out before the end: Node 24 does not flush a response
@@ -101,7 +101,7 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, ctx: Watch
     return;
   }
   const timeout = Number(q.get('timeoutSeconds') ?? '0');
-  if (timeout > 0) timer = setTimeout(finish, timeout * 1000);
+  if (timeout > 0) timer = deadlines.add(Date.now() + timeout * 1000, finish);
   if (allowBookmarks) {
     // A watch from a resourceVersion the server has not reached gets no bookmark below it.
     const from = rv === undefined ? 0 : Number(rv);
@@ -133,6 +133,49 @@ function uncorkAll(): void {
 function uncork(res: ServerResponse): void {
   if (corked.delete(res)) res.uncork();
 }
+
+/** Watch deadlines (timeoutSeconds) in whole seconds, from one timer: the watches due in the same
+ *  second end in one turn of the event loop, and their clients, woken once for all of them, send
+ *  their next watches together. At 5,000 nodes, 11-17 of the agents' watches end a second, and a
+ *  timer each woke both threads for every one. A watch ends at most two seconds after its
+ *  timeoutSeconds, never before: the informers take a watch that ran to its timeout as a clean end,
+ *  and watch on from it. */
+export class DeadlineClock {
+  private readonly slots = new Map<number, Set<() => void>>();
+  private size = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  /** Calls `end` in the first tick at or after `at` (ms); returns its cancel. */
+  add(at: number, end: () => void): () => void {
+    const slot = Math.ceil(at / 1000);
+    let s = this.slots.get(slot);
+    if (!s) this.slots.set(slot, (s = new Set()));
+    s.add(end);
+    this.size++;
+    this.timer ??= setInterval(() => this.tick(), 1000).unref();
+    let cancelled = false;
+    return () => {
+      if (cancelled) return;
+      cancelled = true;
+      this.slots.get(slot)?.delete(end);
+      if (--this.size === 0 && this.timer) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+      }
+    };
+  }
+
+  private tick(): void {
+    const due = Math.floor(Date.now() / 1000);
+    for (const [slot, ends] of this.slots) {
+      if (slot > due) continue;
+      this.slots.delete(slot);
+      for (const end of ends) end();
+    }
+  }
+}
+
+const deadlines = new DeadlineClock();
 
 interface BookmarkEntry {
   next: number;
