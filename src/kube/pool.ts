@@ -7,8 +7,9 @@
 //    connections at a time, queueing beyond that.
 //  - An idle pooled connection is closed by the client after IDLE_MS, before the server's
 //    keep-alive timeout (30 s here) can close it under a request that reuses it (ECONNRESET).
-//  - Watches keep a connection of their own (watch-stream.ts, through applyToHTTPSOptions): a
-//    watch holds it for as long as it lasts.
+//  - Watches do not take from the pool (a watch holds its connection for as long as it lasts):
+//    they have an agent of their own (watch-stream.ts), whose connections go from a watch that
+//    ended to the next.
 //  - MergePatcher's patches (the agents' reports) borrow the pool (poolFor).
 // One pool per TLS identity, so rotated client credentials get fresh connections.
 import { createHash } from 'node:crypto';
