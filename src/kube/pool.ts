@@ -23,8 +23,10 @@ const IDLE_MS = 10_000;
 export type TlsOptions = Pick<https.AgentOptions, 'ca' | 'cert' | 'key' | 'pfx' | 'passphrase' | 'rejectUnauthorized' | 'servername'>;
 
 /** A key for one TLS identity (`protocol` 'http:' or 'https:'): connections kept for one are
- *  never lent to another, so rotated client credentials get fresh connections. */
+ *  never lent to another, so rotated client credentials get fresh connections. Plain http has
+ *  none: one key. */
 export function tlsIdentityKey(protocol: string, o: TlsOptions): string {
+  if (protocol !== 'https:') return 'http:';
   return createHash('sha256')
     .update(JSON.stringify([protocol, material(o.ca), material(o.cert), material(o.key), material(o.pfx), o.rejectUnauthorized, o.servername]))
     .digest('hex');
