@@ -11,7 +11,7 @@ import { POLICIES, testPolicyCRD } from '../../src/sim/apiserver/fixtures.js';
 import { type StoredEvent, type Watcher, WatchHub, deliver } from '../../src/sim/apiserver/history.js';
 import type { ResourceDef } from '../../src/sim/apiserver/registry.js';
 import { combine, parseFieldSelector, parseLabelSelector, pinnedName } from '../../src/sim/apiserver/selectors.js';
-import { DeadlineClock } from '../../src/sim/apiserver/watch-http.js';
+import { SlotTimer } from '../../src/sim/apiserver/watch-http.js';
 import { CONFIGMAPS, resKey } from '../../src/sim/apiserver/types.js';
 import { prng } from '../helpers/prng.js';
 
@@ -322,7 +322,7 @@ describe('watch deadlines', () => {
   test('a watch ends in the first whole-second tick at or after its timeoutSeconds, never before, and those due in the same second end in the same tick (seeded property)', (t) => {
     t.mock.timers.enable({ apis: ['setInterval', 'Date'], now: 10_250 });
     const r = prng(14);
-    const clock = new DeadlineClock();
+    const clock = new SlotTimer(1000);
     const ends: { at: number; endedAt?: number; tick?: number }[] = [];
     let ticks = 0;
     // The test's tick counter runs first in each second: a counter interval made before the clock's.
@@ -331,7 +331,7 @@ describe('watch deadlines', () => {
     for (let i = 0; i < 200; i++) {
       const e: { at: number; endedAt?: number; tick?: number } = { at: 10_250 + Math.floor(r() * 20_000) };
       ends.push(e);
-      const cancel = clock.add(e.at, () => {
+      const cancel = clock.at(e.at, () => {
         assert.equal(e.endedAt, undefined, 'ended twice');
         e.endedAt = Date.now();
         e.tick = ticks;

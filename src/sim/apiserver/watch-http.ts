@@ -101,7 +101,7 @@ export function serveWatch(req: IncomingMessage, res: ServerResponse, ctx: Watch
     return;
   }
   const timeout = Number(q.get('timeoutSeconds') ?? '0');
-  if (timeout > 0) timer = deadlines.add(Date.now() + timeout * 1000, finish);
+  if (timeout > 0) timer = deadlines.at(Date.now() + timeout * 1000, finish);
   if (allowBookmarks) {
     // A watch from a resourceVersion the server has not reached gets no bookmark below it.
     const from = rv === undefined ? 0 : Number(rv);
@@ -134,93 +134,32 @@ function uncork(res: ServerResponse): void {
   if (corked.delete(res)) res.uncork();
 }
 
-/** Watch deadlines (timeoutSeconds) in whole seconds, from one timer: the watches due in the same
- *  second end in one turn of the event loop, and their clients, woken once for all of them, send
- *  their next watches together. At 5,000 nodes, 11-17 of the agents' watches end a second, and a
- *  timer each woke both threads for every one. A watch ends at most two seconds after its
- *  timeoutSeconds, never before: the informers take a watch that ran to its timeout as a clean end,
- *  and watch on from it. */
-export class DeadlineClock {
-  private readonly slots = new Map<number, Set<() => void>>();
+/** Callbacks due at a time, run from one interval timer in slots of `slotMs`: those due in the
+ *  same slot run in one turn of the event loop, and a tick looks only at the slots that are due. A
+ *  callback runs in the first tick at or after its time, never before, and less than two slots
+ *  after it. One per slot length (slotTimer), shared by the watch deadlines and bookmarks. */
+export class SlotTimer {
+  private readonly slots = new Map<number, Set<Slotted>>();
   private size = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  /** Calls `end` in the first tick at or after `at` (ms); returns its cancel. */
-  add(at: number, end: () => void): () => void {
-    const slot = Math.ceil(at / 1000);
-    let s = this.slots.get(slot);
-    if (!s) this.slots.set(slot, (s = new Set()));
-    s.add(end);
-    this.size++;
-    this.timer ??= setInterval(() => this.tick(), 1000).unref();
-    let cancelled = false;
-    return () => {
-      if (cancelled) return;
-      cancelled = true;
-      this.slots.get(slot)?.delete(end);
-      if (--this.size === 0 && this.timer) {
-        clearInterval(this.timer);
-        this.timer = undefined;
-      }
-    };
-  }
+  constructor(private readonly slotMs: number) {}
 
-  private tick(): void {
-    const due = Math.floor(Date.now() / 1000);
-    for (const [slot, ends] of this.slots) {
-      if (slot > due) continue;
-      this.slots.delete(slot);
-      for (const end of ends) end();
-    }
-  }
-}
-
-const deadlines = new DeadlineClock();
-
-interface BookmarkEntry {
-  next: number;
-  deadline: number | undefined;
-  send: () => void;
-  /** The time slot it waits in. */
-  slot: number;
-}
-
-/** Bookmarks of every open watch from one timer, as the real cacher sends them: every interval
- *  (a minute by default) and once 2 s before the watch's timeoutSeconds deadline. Watches wait in
- *  time slots (as the cacher's bookmark buckets), so a tick looks only at those that are due. */
-class BookmarkClock {
-  private readonly slots = new Map<number, Set<BookmarkEntry>>();
-  private readonly slotMs: number;
-  private size = 0;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(private readonly intervalMs: number) {
-    this.slotMs = Math.min(1000, intervalMs);
-  }
-
-  add(send: () => void, deadline: number | undefined): () => void {
-    const e: BookmarkEntry = { next: 0, deadline, send, slot: 0 };
-    this.schedule(e, Date.now());
-    this.size++;
-    this.timer ??= setInterval(() => this.tick(), this.slotMs).unref();
-    return () => {
-      this.slots.get(e.slot)?.delete(e);
-      if (--this.size === 0 && this.timer) {
-        clearInterval(this.timer);
-        this.timer = undefined;
-      }
-    };
-  }
-
-  private schedule(e: BookmarkEntry, now: number): void {
-    let next = now + this.intervalMs;
-    if (e.deadline !== undefined && e.deadline - 2000 < next) next = e.deadline - 2000 > now ? e.deadline - 2000 : Infinity;
-    e.next = next;
-    if (next === Infinity) return;
-    e.slot = Math.ceil(next / this.slotMs);
+  /** Runs `fn` (with the tick's time) at or after `ms`; returns its cancel, a no-op once it ran. */
+  at(ms: number, fn: (now: number) => void): () => void {
+    const e: Slotted = { fn, slot: Math.ceil(ms / this.slotMs), live: true };
     let s = this.slots.get(e.slot);
     if (!s) this.slots.set(e.slot, (s = new Set()));
     s.add(e);
+    this.size++;
+    this.timer ??= setInterval(() => this.tick(), this.slotMs).unref();
+    return () => {
+      if (!e.live) return;
+      e.live = false;
+      this.slots.get(e.slot)?.delete(e);
+      this.size--;
+      this.stopIfIdle();
+    };
   }
 
   private tick(): void {
@@ -230,10 +169,67 @@ class BookmarkClock {
       if (slot > due) continue;
       this.slots.delete(slot);
       for (const e of entries) {
-        e.send();
-        this.schedule(e, now);
+        e.live = false;
+        this.size--;
+        e.fn(now);
       }
     }
+    this.stopIfIdle();
+  }
+
+  private stopIfIdle(): void {
+    if (this.size > 0 || !this.timer) return;
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
+interface Slotted {
+  fn: (now: number) => void;
+  /** The time slot it waits in. */
+  slot: number;
+  live: boolean;
+}
+
+const slotTimers = new Map<number, SlotTimer>();
+
+function slotTimer(slotMs: number): SlotTimer {
+  let t = slotTimers.get(slotMs);
+  if (!t) slotTimers.set(slotMs, (t = new SlotTimer(slotMs)));
+  return t;
+}
+
+/** Watch deadlines (timeoutSeconds), in whole seconds: the watches due in the same second end in
+ *  one turn, and their clients, woken once for all of them, send their next watches together. At
+ *  5,000 nodes, 11-17 of the agents' watches end a second, and a timer each woke both threads for
+ *  every one. A watch ends less than two seconds after its timeoutSeconds, never before: the
+ *  informers take a watch that ran to its timeout as a clean end, and watch on from it. */
+const deadlines = slotTimer(1000);
+
+/** Bookmarks of every open watch, as the real cacher sends them: every interval (a minute by
+ *  default) and once 2 s before the watch's timeoutSeconds deadline. Watches wait in time slots
+ *  (as the cacher's bookmark buckets): a SlotTimer of at most a second. */
+class BookmarkClock {
+  private readonly timer: SlotTimer;
+
+  constructor(private readonly intervalMs: number) {
+    this.timer = slotTimer(Math.min(1000, intervalMs));
+  }
+
+  /** Sends bookmarks with `send` until the returned cancel is called. */
+  add(send: () => void, deadline: number | undefined): () => void {
+    let cancel = (): void => undefined;
+    const schedule = (now: number): void => {
+      let next = now + this.intervalMs;
+      if (deadline !== undefined && deadline - 2000 < next) next = deadline - 2000 > now ? deadline - 2000 : Infinity;
+      if (next === Infinity) return;
+      cancel = this.timer.at(next, (at) => {
+        send();
+        schedule(at);
+      });
+    };
+    schedule(Date.now());
+    return () => cancel();
   }
 }
 
