@@ -12,6 +12,7 @@ import { basename, dirname } from 'node:path';
 import { decode, type Report } from '../api/handoff.js';
 import { errCode } from '../util/errors.js';
 import { type FsOps, realFsOps } from './atomic.js';
+import { slotTimer } from '../util/slot-timer.js';
 import { dropinPath, readIfExists } from './files.js';
 import type { KubeletLayout } from './detect.js';
 import { dropinDrift, driftReport, type Expectation, expectationOf, mainDrift } from './drift.js';
@@ -30,42 +31,37 @@ export interface DriftOptions {
   watch?: typeof watch;
 }
 
-interface Due {
-  nextAt: number;
-  periodMs: number;
-  poke: () => void;
-}
+/** One agent's periodic re-check, on the process's 1 s slot timer: a tick runs only the
+ *  re-checks due in it (~83 a second at 5,000 agents), not a pass over every agent's. */
+class Recheck {
+  private nextAt = Infinity;
+  private cancel: (() => void) | undefined;
 
-/** The one re-check timer of the process. */
-class Backstop {
-  private readonly entries = new Set<Due>();
-  private timer: NodeJS.Timeout | undefined;
-  private static readonly TICK_MS = 1_000;
+  constructor(
+    /** The time between two re-checks, from the next one on. */
+    public periodMs: number,
+    private readonly poke: () => void,
+  ) {}
 
-  add(d: Due): void {
-    this.entries.add(d);
-    this.timer ??= setInterval(() => this.tick(), Backstop.TICK_MS).unref();
+  /** Schedules the next re-check at `ms`, or keeps the one already due before it. */
+  by(ms: number): void {
+    if (this.cancel && this.nextAt <= ms) return;
+    this.cancel?.();
+    this.nextAt = ms;
+    this.cancel = rechecks.at(ms, (now) => {
+      this.cancel = undefined;
+      this.by(now + this.periodMs);
+      this.poke();
+    });
   }
 
-  delete(d: Due): void {
-    this.entries.delete(d);
-    if (this.entries.size === 0 && this.timer) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
-  }
-
-  private tick(): void {
-    const now = Date.now();
-    for (const d of this.entries) {
-      if (now < d.nextAt) continue;
-      d.nextAt = now + d.periodMs;
-      d.poke();
-    }
+  stop(): void {
+    this.cancel?.();
+    this.cancel = undefined;
   }
 }
 
-const backstop = new Backstop();
+const rechecks = slotTimer(1_000);
 
 /** Watches the files one node's agent owns and tells it when to look at them again. */
 export class DriftWatch {
@@ -78,7 +74,7 @@ export class DriftWatch {
   private watchedId: Promise<string> | undefined;
   /** Watching failed for this directory: the re-check alone covers it. */
   private unwatchable: string | undefined;
-  private readonly due: Due;
+  private readonly due: Recheck;
   private settle: NodeJS.Timeout | undefined;
   /** Why the next check runs: 'event' and 'expectation' always read; 'backstop' may skip an
    *  unchanged file (same inode, size and times as the last read). */
@@ -99,8 +95,8 @@ export class DriftWatch {
     const { watch: watchFn, ...o } = opts;
     this.o = { periodMs: 60_000, pollMs: 5_000, flapWindowMs: 10 * 60_000, settleMs: 50, ...o };
     this.watchFn = watchFn ?? watch;
-    this.due = { nextAt: Date.now() + Math.random() * this.o.periodMs, periodMs: this.o.periodMs, poke: () => this.mark('backstop') };
-    backstop.add(this.due);
+    this.due = new Recheck(this.o.periodMs, () => this.mark('backstop'));
+    this.due.by(Date.now() + Math.random() * this.o.periodMs);
   }
 
   /** One look, from the agent's loop while it has nothing to apply: the patch to report drift
@@ -145,7 +141,7 @@ export class DriftWatch {
     this.closed = true;
     this.arm(undefined);
     clearTimeout(this.settle);
-    backstop.delete(this.due);
+    this.due.stop();
   }
 
   private report(annotations: Record<string, string> | undefined, want: Expectation, drift: string | undefined, now: number): Report | undefined {
@@ -200,7 +196,7 @@ export class DriftWatch {
       this.unwatchable = dir;
       this.watched = undefined;
       this.due.periodMs = this.o.pollMs;
-      this.due.nextAt = Math.min(this.due.nextAt, Date.now() + this.o.pollMs);
+      this.due.by(Date.now() + this.o.pollMs);
     }
   }
 }

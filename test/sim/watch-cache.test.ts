@@ -11,7 +11,7 @@ import { POLICIES, testPolicyCRD } from '../../src/sim/apiserver/fixtures.js';
 import { type StoredEvent, type Watcher, WatchHub, deliver } from '../../src/sim/apiserver/history.js';
 import type { ResourceDef } from '../../src/sim/apiserver/registry.js';
 import { combine, parseFieldSelector, parseLabelSelector, pinnedName } from '../../src/sim/apiserver/selectors.js';
-import { SlotTimer } from '../../src/sim/apiserver/watch-http.js';
+import { SlotTimer } from '../../src/util/slot-timer.js';
 import { CONFIGMAPS, resKey } from '../../src/sim/apiserver/types.js';
 import { prng } from '../helpers/prng.js';
 
