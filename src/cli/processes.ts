@@ -276,12 +276,23 @@ export async function simCommand(f: SimFlags): Promise<number> {
     return 2;
   }
   const options = simOptions(f);
-  // No memory reducer for the agents' worker: once allocation slows down after the start, V8
-  // runs up to three extra full collections of a heap to give memory back. At 5,000 nodes
-  // those of the worker's 130 MB heap cost about 3.5% of a core over the 30 s after the agents
-  // watch, to give back ~25 MB of RSS. Set at run time, the flag holds for the heaps made after
-  // it (the worker's, started below), not for this thread's: its reducer still runs once.
+  // V8's heap sizing, for a process that holds the whole cluster's objects (at 5,000 nodes about
+  // 115 MB live in each of its two heaps, this thread's and the agents' worker's) and allocates
+  // little once started. Set at run time, a flag read when a heap is made holds for the heaps
+  // made after it (the worker's, started below), not for this thread's.
+  // - No memory reducer for the worker: once allocation slows down after the start, V8 runs up to
+  //   three extra full collections of a heap to give memory back. Those of the worker's heap
+  //   cost about 3.5% of a core over the 30 s after the agents watch, for ~25 MB of RSS.
+  // - This thread's reducer, made with its heap, runs one collection each time, not up to three.
+  // - A heap grows by 25% of what the last full collection left before the next one. For a
+  //   process that allocates this slowly V8 sets the next limit 10-25% above it (its minimum after
+  //   each of the reducer's collections) and starts marking some MB before the limit: a full
+  //   collection of this thread's heap every 20-50 s, marking 115 MB each time, for garbage of a
+  //   few MB (the Leases each renewal replaces, the objects of the agents' ended watches). 40%
+  //   cut more CPU but took RSS to 470-490 MB within 10 minutes.
   setFlagsFromString('--no-memory-reducer');
+  setFlagsFromString('--memory-reducer-single-gc');
+  setFlagsFromString('--heap-growing-percent=25');
   // First: a busy collector port stops the command before the cluster starts.
   const collector = f.collector === undefined ? undefined : await startSimCollector(f.collector, (l) => process.stdout.write(l));
   // Ready once the API server serves every node: the agents come up right after, as a
