@@ -8,27 +8,17 @@
 //   node --import tsx bench/sim-start.ts [--nodes 5000] [--idle-seconds 30] [--settle-seconds 10]
 //     [--long-minutes 0] [--sample-seconds 30]
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuMs, rssMb } from './procfs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-}
-
-/** utime + stime of a process, in ms (from /proc; clock ticks are 100 Hz here). */
-async function cpuMs(pid: number): Promise<{ user: number; sys: number }> {
-  const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
-  return { user: Number(f[11]) * 10, sys: Number(f[12]) * 10 };
-}
-
-async function rssMb(pid: number): Promise<number> {
-  const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1] ?? 0) / 1024;
 }
 
 function timed(cmd: string, args: string[]): number {
