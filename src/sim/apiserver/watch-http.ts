@@ -10,7 +10,7 @@ import type { ResourceDef } from './registry.js';
 import type { ObjectStore, WatchOptions } from './store.js';
 import { toTable, wantsTable } from './table.js';
 import { type KubeObject, groupVersion } from './types.js';
-import { SlotTimer, slotTimer } from '../../util/slot-timer.js';
+import { type SlotTimer, slotTimer } from '../../util/slot-timer.js';
 
 export interface WatchContext {
   store: ObjectStore;
