@@ -278,8 +278,9 @@ export async function simCommand(f: SimFlags): Promise<number> {
   const options = simOptions(f);
   // V8's heap sizing, for a process that holds the whole cluster's objects (at 5,000 nodes about
   // 115 MB live in each of its two heaps, this thread's and the agents' worker's) and allocates
-  // little once started. Set at run time, a flag read when a heap is made holds for the heaps
-  // made after it (the worker's, started below), not for this thread's.
+  // little once started. Set at run time: a flag V8 reads when it makes a heap (the memory
+  // reducer's) holds for the heaps made after it (the worker's, started below), not this
+  // thread's; the other two are read as the heaps grow, and hold for both.
   // - No memory reducer for the worker: once allocation slows down after the start, V8 runs up to
   //   three extra full collections of a heap to give memory back. Those of the worker's heap
   //   cost about 3.5% of a core over the 30 s after the agents watch, for ~25 MB of RSS.
