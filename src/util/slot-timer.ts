@@ -38,6 +38,9 @@ export class SlotTimer {
       if (slot > due) continue;
       this.slots.delete(slot);
       for (const e of entries) {
+        // Cancelled by a callback before it in this tick (a watch's end cancels its bookmark):
+        // its slot was already taken off the map, so the cancel could not remove it from here.
+        if (!e.live) continue;
         e.live = false;
         this.size--;
         e.fn(now);
@@ -63,7 +66,6 @@ interface Slotted {
 const slotTimers = new Map<number, SlotTimer>();
 
 /** The process's (thread's) SlotTimer for `slotMs`. */
-
 export function slotTimer(slotMs: number): SlotTimer {
   let t = slotTimers.get(slotMs);
   if (!t) slotTimers.set(slotMs, (t = new SlotTimer(slotMs)));

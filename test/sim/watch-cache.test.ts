@@ -361,4 +361,23 @@ describe('watch deadlines', () => {
     }
     for (const [second, inTicks] of bySecond) assert.equal(inTicks.size, 1, `the deadlines of second ${second} ended in ${inTicks.size} ticks`);
   });
+
+  test('a callback cancelled by another of the same tick does not run, and later ones still do', (t) => {
+    t.mock.timers.enable({ apis: ['setInterval', 'Date'], now: 5_000 });
+    const clock = new SlotTimer(1000);
+    const ran: string[] = [];
+    // As a watch's end cancels its other timers: the first of the slot cancels the second.
+    let cancelSecond = (): void => undefined;
+    clock.at(5_500, () => {
+      ran.push('first');
+      cancelSecond();
+    });
+    cancelSecond = clock.at(5_600, () => ran.push('second'));
+    t.mock.timers.tick(1000);
+    assert.deepEqual(ran, ['first']);
+    // A callback added after it runs in its own slot.
+    clock.at(7_200, () => ran.push('third'));
+    t.mock.timers.tick(2000);
+    assert.deepEqual(ran, ['first', 'third']);
+  });
 });
