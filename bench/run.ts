@@ -24,7 +24,7 @@
 // `npm run bench` runs the harness with --max-semi-space-size=64: a larger young generation keeps
 // the agents' per-request garbage from being promoted, which halved the harness's GC time and its
 // event-loop stalls. The controller's child runs with Node's defaults, as in production.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCrd } from '../src/api/crd.js';
@@ -153,6 +153,8 @@ function waveTable(r: RolloutBenchResult): string {
 const nodes = Number(arg('nodes') ?? 5000);
 const restarts = (arg('restart-ms') ?? '200,2000').split(',').map(Number);
 const profileDir = process.argv.includes('--no-profile') ? undefined : (arg('profile-dir') ?? (await mkdtemp(join(tmpdir(), 'kto-bench-prof-'))));
+// A --profile-dir that does not exist yet is made: the controller's child writes its profile there.
+if (profileDir) await mkdir(profileDir, { recursive: true });
 const out: string[] = [];
 for (const restartMs of restarts) {
   const r = await runRolloutBench({ nodes, restartMs, ...(profileDir ? { profileDir } : {}), log: (m) => console.error(m) });
