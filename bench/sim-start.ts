@@ -1,5 +1,5 @@
 // `kto sim` as a user runs it: time until it prints that it is ready (API server serving every
-// node, kubelets heartbeating, agents launched), then until every agent watches its node; its CPU
+// node, kubelets heartbeating, agents starting), then until every agent watches its node; its CPU
 // when idle afterwards, its RSS, `kubectl get nodes` (Table and -o name) against it, and how long
 // Ctrl-C takes. Needs the build (`npm run build`): it runs bin/kto.js.
 // --long-minutes N goes on idling for N minutes after the first window, and prints the CPU and
@@ -82,7 +82,7 @@ const stopS = (performance.now() - s0) / 1000;
 await rm(dir, { recursive: true, force: true });
 const pct = (ms: number): string => `${((ms / (idleS * 1000)) * 100).toFixed(2)}%`;
 console.log(`kto sim --nodes ${nodes}`);
-console.log(`  ready (kubeconfig written, every node Ready, agents launched): ${readyS.toFixed(2)} s`);
+console.log(`  ready (kubeconfig written, every node Ready, agents starting): ${readyS.toFixed(2)} s`);
 console.log(`  every agent watching its node: ${agentsS.toFixed(2)} s`);
 console.log(`  idle CPU over ${idleS} s, after ${settleS} s: ${pct(c1.user + c1.sys - c0.user - c0.sys)} of a core (user ${pct(c1.user - c0.user)}, sys ${pct(c1.sys - c0.sys)})`);
 console.log(`  RSS: ${rss.toFixed(0)} MB`);

@@ -7,7 +7,8 @@ import { completionScript, SHELLS, type Shell } from './cli/completion.js';
 import type { DemoFlags } from './cli/demo.js';
 import { OUTPUT_FORMATS, type OutputFormat } from './cli/output.js';
 import type { PlanFlags } from './cli/plan.js';
-import type { AgentFlags, ControllerFlags, SimFlags } from './cli/processes.js';
+import type { AgentFlags, ControllerFlags } from './cli/processes.js';
+import type { SimFlags } from './cli/sim.js';
 import { LOG_LEVELS } from './log.js';
 import { LogLevelError, resolveLogLevel } from './telemetry/log.js';
 import type { StatusFlags } from './cli/status.js';
@@ -187,7 +188,7 @@ export function buildProgram(name = 'kto'): Command {
     .addOption(new Option('--not-ready-after-ms <ms>', "node-monitor-grace-period: how long a node's Lease may go unrenewed before its node turns NotReady").argParser(nonNegativeInt).default(40_000))
     .addHelpText('after', '\nNo pods are scheduled (as in envtest or kwok): Deployments and DaemonSets are stored and served but run no pods.')
     .action(async (opts: SimFlags) => {
-      process.exitCode = await (await import('./cli/processes.js')).simCommand(opts);
+      process.exitCode = await (await import('./cli/sim.js')).simCommand(opts);
     });
 
   const demo = program

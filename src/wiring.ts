@@ -1,28 +1,26 @@
 // The one wiring of kto's parts: tracing and metrics, the embedded cluster with an agent on every
 // node, and the controller, each hooked to its telemetry as `kto controller` and `kto agent` hook
-// theirs, and stopped in the reverse order. `kto demo`, `kto sim`, the test helpers and the
-// benches build through here, so a hook connected for one is connected for all.
+// theirs, and stopped in the reverse order. `kto demo`, the test helpers and the benches build
+// through here, and `kto sim` through its cluster part (wiring-cluster.ts), so a hook connected
+// for one is connected for all.
 import type * as k8s from '@kubernetes/client-node';
 import { Controller, type ControllerOptions } from './controller/controller.js';
 import type { Plan } from './controller/planner.js';
 import { rolloutSettled, type RolloutSummary } from './controller/status.js';
 import type { LogLevel } from './log.js';
-import { SimCluster, type SimClusterOptions } from './sim/cluster.js';
-import { AgentTelemetry } from './telemetry/agent.js';
+import type { SimCluster, SimClusterOptions } from './sim/cluster.js';
+import { adminKubeConfig } from './sim/kubeconfig.js';
+import type { AgentTelemetry } from './telemetry/agent.js';
 import { ControllerTelemetry } from './telemetry/controller.js';
 import { createLogger } from './telemetry/log.js';
 import { Registry } from './telemetry/metrics.js';
-import { startTracing, type TracingOptions } from './telemetry/tracing.js';
+import { startTracing } from './telemetry/tracing.js';
+import { agentTelemetry, startHookedCluster, type TelemetryOptions } from './wiring-cluster.js';
 
-/** OTLP export (no endpoint and no OTEL_* variable: tracing off) and where metrics are counted. */
-export type TelemetryOptions = Pick<TracingOptions, 'endpoint' | 'protocol' | 'queue' | 'warn'> & { registry: Registry };
+export { agentTelemetry, type TelemetryOptions };
 
 export function controllerTelemetry(o: TelemetryOptions): ControllerTelemetry {
   return new ControllerTelemetry(startTracing({ service: 'kubelet-tracing-controller', ...o }), o.registry);
-}
-
-export function agentTelemetry(o: TelemetryOptions): AgentTelemetry {
-  return new AgentTelemetry(startTracing({ service: 'kubelet-tracing-agent', ...o }), o.registry);
 }
 
 /** A Controller with every telemetry hook in place (`o.onPlan` runs after telemetry's), and the
@@ -68,13 +66,11 @@ export class Stack {
     const ctl = controllerTelemetry({ ...o.tracing, registry });
     const agent = agentTelemetry({ ...o.tracing, registry });
     const logs = o.logLevel ? { controller: createLogger('controller', o.logLevel), agent: createLogger('agent', o.logLevel) } : undefined;
-    // Agents in a worker thread log there, and the hooks (functions) cannot reach them.
-    const inProcess = o.cluster.agentThread === undefined ? { ...(logs ? { agentLog: logs.agent } : {}), agentHooks: (node: string) => agent.hooks(node) } : {};
-    const cluster = await SimCluster.start({ ...o.cluster, ...inProcess }).catch(async (err: unknown) => {
+    const cluster = await startHookedCluster(o.cluster, agent, logs?.agent).catch(async (err: unknown) => {
       await Promise.all([ctl.tracing.shutdown(1_000), agent.tracing.shutdown(1_000)]);
       throw err;
     });
-    const stack = new Stack(cluster, cluster.kubeConfig(), registry, ctl, agent, logs);
+    const stack = new Stack(cluster, adminKubeConfig(cluster.server), registry, ctl, agent, logs);
     if (o.controller) await stack.startController(o.controller).catch(async (err: unknown) => {
       await stack.stop(1_000);
       throw err;

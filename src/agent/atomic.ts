@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { errCode } from '../util/errors.js';
+import { errCode } from '../util/errno.js';
 
 export interface FileHandleOps {
   write(data: Uint8Array): Promise<void>;

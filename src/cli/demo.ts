@@ -12,7 +12,7 @@ import { OtlpReceiver, SpanTally } from '../sim/collector/index.js';
 import type { Tracing } from '../telemetry/tracing.js';
 import { Stack } from '../wiring.js';
 import { formatSpanTable, spanReport, type SpanReport } from './demo-spans.js';
-import { clusterFlagProblem, nodeVersions, simOptions } from './processes.js';
+import { clusterFlagProblem, nodeVersions, simOptions } from './sim.js';
 import { untilSignal } from './signals.js';
 
 export interface DemoFlags {

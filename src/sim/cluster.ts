@@ -2,13 +2,16 @@
 // heartbeats (Leases) with a node lifecycle controller following them, and (by default) the real
 // node agent on every node — what `kto sim`, `kto demo` and the integration tests run. There is
 // one copy of this wiring; the demo is this plus the controller.
+// client-node (and the agent, which needs it) is loaded only when agents run in this thread: it is
+// 26 MB of this thread's heap, and half a second of start, which `kto sim` with its agents in a
+// worker thread does without (a client of the cluster makes its KubeConfig: sim/kubeconfig.ts).
 import { statfsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as k8s from '@kubernetes/client-node';
-import { runAgent, type RunAgentOptions } from '../agent/agent.js';
-import { PooledKubeConfig } from '../kube/pool.js';
+import type * as k8s from '@kubernetes/client-node';
+import type { RunAgentOptions } from '../agent/agent.js';
+import type { PooledKubeConfig } from '../kube/pool.js';
 import { type Logger, type LogLevel, withFields } from '../log.js';
 import { AgentThread, type AgentSpec, simAgentOptions } from './agent-thread.js';
 import { ApiServer } from './apiserver/index.js';
@@ -90,6 +93,12 @@ function hostDirsRoot(nodes: number): string {
   return tmpdir();
 }
 
+/** What the agents of this thread run with, loaded when they start. */
+interface AgentsHere {
+  runAgent: typeof import('../agent/agent.js').runAgent;
+  kubeConfig: PooledKubeConfig;
+}
+
 /** Agents starting (listing, not yet watching) at any one time. */
 const AGENT_WAVE = 100;
 
@@ -103,7 +112,8 @@ export class SimCluster {
   private readonly healthy = new Set<string>();
   private readonly heartbeats: NodeHeartbeats;
   private lifecycle: NodeLifecycleController | undefined;
-  private readonly agentKubeConfig = new PooledKubeConfig();
+  /** The agents of this thread share it (made when they start). */
+  private agentKubeConfig: PooledKubeConfig | undefined;
   private agentThread: AgentThread | undefined;
   private agentsUp: Promise<void> = Promise.resolve();
   /** The host dirs are in memory: the agents' file steps are cheaper as synchronous calls. */
@@ -156,12 +166,6 @@ export class SimCluster {
     return this.server.url;
   }
 
-  kubeConfig(): k8s.KubeConfig {
-    const kc = new k8s.KubeConfig();
-    kc.loadFromString(this.server.kubeconfigYaml());
-    return kc;
-  }
-
   nodeNames(): string[] {
     return [...this.kubelets.keys()];
   }
@@ -198,10 +202,17 @@ export class SimCluster {
 
   private async startAgents(): Promise<void> {
     const kubeconfig = this.server.kubeconfigYaml();
-    // Every agent of this process over one pool of keep-alive connections (see PooledKubeConfig).
-    this.agentKubeConfig.loadFromString(kubeconfig);
     const t = this.o.agentThread;
-    if (t) {
+    let here: AgentsHere | undefined;
+    if (!t) {
+      const [{ PooledKubeConfig }, { runAgent }] = await Promise.all([import('../kube/pool.js'), import('../agent/agent.js')]);
+      if (this.stopping) return;
+      // Every agent of this thread over one pool of keep-alive connections (see PooledKubeConfig).
+      const pooled = new PooledKubeConfig();
+      pooled.loadFromString(kubeconfig);
+      this.agentKubeConfig = pooled;
+      here = { runAgent, kubeConfig: pooled };
+    } else {
       const drift = this.o.agentDrift;
       this.agentThread = new AgentThread(
         { kubeconfig, syncFs: this.onTmpfs, ...(t.logLevel ? { logLevel: t.logLevel } : {}), ...(drift !== undefined ? { drift } : {}) },
@@ -237,8 +248,8 @@ export class SimCluster {
         // agents started together do not all relist at the same moment.
         watchTimeoutSeconds: 300 + Math.floor(Math.random() * 300),
       };
-      if (this.agentThread) wave.push(spec);
-      else this.runAgentHere(spec, kubelet);
+      if (here) this.runAgentHere(here, spec, kubelet);
+      else wave.push(spec);
     }
     launch();
     const deadline = Date.now() + 30_000;
@@ -249,14 +260,14 @@ export class SimCluster {
     }
   }
 
-  private runAgentHere(spec: AgentSpec, kubelet: SimKubelet): void {
+  private runAgentHere(here: AgentsHere, spec: AgentSpec, kubelet: SimKubelet): void {
     // One stop signal per agent: thousands of listeners on one shared signal make every add and
     // remove walk them all.
     const abort = new AbortController();
     this.agentAborts.push(abort);
     this.agentRuns.push(
-      runAgent({
-        kubeConfig: this.o.agentKubeConfig?.(spec.nodeName, this.server) ?? this.agentKubeConfig,
+      here.runAgent({
+        kubeConfig: this.o.agentKubeConfig?.(spec.nodeName, this.server) ?? here.kubeConfig,
         ...simAgentOptions(spec, kubelet, { signal: abort.signal, syncFs: this.onTmpfs, drift: this.o.agentDrift }),
         // Which node's agent said it: the way `kto agent` names its node in every line.
         ...(this.o.agentLog ? { log: withFields(this.o.agentLog, { node: spec.nodeName }) } : {}),
@@ -339,7 +350,7 @@ export class SimCluster {
     await this.kubeletTracing?.stop();
     await this.server.stop();
     await agentsDone;
-    this.agentKubeConfig.closePools();
+    this.agentKubeConfig?.closePools();
     if (!this.o.keep) await rm(this.baseDir, { recursive: true, force: true });
   }
 }

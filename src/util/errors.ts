@@ -1,10 +1,7 @@
 // Reading what was thrown, once: Node's errno code, client-node's HTTP status, and a one-line text.
 import * as k8s from '@kubernetes/client-node';
 
-/** Node's errno code ('ENOENT', 'EEXIST', ...) of a failed system call. */
-export function errCode(e: unknown): string | undefined {
-  return e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
-}
+export { errCode } from './errno.js';
 
 /** The HTTP status of a failed API call: client-node's ApiException, or a Status-like object. */
 export function httpStatus(err: unknown): number | undefined {

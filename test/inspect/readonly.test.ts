@@ -11,6 +11,7 @@ import { runKto } from '../helpers/cli.js';
 import { waitFor } from '../helpers/poll.js';
 import { startKto } from '../helpers/proc.js';
 import { newPolicy } from '../../src/api/policy.js';
+import { adminKubeConfig } from '../../src/sim/kubeconfig.js';
 
 let cluster: SimCluster;
 let dir = '';
@@ -21,7 +22,7 @@ before(async () => {
   cluster = await SimCluster.start({ nodes: 4, versions: ['v1.24.17', 'v1.30.10'], agents: false, installCrd: true });
   await cluster.server.writeKubeconfig(kc);
   const body = newPolicy('basic');
-  await cluster.kubeConfig().makeApiClient(k8s.CustomObjectsApi).createClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, body });
+  await adminKubeConfig(cluster.server).makeApiClient(k8s.CustomObjectsApi).createClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, body });
 });
 after(async () => {
   await cluster?.stop();

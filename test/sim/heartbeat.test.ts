@@ -15,6 +15,7 @@ import { NodeLifecycleController } from '../../src/sim/lifecycle.js';
 import { simNodeObject } from '../../src/sim/nodes.js';
 import { SimCluster } from '../../src/sim/cluster.js';
 import { waitFor } from '../helpers/rollout.js';
+import { adminKubeConfig } from '../../src/sim/kubeconfig.js';
 
 type Cond = { type: string; status: string; reason?: string; lastHeartbeatTime?: string; lastTransitionTime?: string };
 
@@ -224,7 +225,7 @@ describe('heartbeats in a running cluster (client-node over HTTP)', () => {
   let coord: k8s.CoordinationV1Api;
   before(async () => {
     cluster = await SimCluster.start({ nodes: 3, versions: ['v1.31.6'], agents: false, notReadyAfterMs: 800, restartMs: 20 });
-    const kc = cluster.kubeConfig();
+    const kc = adminKubeConfig(cluster.server);
     core = kc.makeApiClient(k8s.CoreV1Api);
     coord = kc.makeApiClient(k8s.CoordinationV1Api);
   });
@@ -233,7 +234,7 @@ describe('heartbeats in a running cluster (client-node over HTTP)', () => {
   test('a watch over HTTP receives the renewals, their text made from the stored Lease', async () => {
     const list = await coord.listNamespacedLease({ namespace: 'kube-node-lease' });
     const events: Array<{ type: string; lease: k8s.V1Lease }> = [];
-    const req = await new k8s.Watch(cluster.kubeConfig()).watch(
+    const req = await new k8s.Watch(adminKubeConfig(cluster.server)).watch(
       '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases',
       { resourceVersion: list.metadata?.resourceVersion, fieldSelector: 'metadata.name=node-01' },
       (type: string, lease: k8s.V1Lease) => events.push({ type, lease }),

@@ -17,6 +17,7 @@ import { startKto, type Child } from '../helpers/proc.js';
 import { waitFor } from '../helpers/rollout.js';
 import { OtlpReceiver } from './harness.js';
 import { newPolicy } from '../../src/api/policy.js';
+import { adminKubeConfig } from '../../src/sim/kubeconfig.js';
 
 let dir = '';
 let cluster: SimCluster | undefined;
@@ -39,7 +40,7 @@ before(async () => {
   urls.Agent = `http://127.0.0.1:${agentPort}/metrics`;
   // Selects no node: reconciled (status, conditions, per-policy series), nothing restarted.
   const body = newPolicy('docs', { nodeSelector: { matchLabels: { 'kto.test/none': 'x' } } });
-  await cluster.kubeConfig().makeApiClient(k8s.CustomObjectsApi).createClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, body });
+  await adminKubeConfig(cluster.server).makeApiClient(k8s.CustomObjectsApi).createClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, body });
 });
 
 after(async () => {

@@ -12,6 +12,7 @@ import { startTelemetryServer, type TelemetryServer } from '../../src/telemetry/
 import { controllerMetrics, Registry } from '../../src/telemetry/metrics.js';
 import { waitFor } from '../helpers/poll.js';
 import { type RolloutEnv, startRolloutEnv } from './harness.js';
+import { adminKubeConfig } from '../../src/sim/kubeconfig.js';
 
 const NODES = 5;
 
@@ -117,7 +118,7 @@ describe('metrics after a rollout', () => {
   });
 
   test('a deleted policy leaves no per-policy series behind', async () => {
-    const custom = env.cluster.kubeConfig().makeApiClient(k8s.CustomObjectsApi);
+    const custom = adminKubeConfig(env.cluster.server).makeApiClient(k8s.CustomObjectsApi);
     await custom.deleteClusterCustomObject({ group: 'nodetracing.dev', version: 'v1alpha1', plural: 'nodetracingpolicies', name: 'measured' });
     const left = async (): Promise<Sample[]> => parseMetrics((await get(`${server.url}/metrics`)).body).filter((x) => x.labels['policy'] === 'measured');
     const deadline = Date.now() + 15_000;
@@ -211,7 +212,7 @@ describe('readiness with leader election', () => {
 
   test('the leader is ready; the standby is ready once it has seen the holder', async () => {
     cluster = await SimCluster.start({ nodes: 1, agents: false, versions: ['v1.30.0'], installCrd: true });
-    const kc = cluster.kubeConfig();
+    const kc = adminKubeConfig(cluster.server);
       const lease = { leaseDurationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs: 200 };
     const a = new Controller({ kubeConfig: kc, identity: 'ctl-a', ...lease });
     controllers.push(a);
@@ -240,7 +241,7 @@ describe('readiness when the CRD goes away', () => {
 
   test('the controller turns not ready, naming the missing resource', async () => {
     cluster = await SimCluster.start({ nodes: 1, agents: false, versions: ['v1.30.0'], installCrd: true });
-    controller = new Controller({ kubeConfig: cluster.kubeConfig(), noLeaderElection: true });
+    controller = new Controller({ kubeConfig: adminKubeConfig(cluster.server), noLeaderElection: true });
     await controller.start();
     const ready = () => controllerReadiness({ ...(controller as Controller).leadership(), leaderElection: false });
     assert.deepEqual(ready(), { ok: true });

@@ -10,6 +10,7 @@ import { Registry } from '../../src/telemetry/metrics.js';
 import { startTracing } from '../../src/telemetry/tracing.js';
 import { VERSION as KTO_VERSION } from '../../src/version.js';
 import { closedPort, endpointFor, OtlpReceiver, type Protocol, type ReceivedSpan, type RolloutEnv, startRolloutEnv } from './harness.js';
+import { adminKubeConfig } from '../../src/sim/kubeconfig.js';
 
 const NODES = 4;
 
@@ -26,7 +27,7 @@ for (const protocol of ['http/protobuf', 'grpc', 'http/json'] as const satisfies
       env = await startRolloutEnv({ nodes: NODES, restartMs: 50, maxUnavailable: 2, endpoint: endpointFor(receiver, protocol), protocol });
       await env.rollout('traced', 30_000);
       traceId = env.ctl.rolloutTraceId('traced') ?? '';
-      const node = await env.cluster.kubeConfig().makeApiClient((await import('@kubernetes/client-node')).CoreV1Api).readNode({ name: 'node-01' });
+      const node = await adminKubeConfig(env.cluster.server).makeApiClient((await import('@kubernetes/client-node')).CoreV1Api).readNode({ name: 'node-01' });
       annotations = node.metadata?.annotations ?? {};
       const ok = env;
       env = undefined;
