@@ -127,7 +127,7 @@ export async function simCommand(f: SimFlags): Promise<number> {
   }
   const options = simOptions(f);
   // V8's heap sizing, for a process that holds the whole cluster's objects (at 5,000 nodes about
-  // 115 MB live in each of its two heaps, this thread's and the agents' worker's) and allocates
+  // 90 MB live in this thread's heap and 115 MB in the agents' worker's) and allocates
   // little once started. Set at run time: a flag V8 reads when it makes a heap (the memory
   // reducer's) holds for the heaps made after it (the worker's, started below), not this
   // thread's; the other two are read as the heaps grow, and hold for both.
@@ -138,7 +138,7 @@ export async function simCommand(f: SimFlags): Promise<number> {
   // - A heap grows by 25% of what the last full collection left before the next one. For a
   //   process that allocates this slowly V8 sets the next limit 10-25% above it (its minimum after
   //   each of the reducer's collections) and starts marking some MB before the limit: a full
-  //   collection of this thread's heap every 20-50 s, marking 115 MB each time, for garbage of a
+  //   collection of this thread's heap every 20-50 s, marking all of it each time, for garbage of a
   //   few MB (the Leases each renewal replaces, the objects of the agents' ended watches). 40%
   //   cut more CPU but took RSS to 470-490 MB within 10 minutes.
   setFlagsFromString('--no-memory-reducer');
