@@ -138,6 +138,9 @@ export class SimCluster {
     const baseDir = await mkdtemp(join(hostDirsRoot(o.nodes), 'kto-sim-'));
     const cluster = new SimCluster(server, baseDir, o);
     try {
+      // The agents' thread loads its modules (the agent, client-node: about a second of CPU) on
+      // the other core while this one lays out the nodes; its agents start once the nodes exist.
+      if (o.agentThread && (o.agents ?? true)) cluster.agentThread = cluster.newAgentThread(o.agentThread);
       if (o.installCrd && !server.store.tryGet(CRDS, CRD_NAME)) server.store.create(CRDS, buildCrd());
       await o.beforeNodes?.(server);
       await cluster.addNodes();
@@ -201,7 +204,6 @@ export class SimCluster {
   }
 
   private async startAgents(): Promise<void> {
-    const kubeconfig = this.server.kubeconfigYaml();
     const t = this.o.agentThread;
     let here: AgentsHere | undefined;
     if (!t) {
@@ -209,15 +211,11 @@ export class SimCluster {
       if (this.stopping) return;
       // Every agent of this thread over one pool of keep-alive connections (see PooledKubeConfig).
       const pooled = new PooledKubeConfig();
-      pooled.loadFromString(kubeconfig);
+      pooled.loadFromString(this.server.kubeconfigYaml());
       this.agentKubeConfig = pooled;
       here = { runAgent, kubeConfig: pooled };
     } else {
-      const drift = this.o.agentDrift;
-      this.agentThread = new AgentThread(
-        { kubeconfig, syncFs: this.onTmpfs, ...(t.logLevel ? { logLevel: t.logLevel } : {}), ...(drift !== undefined ? { drift } : {}) },
-        this.kubelets,
-      );
+      this.agentThread ??= this.newAgentThread(t);
     }
     const watching = (): number => this.server.store.hub.count(resKey(NODES));
     const base = watching();
@@ -258,6 +256,14 @@ export class SimCluster {
       if (failure) throw new Error(`the node agents' thread failed: ${failure.message}`);
       await new Promise((r) => setTimeout(r, 20));
     }
+  }
+
+  private newAgentThread(t: { logLevel?: LogLevel }): AgentThread {
+    const drift = this.o.agentDrift;
+    return new AgentThread(
+      { kubeconfig: this.server.kubeconfigYaml(), syncFs: this.onTmpfs, ...(t.logLevel ? { logLevel: t.logLevel } : {}), ...(drift !== undefined ? { drift } : {}) },
+      this.kubelets,
+    );
   }
 
   private runAgentHere(here: AgentsHere, spec: AgentSpec, kubelet: SimKubelet): void {
