@@ -203,10 +203,10 @@ export class SimCluster {
     }
   }
 
+  /** Starts every agent: in the agents' thread (made by start()), or in this one. */
   private async startAgents(): Promise<void> {
-    const t = this.o.agentThread;
     let here: AgentsHere | undefined;
-    if (!t) {
+    if (!this.agentThread) {
       const [{ PooledKubeConfig }, { runAgent }] = await Promise.all([import('../kube/pool.js'), import('../agent/agent.js')]);
       if (this.stopping) return;
       // Every agent of this thread over one pool of keep-alive connections (see PooledKubeConfig).
@@ -214,8 +214,6 @@ export class SimCluster {
       pooled.loadFromString(this.server.kubeconfigYaml());
       this.agentKubeConfig = pooled;
       here = { runAgent, kubeConfig: pooled };
-    } else {
-      this.agentThread ??= this.newAgentThread(t);
     }
     const watching = (): number => this.server.store.hub.count(resKey(NODES));
     const base = watching();
