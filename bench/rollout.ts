@@ -27,6 +27,7 @@ import type { SimCluster } from '../src/sim/cluster.js';
 import { Stack } from '../src/wiring.js';
 import type { ChildMessage, ChildMode, ChildReport, ParentMessage } from './baseline.js';
 import { PROFILE_INTERVAL_US } from './cpuprofile.js';
+import { threadCpuMs } from './procfs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const LOOP_RESOLUTION_MS = 5;
@@ -60,6 +61,11 @@ export interface RolloutBenchResult {
   maxConcurrentRestarts: number;
   /** CPU of this process (API server, agents, kubelets, heartbeats) over the rollout. */
   harnessCpuMs: number;
+  /** The harness's CPU by thread, from /proc (Linux; absent elsewhere): the API server's thread
+   *  (with the kubelets and their heartbeats), the agents' worker thread, and the rest (V8's
+   *  collector and compiler threads, libuv's pool). A thread cannot run on two cores: the
+   *  busiest one's CPU time is a floor for the rollout's wall time. */
+  harnessThreadsMs?: { server: number; agents: number; other: number };
   /** The harness's event-loop delay over the rollout (p50, p99, max; ms): how late anything
    *  in it (a watch event, a timer, a file write's completion) ran. */
   harnessLoopDelayMs: [number, number, number];
@@ -72,6 +78,22 @@ export interface RolloutBenchResult {
    *  (times in ms from the policy's creation). Where a rollout runs over its ideal, this says in
    *  which waves and in which step. */
   waves: Wave[];
+}
+
+/** CPU time so far of this process's main thread (the API server's) and of the agents' worker
+ *  thread, from /proc: undefined where either cannot be read. */
+async function threadsCpu(cluster: SimCluster): Promise<{ server: number; agents: number } | undefined> {
+  const tid = cluster.agentThreadId;
+  if (tid === undefined) return undefined;
+  const [server, agents] = await Promise.all([threadCpuMs(process.pid, process.pid), threadCpuMs(process.pid, tid)]);
+  return server === undefined || agents === undefined ? undefined : { server, agents };
+}
+
+function threadSplit(a: { server: number; agents: number }, b: { server: number; agents: number }, totalMs: number): { server: number; agents: number; other: number } {
+  const server = b.server - a.server;
+  const agents = b.agents - a.agents;
+  // /proc counts in 10 ms ticks, process.cpuUsage in µs: the rest is never below 0.
+  return { server, agents, other: Math.max(0, totalMs - server - agents) };
 }
 
 /** A node's turn on the harness's side: released, restart began, healthy, reported (epoch ms). */
@@ -230,6 +252,7 @@ export async function runRolloutBench(o: RolloutBenchOptions): Promise<RolloutBe
     // start, and that is not the rollout's).
     await ctl.mark({ type: 'mark', maxUnavailable, ...(o.profileDir ? { profile: join(o.profileDir, `controller-${tag}.cpuprofile`) } : {}) });
     const cpu0 = process.cpuUsage();
+    const threads0 = await threadsCpu(cluster);
     const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
     loop.enable();
     const start = performance.now();
@@ -251,6 +274,7 @@ export async function runRolloutBench(o: RolloutBenchOptions): Promise<RolloutBe
     }
     const rolloutMs = performance.now() - start;
     const cpu = process.cpuUsage(cpu0);
+    const threads1 = await threadsCpu(cluster);
     loop.disable();
     // The histogram holds the sampling interval plus the delay: keep the delay.
     const harnessLoopDelayMs = [loop.percentile(50), loop.percentile(99), loop.max].map((ns) => Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS)) as [number, number, number];
@@ -268,7 +292,8 @@ export async function runRolloutBench(o: RolloutBenchOptions): Promise<RolloutBe
       idealMs: Math.ceil(o.nodes / maxUnavailable) * o.restartMs, controller, requests,
       agentWrites: requests.writes - controller.nodeWrites - controller.otherWrites,
       restarts: cluster.restarts().length, maxConcurrentRestarts: cluster.maxConcurrentRestarts(),
-      harnessCpuMs: (cpu.user + cpu.system) / 1000, harnessLoopDelayMs, ...(harnessProfile ? { harnessProfile } : {}), phases: phases(turns),
+      harnessCpuMs: (cpu.user + cpu.system) / 1000, harnessLoopDelayMs,
+      ...(threads0 && threads1 ? { harnessThreadsMs: threadSplit(threads0, threads1, (cpu.user + cpu.system) / 1000) } : {}), ...(harnessProfile ? { harnessProfile } : {}), phases: phases(turns),
       waves: waves(turns, maxUnavailable, startWall),
     };
   } finally {

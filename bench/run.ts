@@ -12,7 +12,12 @@
 //  - slot hand-over: from the Node watch event that frees a slot (the agent's Applied report on
 //    a Ready node) to the release write that fills it being sent, paired first-in first-out;
 //  - reconcile: wall time of each Reconciler.reconcile run, its writes included;
-//  - controller CPU (user + sys) per node rolled; harness CPU (API server, agents, kubelets);
+//  - controller CPU (user + sys) per node rolled; harness CPU (API server, agents, kubelets), on
+//    Linux also by thread (/proc): the API server's (with the kubelets and their heartbeats), the
+//    agents' worker and the rest (V8's collector, libuv's pool);
+//  - two floors for the rollout's wall time, from the CPU it took: its busiest thread's CPU time
+//    (a thread runs on one core at a time), and all of it, harness and controller, over the
+//    machine's cores. A rollout near a floor is bound by that CPU, not by waiting;
 //  - controller heap: heapUsed after a full GC, after the rollout;
 //  - API writes: the controller's node hand-offs and the agents' reports, per node; the
 //    per-rollout writes (status, finalizer, events) apart;
@@ -25,7 +30,7 @@
 // the agents' per-request garbage from being promoted, which halved the harness's GC time and its
 // event-loop stalls. The controller's child runs with Node's defaults, as in production.
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCrd } from '../src/api/crd.js';
 import { A_APPLIED_HASH, A_DESIRED_CONFIG, A_DESIRED_HASH, A_DESIRED_TIME, A_POLICY, A_STATE, A_STATE_HASH, A_STATE_TIME } from '../src/api/annotations.js';
@@ -128,6 +133,7 @@ function report(r: RolloutBenchResult): { text: string; met: Verdicts } {
     ['  healthy -> agent reports Applied', dist(r.phases.reportMs, 'nodes'), '', ''],
     ['controller CPU per node rolled', `${(ctlCpu / n).toFixed(3)} ms (${(ctlCpu / 1000).toFixed(2)} s in all)`, '< 0.3 ms', yes(met.cpu)],
     ['harness CPU (API server, agents, kubelets)', `${(r.harnessCpuMs / 1000).toFixed(2)} s (${(r.harnessCpuMs / n).toFixed(2)} ms per node)`, '', ''],
+    ...threadRows(r),
     ['event-loop delay p50 / p99 / max: controller', r.controller.loopDelayMs.map(ms).join(' / '), '', ''],
     ['  harness', r.harnessLoopDelayMs.map(ms).join(' / '), '', ''],
     ['controller heap after rollout', `${mb(c.heapNow)} (+${mb(c.heapNow - c.heapBefore)} over its empty process; ${mb(c.heapSynced)} after sync)`, '<= 64 MB', yes(met.heap)],
@@ -139,6 +145,22 @@ function report(r: RolloutBenchResult): { text: string; met: Verdicts } {
     ['cluster start / controller cache sync', `${ms(r.clusterStartMs)} / ${ms(r.syncMs)}`, '', ''],
   ];
   return { text: table(rows), met };
+}
+
+/** The harness's CPU by thread, and the floors the CPU sets for the rollout's wall time: a thread
+ *  runs on one core at a time, and the whole machine has availableParallelism() of them. */
+function threadRows(r: RolloutBenchResult): string[][] {
+  const t = r.harnessThreadsMs;
+  if (!t) return [];
+  const s = (v: number): string => `${(v / 1000).toFixed(2)} s`;
+  const x = (v: number): string => `${(v / r.idealMs).toFixed(2)}x`;
+  const [name, busiest] = t.agents >= t.server ? ['agents', t.agents] : ['API server', t.server];
+  const cores = availableParallelism();
+  const all = (r.harnessCpuMs + r.controller.cpuUserMs + r.controller.cpuSystemMs) / cores;
+  return [
+    ['  by thread: API server / agents / other', `${s(t.server)} / ${s(t.agents)} / ${s(t.other)} (other: V8's collector, libuv's pool)`, '', ''],
+    ['rollout floor: busiest thread / all CPU on the cores', `${s(busiest)} (${name}) / ${s(all)} (${cores} cores): ${x(busiest)} / ${x(all)} ideal`, '', ''],
+  ];
 }
 
 /** Each wave's turns: when it was released and restarted, and where its nodes' time went. */

@@ -64,6 +64,8 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'kubelet'; id: number; node: string; op: KubeletOp; timeoutMs?: number }
+  /** The worker's thread id in the kernel, where it has one to tell (Linux). */
+  | { type: 'thread'; tid?: number }
   | { type: 'stopped' };
 
 /** The worker: the compiled .js next to this module, or, run from the .ts sources under tsx,
@@ -81,6 +83,9 @@ export class AgentThread {
   private stopped: Promise<void> | undefined;
   /** Why the thread died (it failed to load, or threw): its agents are gone. */
   failure: Error | undefined;
+  /** The thread's id in the kernel (Linux), once the worker has told it: its CPU time is
+   *  /proc/<pid>/task/<tid>/stat, apart from the API server's thread (the rollout bench). */
+  tid: number | undefined;
 
   constructor(
     data: AgentWorkerData,
@@ -90,6 +95,7 @@ export class AgentThread {
     this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
     this.worker.on('message', (m: FromWorker) => {
       if (m.type === 'kubelet') void this.serve(m);
+      else if (m.type === 'thread') this.tid = m.tid;
     });
     this.worker.on('error', (err) => {
       this.failure = err;

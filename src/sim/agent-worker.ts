@@ -1,6 +1,7 @@
 // Worker thread entry (see agent-thread.ts): runs the real node agent for each node it is given,
 // over HTTP against the embedded API server, with the kubelet it restarts and probes reached
 // through the parent thread.
+import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { runAgent } from '../agent/agent.js';
 import type { KubeletHealthProbeWithError, KubeletRestarter } from '../agent/interfaces.js';
@@ -16,6 +17,18 @@ const data = workerData as AgentWorkerData;
 const kubeConfig = new PooledKubeConfig();
 kubeConfig.loadFromString(data.kubeconfig);
 const log = data.logLevel ? createLogger('agent', data.logLevel) : undefined;
+
+/** This thread's id in the kernel: Linux names it in /proc/thread-self (<pid>/task/<tid>). */
+function threadId(): number | undefined {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    return Number.isInteger(tid) && tid > 0 ? tid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+const tid = threadId();
+port.postMessage({ type: 'thread', ...(tid !== undefined ? { tid } : {}) } satisfies FromWorker);
 
 const calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
 let nextId = 0;

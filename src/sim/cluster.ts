@@ -307,6 +307,12 @@ export class SimCluster {
     await kubelet.upgrade(version);
   }
 
+  /** The kernel's id of the agents' worker thread (Linux), when they run in one and it has said
+   *  so: a bench reads that thread's CPU time apart from this one's. */
+  get agentThreadId(): number | undefined {
+    return this.agentThread?.tid;
+  }
+
   /** Every kubelet restart so far, with its node (the first record of each log is its boot). */
   restarts(): NodeRestart[] {
     return [...this.kubelets].flatMap(([node, k]) => k.restartLog.slice(1).map((r) => ({ node, ...r })));

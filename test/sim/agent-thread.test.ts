@@ -1,9 +1,11 @@
 // The embedded cluster's agents in a worker thread (SimClusterOptions.agentThread): each is still
 // the real agent over HTTP, writing its node's files and restarting its kubelet across the thread.
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { A_APPLIED_HASH, A_STATE } from '../../src/api/annotations.js';
 import { SimCluster } from '../../src/sim/cluster.js';
+import { threadCpuMs } from '../../bench/procfs.js';
 import { dropinOf, removeFile } from '../helpers/drift.js';
 import { converged, restartsByNode, startEnv, waitFor, type Env } from '../helpers/rollout.js';
 
@@ -44,6 +46,16 @@ test('the drift options reach the thread: a deleted drop-in is reported and put 
   });
   const configz = k.configz();
   assert.deepEqual(configz?.kubeletconfig.tracing, { endpoint: 'otel-collector.observability.svc:4317', samplingRatePerMillion: 777 });
+});
+
+test('the agents\' thread tells its kernel thread id: a thread of this process, not the API server\'s, with CPU time of its own', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
+  await waitFor('thread id told', async () => env.cluster.agentThreadId !== undefined);
+  const tid = env.cluster.agentThreadId ?? 0;
+  assert.notEqual(tid, process.pid);
+  assert.ok(readdirSync(`/proc/${process.pid}/task`).includes(String(tid)), `${tid} is a thread of this process`);
+  // It loaded the agents and rolled the policy out: tens of ms at least, in 10 ms ticks.
+  assert.ok(((await threadCpuMs(process.pid, tid)) ?? 0) > 0);
+  assert.equal(await threadCpuMs(process.pid, 1 << 30), undefined, 'no such thread: undefined');
 });
 
 test('per-agent functions cannot reach a worker thread: refused, naming the options', async () => {
