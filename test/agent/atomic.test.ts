@@ -3,7 +3,7 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { type FileHandleOps, type FsOps, isTempFor, realFsOps, writeFileAtomic } from '../../src/agent/atomic.js';
+import { type FileHandleOps, type FsOps, isTempFor, realFsOps, syncFsOps, writeFileAtomic } from '../../src/agent/atomic.js';
 import { prng as mulberry32 } from '../helpers/prng.js';
 
 const roots: string[] = [];
@@ -148,5 +148,21 @@ describe('writeFileAtomic', () => {
     assert.ok(isTempFor(target, stale));
     await writeFileAtomic(target, 'new');
     assert.deepEqual((await readdir(dir)).sort(), ['.other.yaml.1.ab.tmp', 'config.yaml']);
+  });
+});
+
+describe('syncFsOps.readText', () => {
+  test('a missing file reads as null, a file as its text; a path through a file or a directory is an error, not "missing"', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'atomic-read-'));
+    roots.push(dir);
+    const read = (path: string): Promise<string | null> => {
+      if (syncFsOps.readText === undefined) throw new Error('syncFsOps reads text itself');
+      return syncFsOps.readText(path);
+    };
+    assert.equal(await read(join(dir, 'journal.json')), null);
+    await writeFile(join(dir, 'journal.json'), '{"hash":"h"}');
+    assert.equal(await read(join(dir, 'journal.json')), '{"hash":"h"}');
+    await assert.rejects(read(join(dir, 'journal.json', 'x')), { code: 'ENOTDIR' });
+    await assert.rejects(read(dir), { code: 'EISDIR' });
   });
 });
