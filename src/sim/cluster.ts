@@ -197,7 +197,7 @@ export class SimCluster {
     let i = 0;
     for (const [name, kubelet] of this.kubelets) {
       // The kubelet registers its Node with its first status, then keeps its Lease.
-      if (!store.tryGet(NODES, name)) store.createEntry(NODES, simNodeObject(name, i, kubelet.version));
+      if (!store.tryGet(NODES, name)) store.createEntry(NODES, simNodeObject(name, i, kubelet.version), { lazyText: true });
       this.heartbeats.add(name, () => this.healthy.has(name));
       i++;
     }

@@ -145,7 +145,7 @@ export class NodeHeartbeats {
           kind: 'Lease',
           metadata: { name: beat.name, namespace: NODE_LEASE_NAMESPACE, ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: beat.name, uid: node.metadata.uid }] },
           spec: { holderIdentity: beat.name, leaseDurationSeconds: Math.round(this.leaseDurationMs / 1000), renewTime },
-        }, { namespace: NODE_LEASE_NAMESPACE });
+        }, { namespace: NODE_LEASE_NAMESPACE, lazyText: true });
         return;
       } catch (e) {
         if (!(e instanceof ApiError && e.code === 409)) throw e;
@@ -180,7 +180,7 @@ export class NodeHeartbeats {
       const since = was?.status === status && was.lastTransitionTime ? was.lastTransitionTime : stamp;
       return { type, status, reason, message, lastHeartbeatTime: stamp, lastTransitionTime: since };
     });
-    this.store.patchEntry(NODES, beat.name, 'strategic', { status: { conditions } }, { subresource: 'status' });
+    this.store.patchEntry(NODES, beat.name, 'strategic', { status: { conditions } }, { subresource: 'status', lazyText: true });
     beat.reportedAt = now;
   }
 }

@@ -90,7 +90,7 @@ export class NodeLifecycleController {
           ? { type, status: 'Unknown', reason: 'NodeStatusUnknown', message: 'Kubelet stopped posting node status.', lastTransitionTime: stamp }
           : { type, status: 'Unknown', reason: 'NodeStatusNeverUpdated', message: 'Kubelet never posted node status.', lastHeartbeatTime: obj.metadata.creationTimestamp, lastTransitionTime: stamp };
       });
-      this.store.patchEntry(NODES, name, 'strategic', { status: { conditions } }, { subresource: 'status' });
+      this.store.patchEntry(NODES, name, 'strategic', { status: { conditions } }, { subresource: 'status', lazyText: true });
     }
   }
 }

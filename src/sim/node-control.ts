@@ -23,7 +23,7 @@ const failure = (code: number, message: string): Reply => json(code, { kind: 'St
 export function reportKubeletVersion(store: Store, name: string, version: string): void {
   const node = store.tryGet<{ status?: { nodeInfo?: { kubeletVersion?: string } } }>(NODES, name);
   if (!node || node.status?.nodeInfo?.kubeletVersion === version) return;
-  store.patchEntry(NODES, name, 'strategic', { status: { nodeInfo: { kubeletVersion: version, kubeProxyVersion: version } } }, { subresource: 'status' });
+  store.patchEntry(NODES, name, 'strategic', { status: { nodeInfo: { kubeletVersion: version, kubeProxyVersion: version } } }, { subresource: 'status', lazyText: true });
 }
 
 /** The simulated kubelet's own control endpoints under /sim/ (POST, JSON body). */

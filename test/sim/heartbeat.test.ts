@@ -102,9 +102,18 @@ describe('node heartbeats', () => {
     assert.equal(renewTime(store, 'n1'), quiet, 'no renewal while the kubelet is down');
     up.set('n1', true);
     const rv = store.resourceVersion;
+    const watched: Array<{ obj: unknown; json: string | undefined }> = [];
+    const stop = store.watchEntries(NODES, { resourceVersion: String(rv) }, (_type, obj, json) => watched.push({ obj, json }));
     hb.started('n1');
+    stop();
     assert.notEqual(renewTime(store, 'n1'), quiet);
     assert.deepEqual(store.hub.since('/v1/nodes', rv).map((e) => e.key), ['/n1'], 'a restarted kubelet posts its status');
+    // The report is stored without its text (no one asked for it yet); read, it is the stored object's.
+    const stored = store.getEntry(NODES, 'n1');
+    assert.equal(watched.length, 1);
+    assert.equal(watched[0]?.obj, stored.obj, 'its watchers are offered the stored object');
+    assert.deepEqual(JSON.parse(stored.json), stored.obj);
+    assert.equal(ready(store, 'n1'), 'True');
   });
 
   test('every Node holds the one image list, through its status reports too, and it cannot be changed in place', () => {

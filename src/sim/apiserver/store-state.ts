@@ -22,6 +22,10 @@ export interface WriteOptions {
   warnings?: string[];
   /** The requester, for admission (`request.userInfo`); in-process writes leave it unset. */
   user?: UserInfo;
+  /** The writer reads no text of what it stored (an in-process writer: the simulated kubelets'
+   *  status reports, the node lifecycle): it is made when a reader asks for it, and each event's
+   *  for its watchers over HTTP, not kept in the watch history (see ObjectStore.renewLease). */
+  lazyText?: boolean;
 }
 
 export interface ListOptions {
@@ -126,8 +130,17 @@ export class StoreState {
     return d;
   }
 
+  /** Each resource's storage key, made once: a key made per write would be a new string for the
+   *  tables' lookups to hash, and one more kept by each event in the watch history. */
+  private readonly storageKeys = new WeakMap<ResourceDef, string>();
+
   protected storageOf(def: ResourceDef): string {
-    return resKey(def.storage ?? def);
+    let key = this.storageKeys.get(def);
+    if (key === undefined) {
+      key = resKey(def.storage ?? def);
+      this.storageKeys.set(def, key);
+    }
+    return key;
   }
 
   protected table(key: string): Table {
