@@ -45,7 +45,7 @@ describe('node heartbeats', () => {
   test('every node holds a Lease in kube-node-lease, renewed once per 10 s interval', () => {
     const { store, clock, interval, hb } = setup(['n1', 'n2', 'n3']);
     assert.equal(hb.tickMs * hb.slices, 10_000, 'a quarter of the 40 s lease duration');
-    const lease = store.get<{ metadata: { ownerReferences: Array<{ kind: string; name: string; uid: string }> }; spec: Record<string, unknown> }>(LEASES, 'n2', NODE_LEASE_NAMESPACE);
+    const lease = store.get<{ metadata: { ownerReferences: Array<{ kind: string; name: string; uid: string }>; generation?: number }; spec: Record<string, unknown> }>(LEASES, 'n2', NODE_LEASE_NAMESPACE);
     assert.equal(lease.spec['holderIdentity'], 'n2');
     assert.equal(lease.spec['leaseDurationSeconds'], 40);
     assert.equal(lease.metadata.ownerReferences[0]?.kind, 'Node');
@@ -55,6 +55,9 @@ describe('node heartbeats', () => {
     const rv = store.resourceVersion;
     interval();
     const afterOne = ['n1', 'n2', 'n3'].map((n) => renewTime(store, n));
+    // As on a real server, whose Lease strategy sets no generation, renewed or not.
+    assert.equal(lease.metadata.generation, undefined);
+    assert.equal(store.get<{ metadata: { generation?: number } }>(LEASES, 'n2', NODE_LEASE_NAMESPACE).metadata.generation, undefined);
     afterOne.forEach((t, i) => assert.ok(t !== undefined && t > (before[i] ?? ''), `n${i + 1} renewed`));
     assert.equal(store.resourceVersion - rv, 3, 'one renewal each, nothing else written');
     assert.ok(afterOne.every((t) => Date.parse(t ?? '') <= clock.now()));

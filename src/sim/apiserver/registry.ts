@@ -45,7 +45,8 @@ export function builtinDefs(): ResourceDef[] {
     builtin({ group: 'events.k8s.io', version: 'v1', resource: 'events' }, 'Event', true, ['ev'], false, {
       storage: { group: '', version: 'v1', resource: 'events' },
     }),
-    builtin({ group: 'coordination.k8s.io', version: 'v1', resource: 'leases' }, 'Lease', true, [], false),
+    // The Lease strategy keeps no generation (PrepareForCreate and PrepareForUpdate leave it unset).
+    builtin({ group: 'coordination.k8s.io', version: 'v1', resource: 'leases' }, 'Lease', true, [], false, { noGeneration: true }),
     builtin({ group: 'apiextensions.k8s.io', version: 'v1', resource: 'customresourcedefinitions' }, 'CustomResourceDefinition', false, ['crd', 'crds'], true, {
       categories: ['api-extensions'],
       returnDeletedObject: true,
