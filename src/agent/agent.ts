@@ -208,17 +208,23 @@ export class Agent {
 
   /** Applies one release; the report of how it ended. */
   private async apply(action: ApplyAction): Promise<Report> {
-    // Report Applying and start the apply together: the controller already counts this node as
-    // in progress from its own release, so the report is for people, not for safety.
-    const marking = this.patch(encodeReport({ state: 'Applying', hash: action.hash, timeMs: this.clock.now() })).then(
-      () => undefined,
-      (e: unknown) => this.log.warn({ err: e }, 'marking the node Applying failed; the result report follows'),
-    );
+    // Report Applying once the kubelet's restart has been asked for (or the apply ended without
+    // one): the controller already counts this node as in progress from its own release, so the
+    // report is for people, not for safety, and the restart, which the rollout waits on, is not
+    // queued behind it.
+    let marking: Promise<void> | undefined;
+    const mark = (): void => {
+      marking ??= this.patch(encodeReport({ state: 'Applying', hash: action.hash, timeMs: this.clock.now() })).then(
+        () => undefined,
+        (e: unknown) => this.log.warn({ err: e }, 'marking the node Applying failed; the result report follows'),
+      );
+    };
     this.log.info({ hash: action.hash, resume: action.resume, remove: action.config === null }, 'applying desired kubelet config');
     // Once started, an apply runs to the end even if we are asked to stop: a half-done apply
     // would leave the kubelet restarting on an unproven config.
-    const result = await this.runApply(action);
+    const result = await this.runApply(action, mark);
     if (result.state !== 'Applied') this.detected = undefined;
+    mark();
     await marking;
     this.finished = action.hash;
     // Rolled back or failed: the node stays on its old config and the rollout counts it failed.
@@ -233,8 +239,15 @@ export class Agent {
     };
   }
 
-  private runApply(action: ApplyAction): Promise<ApplyResult> {
+  /** `restarting`: called as soon as the kubelet's restart has been asked for. */
+  private runApply(action: ApplyAction, restarting: () => void): Promise<ApplyResult> {
     const started = this.clock.now();
+    const hook = this.o.onPhase;
+    const onPhase: PhaseHook = async (phase, fn) => {
+      const out = hook ? await hook(phase, fn) : await fn();
+      if (phase === 'restart') restarting();
+      return out;
+    };
     const run = async (): Promise<ApplyResult> => {
       try {
         // Detected once and reused: kubelet flags change only with a kubelet reinstall, and a
@@ -251,7 +264,7 @@ export class Agent {
           clock: this.clock,
           timeoutMs: this.o.timeoutMs ?? 120_000,
           pollMs: this.o.pollMs ?? 1_000,
-          ...(this.o.onPhase ? { onPhase: this.o.onPhase } : {}),
+          onPhase,
           ...(this.o.fs ? { fs: this.o.fs } : {}),
           ...(action.repair ? { forceRestart: true } : {}),
         });
