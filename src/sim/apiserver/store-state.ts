@@ -23,8 +23,9 @@ export interface WriteOptions {
   /** The requester, for admission (`request.userInfo`); in-process writes leave it unset. */
   user?: UserInfo;
   /** The writer reads no text of what it stored (an in-process writer: the simulated kubelets'
-   *  status reports, the node lifecycle): it is made when a reader asks for it, and each event's
-   *  for its watchers over HTTP, not kept in the watch history (see ObjectStore.renewLease). */
+   *  status reports, the node lifecycle), so the store makes none: a reader makes it when it
+   *  reads, and the event's watchers over HTTP make it once for all of them (as for a Lease
+   *  renewal: ObjectStore.renewLease). */
   lazyText?: boolean;
 }
 
