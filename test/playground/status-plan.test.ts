@@ -43,7 +43,8 @@ before(async () => {
   children.push(ctl);
 });
 after(async () => {
-  for (const c of children) await c.stop('SIGKILL');
+  // SIGTERM, so `kto sim` removes its nodes' directories (tmpfs); SIGKILL after 10 s if it hangs.
+  for (const c of children) await c.stop('SIGTERM');
   await rm(dir, { recursive: true, force: true });
 });
 
