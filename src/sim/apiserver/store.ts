@@ -216,8 +216,8 @@ export class ObjectStore extends StoreState {
   /**
    * A Lease renewal by a component of this process (the simulated kubelets: 500 a second at
    * 5,000 nodes): the stored Lease with a new spec.renewTime, committed as updateEntry commits
-   * it (a new resourceVersion and generation, a MODIFIED event to its watchers), without
-   * decoding and validating again an object of which only a timestamp changes, and without
+   * it (a new resourceVersion, a MODIFIED event to its watchers; a Lease keeps no generation),
+   * without decoding and validating again an object of which only a timestamp changes, and without
    * making its text unless someone reads it (LazyEntry). Like every
    * in-process write without a user, it passes no admission. 404 when the Lease is gone.
    */
@@ -228,9 +228,7 @@ export class ObjectStore extends StoreState {
     if (!cur) throw notFound(def.resource, def.group, name);
     const spec = isObject(cur.obj['spec']) ? cur.obj['spec'] : {};
     if (spec['renewTime'] === renewTime) return this.view(def, cur);
-    const metadata = { ...cur.obj.metadata };
-    if (!def.noGeneration) metadata.generation = (metadata.generation ?? 1) + 1;
-    return this.view(def, this.commit(def, key, 'MODIFIED', { ...cur.obj, metadata, spec: { ...spec, renewTime } }, cur.obj, { lazyText: true, owned: true }));
+    return this.view(def, this.commit(def, key, 'MODIFIED', { ...cur.obj, metadata: { ...cur.obj.metadata }, spec: { ...spec, renewTime } }, cur.obj, { lazyText: true, owned: true }));
   }
 
   patchEntry(res: ResourceRef, name: string, type: PatchType, body: unknown, opts: WriteOptions = {}): Entry {
