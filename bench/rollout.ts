@@ -274,6 +274,7 @@ export async function runRolloutBench(o: RolloutBenchOptions): Promise<RolloutBe
     }
     const rolloutMs = performance.now() - start;
     const cpu = process.cpuUsage(cpu0);
+    const harnessCpuMs = (cpu.user + cpu.system) / 1000;
     const threads1 = await threadsCpu(cluster);
     loop.disable();
     // The histogram holds the sampling interval plus the delay: keep the delay.
@@ -292,8 +293,8 @@ export async function runRolloutBench(o: RolloutBenchOptions): Promise<RolloutBe
       idealMs: Math.ceil(o.nodes / maxUnavailable) * o.restartMs, controller, requests,
       agentWrites: requests.writes - controller.nodeWrites - controller.otherWrites,
       restarts: cluster.restarts().length, maxConcurrentRestarts: cluster.maxConcurrentRestarts(),
-      harnessCpuMs: (cpu.user + cpu.system) / 1000, harnessLoopDelayMs,
-      ...(threads0 && threads1 ? { harnessThreadsMs: threadSplit(threads0, threads1, (cpu.user + cpu.system) / 1000) } : {}), ...(harnessProfile ? { harnessProfile } : {}), phases: phases(turns),
+      harnessCpuMs, harnessLoopDelayMs,
+      ...(threads0 && threads1 ? { harnessThreadsMs: threadSplit(threads0, threads1, harnessCpuMs) } : {}), ...(harnessProfile ? { harnessProfile } : {}), phases: phases(turns),
       waves: waves(turns, maxUnavailable, startWall),
     };
   } finally {
